@@ -1,0 +1,69 @@
+"""``greeter calibrate``: choose the matching threshold and ratio for this event's people."""
+
+from pathlib import Path
+
+import click
+
+from greeter.cli import open_store, settings_of
+from greeter.enrolment import analyse_photos
+from greeter.errors import GreeterError
+from greeter.imaging import is_photo_name
+from greeter.matching import Trials, choose_policy, leave_one_out_trials, rates
+from greeter.recognition import resolve_policy
+
+
+@click.command()
+@click.option("--strangers", "strangers_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of photos of people who are NOT enrolled (searched recursively).")
+@click.option("--target-far", type=click.FloatRange(0.0, 1.0), default=0.01, show_default=True,
+              help="Largest share of strangers that may be greeted with a name.")
+@click.option("--max-wrong", type=click.FloatRange(0.0, 1.0), default=0.003, show_default=True,
+              help="Largest share of enrolled photos that may get somebody else's name.")
+@click.option("--dry-run", is_flag=True, help="Show the result without saving it.")
+@click.pass_context
+def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wrong: float,
+              dry_run: bool) -> None:
+    """Choose threshold and ratio from the enrolled people's own photos and photos of strangers.
+
+    Each enrolled photo of a person with two or more photos is matched against everybody else
+    (leave one out); each stranger photo is matched against everybody. The policy that names
+    the most enrolled photos correctly within both limits is saved in the store and used by
+    identify and run. Stranger embeddings are computed in memory and never stored.
+    """
+    settings = settings_of(ctx)
+    with open_store(ctx) as store:
+        gallery = store.gallery()
+        current = resolve_policy(settings.matching, store.calibration())
+        enrolled = leave_one_out_trials(gallery)
+        if len(enrolled.distance) < 10:
+            raise GreeterError(
+                f"calibration needs at least 10 enrolled photos of people with 2 or more photos; "
+                f"the store has {len(enrolled.distance)}"
+            )
+        photos = sorted(p for p in strangers_dir.rglob("*") if p.is_file() and is_photo_name(p))
+        enrolment = settings.enrolment.model_copy(update={"min_face_size": 0, "min_sharpness": 0})
+        embeddings = [result.embedding for _, result in
+                      analyse_photos(photos, settings.detection, enrolment, largest=True)
+                      if not isinstance(result, GreeterError)]
+        if len(embeddings) < 20:
+            raise GreeterError(
+                f"{strangers_dir}: found faces in {len(embeddings)} photos; calibration needs at "
+                f"least 20 strangers"
+            )
+        distances = gallery.person_distances(embeddings)
+        strangers = Trials.from_distances(distances, [-1] * len(embeddings))
+        chosen = choose_policy(enrolled, strangers, target_far, max_wrong)
+        for label, policy in (("current", current), ("calibrated", chosen)):
+            measured = rates(policy, enrolled, strangers)
+            click.echo(
+                f"{label:>10}: threshold {policy.threshold:.4f}, ratio {policy.ratio:.2f}: "
+                f"{measured.correct:.1%} correct, {measured.wrong_name:.1%} wrong name, "
+                f"{measured.strangers_named:.1%} of {len(embeddings)} strangers named "
+                f"({len(enrolled.distance)} enrolled photos)"
+            )
+        if dry_run:
+            click.echo("dry run: nothing saved")
+        else:
+            store.save_calibration(chosen)
+            click.echo(f"saved in {store.path}")

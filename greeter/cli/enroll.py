@@ -1,0 +1,89 @@
+"""``greeter enroll``: staff add photos of guests to the store."""
+
+from collections import Counter
+from pathlib import Path
+from typing import Optional, Tuple
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from greeter.cli import open_store, settings_of
+from greeter.cli.output import print_table, problem, stderr_console
+from greeter.enrolment import (
+    ENROLLED,
+    REJECTED,
+    Enroller,
+    PhotoOutcome,
+    jobs_for_person,
+    jobs_from_folders,
+)
+
+DEFAULT_INBOX = Path("enroll")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--person", "person_id", metavar="ID",
+              help="Enrol the PATHS given as photos of this person (id like alex-mueller).")
+@click.option("--name", help="Display name for --person (default: from the id or name.txt).")
+@click.option("--largest", is_flag=True,
+              help="In photos with several faces, enrol the largest instead of rejecting.")
+@click.option("--jitter", type=click.IntRange(0, 100), default=None,
+              help="Average N jittered copies per embedding (slower, slightly more robust).")
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="Processes analysing photos (default: one per core).")
+@click.pass_context
+def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str],
+           name: Optional[str], largest: bool, jitter: Optional[int],
+           workers: Optional[int]) -> None:
+    """Enrol photos: every person folder in PATHS (default: enroll/), or with --person, the
+    photos PATHS of one person.
+
+    A person folder is named by the person's id (enroll/alex-mueller/1.jpg) and may hold a
+    name.txt with the display name. Each photo needs exactly one clear face of at least the
+    minimum size. Photos already enrolled are skipped. Exits with status 1 when any photo was
+    rejected; every good photo is enrolled regardless.
+    """
+    settings = settings_of(ctx)
+    enrolment = settings.enrolment.model_copy(update={
+        key: value for key, value in (("jitter", jitter), ("workers", workers)) if value is not None
+    })
+    if person_id:
+        if not paths:
+            raise click.UsageError("--person needs at least one photo")
+        jobs, outcomes = jobs_for_person(person_id, name, paths), []
+    else:
+        if name:
+            raise click.UsageError("--name goes with --person (or put a name.txt in the folder)")
+        jobs, outcomes = jobs_from_folders(paths or (DEFAULT_INBOX,))
+    for outcome in outcomes:
+        _report_problem(outcome)
+    if not jobs and not outcomes:
+        raise click.ClickException(f"no photos found in {', '.join(map(str, paths or (DEFAULT_INBOX,)))}")
+
+    with open_store(ctx, create=True) as store, Progress(
+        TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=stderr_console(), transient=True,
+    ) as progress:
+        task = progress.add_task("enrol", total=len(jobs))
+
+        def on_outcome(outcome: PhotoOutcome) -> None:
+            progress.advance(task)
+            _report_problem(outcome)
+
+        outcomes += Enroller(store, settings.detection, enrolment, largest).run(jobs, on_outcome)
+
+    print_table(
+        "Enrolment",
+        ("person", "photo", "outcome", "reason"),
+        ((o.person_id or "", str(o.path), o.status, o.reason) for o in outcomes),
+    )
+    counts = Counter(outcome.status for outcome in outcomes)
+    click.echo(f"{counts[ENROLLED]} enrolled, {counts['skipped']} skipped, {counts[REJECTED]} rejected")
+    if counts[REJECTED]:
+        ctx.exit(1)
+
+
+def _report_problem(outcome: PhotoOutcome) -> None:
+    if outcome.status == REJECTED:
+        problem(f"{outcome.path}: rejected: {outcome.reason}")

@@ -1,0 +1,76 @@
+"""Who is in a photo: detection, embedding and matching put together.
+
+`Recogniser` is what ``greeter identify`` and the live loop share: it holds the enrolled
+gallery, the display names and the matching policy, and names the faces of an image.
+"""
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from greeter.faces import Box, FaceEngine
+from greeter.matching import DEFAULT_POLICY, Gallery, MatchPolicy, match_faces
+from greeter.settings import DetectionSettings, MatchingSettings
+from greeter.store import Store
+
+
+@dataclass(frozen=True)
+class IdentifiedFace:
+    """A face and who it is: `person` and `name` are None for a stranger. `distance` is to the
+    nearest enrolled person, named or not (inf when nobody is enrolled)."""
+
+    box: Box
+    person: Optional[str]
+    name: Optional[str]
+    distance: float
+
+
+def resolve_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy]) -> MatchPolicy:
+    """Explicit settings win over the store's calibration, which wins over the defaults."""
+    base = calibrated or DEFAULT_POLICY
+    return MatchPolicy(
+        threshold=matching.threshold if matching.threshold is not None else base.threshold,
+        ratio=matching.ratio if matching.ratio is not None else base.ratio,
+    )
+
+
+class Recogniser:
+    """Names the faces in images against one snapshot of the store."""
+
+    def __init__(self, engine: FaceEngine, gallery: Gallery, names: Dict[str, str],
+                 policy: MatchPolicy):
+        self.engine = engine
+        self.gallery = gallery
+        self.names = names
+        self.policy = policy
+
+    @classmethod
+    def from_store(cls, engine: FaceEngine, store: Optional[Store],
+                   matching: MatchingSettings) -> "Recogniser":
+        """From the store's current content; with no store, everybody is a stranger."""
+        if store is None:
+            return cls(engine, Gallery.empty(), {}, resolve_policy(matching, None))
+        return cls(
+            engine,
+            store.gallery(),
+            {person.id: person.name for person in store.people()},
+            resolve_policy(matching, store.calibration()),
+        )
+
+    def identify(self, rgb: np.ndarray, boxes: List[Box]) -> List[IdentifiedFace]:
+        """Name the faces in `boxes`, in the order given."""
+        faces = self.engine.faces(rgb, boxes)
+        embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
+        return [
+            IdentifiedFace(box=box, person=match.person,
+                           name=self.names.get(match.person) if match.person else None,
+                           distance=match.distance)
+            for box, match in zip(boxes, match_faces(embeddings, self.gallery, self.policy))
+        ]
+
+    def identify_photo(self, rgb: np.ndarray, detection: DetectionSettings) -> List[IdentifiedFace]:
+        """Every face of a still photo, named, from left to right."""
+        boxes = self.engine.detect_in_photo(rgb, detection.photo_max_side, detection.retry_upsample)
+        boxes = sorted(boxes, key=lambda box: (box[3], box[0]))
+        return self.identify(rgb, boxes)

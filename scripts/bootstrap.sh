@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Creates or updates the project's virtual environment, idempotently.
+#
+# Usage: scripts/bootstrap.sh PYTHON VENV
+#
+# dlib is always built from source so that it links BLAS (OpenBLAS/LAPACK): the prebuilt
+# dlib-bin wheel has none and computes an embedding ~5x slower. The first build takes about
+# 20 minutes on 2 cores; pip caches the wheel, so later runs take seconds.
+set -euo pipefail
+
+python=${1:-python3}
+venv=${2:-.venv}
+stamp="$venv/.bootstrapped"
+build_packages=(cmake libopenblas-dev liblapack-dev pkg-config)
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+missing_debian_packages() {
+    local pkg
+    for pkg in "${build_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
+    done
+}
+
+if command -v dpkg-query >/dev/null; then
+    missing=$(missing_debian_packages)
+    if [ -n "$missing" ]; then
+        if [ "$(id -u)" = 0 ]; then
+            log "installing Debian build packages: $missing"
+            apt-get update -qq
+            # shellcheck disable=SC2086
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+        else
+            log "missing Debian packages: $missing"
+            log "run: sudo apt-get install -y $missing   (dlib needs them to link BLAS)"
+            exit 1
+        fi
+    fi
+fi
+
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && "$venv/bin/python" -c 'import dlib' 2>/dev/null; then
+    exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv with $python"
+    "$python" -m venv "$venv"
+fi
+
+log "installing greeter and its dependencies into $venv (dlib from source: ~20 min the first time)"
+"$venv/bin/python" -m pip install --quiet --upgrade pip wheel
+# DLIB_USE_CUDA=0: this target has no GPU worth using; deploy/jetbot/install.sh builds with CUDA.
+DLIB_USE_CUDA=${DLIB_USE_CUDA:-0} CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
+    "$venv/bin/python" -m pip install --no-binary dlib -e ".[dev]"
+
+if ! "$venv/bin/python" -c 'import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else 1)'; then
+    log "dlib was built without BLAS; remove the cached wheel (pip cache remove dlib) and re-run"
+    exit 1
+fi
+touch "$stamp"
+log "ready: $("$venv/bin/python" -c 'import dlib; print("dlib", dlib.__version__, "BLAS", dlib.DLIB_USE_BLAS)')"
