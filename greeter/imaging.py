@@ -117,9 +117,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         low, high = float(values.min()), float(values.max())
         scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-        return Image.fromarray(scaled.astype(np.uint8), "L").convert("RGB")
+        return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
     if image.mode == "F":
-        return _to_rgb(Image.fromarray(np.asarray(image).astype(np.int32), "I"))
+        return _to_rgb(Image.fromarray(np.asarray(image).astype(np.int32)))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

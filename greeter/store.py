@@ -150,25 +150,27 @@ class Store:
         return _Transaction(self._db, self._lock)
 
     def _migrate(self) -> None:
-        with self._transaction() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: made by a newer greeter (schema {version}); upgrade greeter"
-                )
-            if version == 0:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            stored_model = db.execute("SELECT value FROM meta WHERE key='model_id'").fetchone()
-            if stored_model is None:
-                db.execute("INSERT INTO meta VALUES ('model_id', ?)", (self.model_id,))
-            elif stored_model[0] != self.model_id:
-                raise StoreError(
-                    f"{self.path}: holds embeddings of model {stored_model[0]}, this greeter "
-                    f"computes {self.model_id}; they cannot be compared (re-enrol)"
-                )
+        """Create the schema in a new file; refuse newer schemas and other models. Opening an
+        up-to-date store writes nothing, so read-only commands leave the file untouched."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            with self._transaction() as db:
+                if db.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute("INSERT INTO meta VALUES ('model_id', ?)", (self.model_id,))
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: made by a newer greeter (schema {version}); upgrade greeter"
+            )
+        stored_model = self._db.execute("SELECT value FROM meta WHERE key='model_id'").fetchone()
+        if stored_model is None or stored_model[0] != self.model_id:
+            raise StoreError(
+                f"{self.path}: holds embeddings of model {stored_model[0] if stored_model else '?'}"
+                f", this greeter computes {self.model_id}; they cannot be compared (re-enrol)"
+            )
 
     # -- reading ----------------------------------------------------------------------
 

@@ -1,0 +1,296 @@
+"""``greeter enroll``, ``identify`` and ``people`` run for real: real photos, a real store.
+
+Photos come from ../shared/faces/samples (face_recognition's examples); bad photos are made
+from them or generated in a temporary folder.
+"""
+
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageFilter
+
+from greeter.cli import main
+from greeter.store import Store
+
+pytestmark = pytest.mark.slow
+KNN_PEOPLE = ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"]
+
+
+def invoke(store, *args):
+    result = CliRunner().invoke(main, ["--store", str(store), *map(str, args)])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.fixture(scope="session")
+def knn_store(samples, tmp_path_factory):
+    """A store with knn/train enrolled once for the whole session (read-only for tests)."""
+    inbox = tmp_path_factory.mktemp("inbox")
+    for person in KNN_PEOPLE:
+        shutil.copytree(samples / "knn" / "train" / person, inbox / person)
+    (inbox / "obama" / "name.txt").write_text("Barack Obama\n")
+    store = tmp_path_factory.mktemp("store") / "greeter.sqlite3"
+    result = invoke(store, "enroll", inbox)
+    assert result.exit_code == 0, result.output
+    assert "9 enrolled, 0 skipped, 0 rejected" in result.output
+    return store
+
+
+@pytest.fixture
+def store_copy(knn_store, tmp_path):
+    """A private copy of the enrolled store that a test may change."""
+    copy = tmp_path / "greeter.sqlite3"
+    with sqlite3.connect(str(knn_store)) as source, sqlite3.connect(str(copy)) as target:
+        source.backup(target)
+    return copy
+
+
+def identify_json(store, *images):
+    result = invoke(store, "identify", "--json", *images)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def people_in(report):
+    return [face["person"] for face in report["faces"]]
+
+
+def test_enrolled_people_are_listed(knn_store):
+    listed = json.loads(invoke(knn_store, "people", "list", "--json").stdout)
+    assert [p["id"] for p in listed] == KNN_PEOPLE
+    assert {p["id"]: p["name"] for p in listed}["obama"] == "Barack Obama"
+    assert {p["id"]: p["photos"] for p in listed}["biden"] == 2
+
+
+@pytest.mark.parametrize("photo, expected", [
+    ("obama1.jpg", ["obama"]),
+    ("alex_lacamoire1.jpg", ["alex_lacamoire"]),
+    ("johnsnow_test1.jpg", ["kit_harington"]),
+])
+def test_identify_single_faces(knn_store, samples, photo, expected):
+    report = identify_json(knn_store, samples / "knn" / "test" / photo)[0]
+    assert people_in(report) == expected
+
+
+def test_identify_two_people_left_to_right(knn_store, samples):
+    obama_and_biden, kit_with_rose = identify_json(
+        knn_store, samples / "knn/test/obama_and_biden.jpg", samples / "knn/test/kit_with_rose.jpg")
+    assert sorted(people_in(obama_and_biden)) == ["biden", "obama"]
+    assert sorted(people_in(kit_with_rose)) == ["kit_harington", "rose_leslie"]
+    for report in (obama_and_biden, kit_with_rose):
+        lefts = [face["box"][3] for face in report["faces"]]
+        assert lefts == sorted(lefts)
+        for face in report["faces"]:
+            assert set(face) == {"box", "person", "name", "distance"}
+            assert 0 <= face["distance"] < 0.6
+    assert {f["person"]: f["name"] for f in obama_and_biden["faces"]}["obama"] == "Barack Obama"
+
+
+def test_unenrolled_face_is_a_stranger(knn_store, samples):
+    report = identify_json(knn_store, samples / "lin-manuel-miranda.png")[0]
+    assert len(report["faces"]) == 1
+    face = report["faces"][0]
+    assert face["person"] is None and face["name"] is None
+    assert face["distance"] > 0.5
+
+
+def test_identify_text_output_and_unreadable_image(knn_store, samples, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("not a photo")
+    result = invoke(knn_store, "identify", samples / "knn/test/obama1.jpg", broken)
+    assert result.exit_code == 1
+    assert "obama1.jpg: Barack Obama (obama)" in result.stdout
+    assert f"{broken}: not an image" in result.stderr
+
+
+def test_enrolling_again_skips_every_photo(knn_store, samples, store_copy):
+    result = invoke(store_copy, "enroll", "--person", "obama",
+                    samples / "knn/train/obama/obama.jpg")
+    assert result.exit_code == 0
+    assert "0 enrolled, 1 skipped, 0 rejected" in result.stdout
+
+
+def test_the_same_photo_cannot_be_enrolled_for_someone_else(samples, store_copy):
+    result = invoke(store_copy, "enroll", "--person", "biden-2",
+                    samples / "knn/train/obama/obama.jpg")
+    assert result.exit_code == 1
+    assert "rejected: the same photo is already enrolled for obama" in result.stderr
+
+
+def make_bad_photos(samples: Path, folder: Path) -> dict:
+    """Every kind of bad photo, with the reason staff must be told."""
+    folder.mkdir(parents=True)
+    obama = Image.open(samples / "obama.jpg").convert("RGB")
+    full = io.BytesIO()
+    obama.save(full, "JPEG")
+    (folder / "truncated.jpg").write_bytes(full.getvalue()[: len(full.getvalue()) // 3])
+    (folder / "notes.jpg").write_text("remember to bring the cake")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "folder.jpg").mkdir()
+    Image.new("RGB", (640, 480), (200, 180, 160)).save(folder / "wall.jpg")
+    shutil.copy(samples / "two_people.jpg", folder / "group.jpg")
+    obama.resize((obama.width // 9, obama.height // 9), Image.LANCZOS).save(folder / "far.jpg")
+    obama.filter(ImageFilter.GaussianBlur(6)).save(folder / "blurred.jpg")
+    return {
+        "truncated.jpg": "image data is corrupt or truncated",
+        "notes.jpg": "not an image",
+        "empty.jpg": "empty file (0 bytes)",
+        "folder.jpg": "is a directory, not a photo",
+        "wall.jpg": "no face found",
+        "group.jpg": "2 faces found; use a photo of this person alone, or --largest",
+        "far.jpg": "smaller than the minimum of 60 px",
+        "blurred.jpg": "face is blurred",
+    }
+
+
+def test_bad_photos_are_rejected_one_line_each_and_good_ones_enrolled(samples, tmp_path):
+    person = tmp_path / "inbox" / "barack"
+    expected = make_bad_photos(samples, person)
+    shutil.copy(samples / "obama.jpg", person / "good.jpg")
+    (person / "README.txt").write_text("photos from the press office")
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", tmp_path / "inbox")
+
+    assert result.exit_code == 1
+    problems = result.stderr.strip().splitlines()
+    assert len(problems) == len(expected), result.stderr
+    for name, reason in expected.items():
+        line = next(line for line in problems if line.startswith(f"{person / name}: rejected: "))
+        assert reason in line, line
+    assert "1 enrolled, 0 skipped, 8 rejected" in result.stdout
+    with Store(store) as opened:
+        assert [p.photo_name for p in opened.photos("barack")] == ["good.jpg"]
+
+
+def test_largest_face_on_request(samples, tmp_path):
+    store = tmp_path / "greeter.sqlite3"
+    result = invoke(store, "enroll", "--largest", "--person", "someone",
+                    samples / "two_people.jpg")
+    assert result.exit_code == 0, result.output
+    assert "1 enrolled" in result.stdout
+
+
+def test_huge_and_sideways_phone_photos_are_enrolled(samples, tmp_path):
+    obama = Image.open(samples / "obama.jpg").convert("RGB")
+    huge = tmp_path / "huge.jpg"
+    obama.resize((12000, 9000), Image.BILINEAR).save(huge, quality=70)
+    sideways = tmp_path / "sideways.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display": pixels stored turned left
+    obama.transpose(Image.ROTATE_90).save(sideways, exif=exif.tobytes())
+    store = tmp_path / "greeter.sqlite3"
+    result = invoke(store, "enroll", "--person", "obama", huge, sideways)
+    assert result.exit_code == 0, result.output
+    assert "2 enrolled, 0 skipped, 0 rejected" in result.stdout
+    report = identify_json(store, samples / "obama2.jpg")[0]
+    assert people_in(report) == ["obama"]
+
+
+def test_unreadable_photo(samples, tmp_path):
+    """Permission denied, as staff get it for a photo copied from another account."""
+    secret = tmp_path / "private.jpg"
+    shutil.copy(samples / "obama.jpg", secret)
+    os.chmod(secret, 0o000)
+    command = [sys.executable, "-m", "greeter", "--store", str(tmp_path / "greeter.sqlite3"),
+               "enroll", "--person", "obama", str(secret)]
+    if os.geteuid() == 0:
+        # root reads anything: take away the capabilities that let it ignore permissions
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: cannot make a file unreadable")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    assert completed.returncode == 1, completed.stderr
+    assert f"{secret}: rejected: cannot read file (permission denied)" in completed.stderr
+
+
+def test_people_show_rename_remove(store_copy):
+    shown = invoke(store_copy, "people", "show", "biden")
+    assert shown.exit_code == 0
+    assert "biden: Biden" in shown.stdout and "biden2.jpg" in shown.stdout
+    assert invoke(store_copy, "people", "rename", "biden", "Joe Biden").exit_code == 0
+    assert "biden: Joe Biden" in invoke(store_copy, "people", "show", "biden").stdout
+    removed = invoke(store_copy, "people", "remove", "--yes", "biden")
+    assert removed.exit_code == 0
+    assert "removed biden and 2 embeddings" in removed.stdout
+    missing = invoke(store_copy, "people", "show", "biden")
+    assert missing.exit_code == 1
+    assert "Error: nobody with id 'biden' is enrolled" in missing.stderr
+
+
+def test_remove_asks_first(store_copy):
+    result = CliRunner().invoke(main, ["--store", str(store_copy), "people", "remove", "obama"],
+                                input="n\n")
+    assert result.exit_code == 1
+    with Store(store_copy) as store:
+        assert store.person("obama") is not None
+
+
+def test_invalid_folder_name_is_explained(samples, tmp_path):
+    folder = tmp_path / "inbox" / "Alex Mueller"
+    folder.mkdir(parents=True)
+    shutil.copy(samples / "obama.jpg", folder / "1.jpg")
+    result = invoke(tmp_path / "s.sqlite3", "enroll", tmp_path / "inbox")
+    assert result.exit_code == 1
+    assert "'Alex Mueller' is not a valid person id" in result.stderr
+    assert "e.g. alex-mueller" in result.stderr
+
+
+def test_a_killed_enrolment_leaves_a_consistent_store(samples, tmp_path):
+    """SIGKILL in the middle of a run: every photo is either fully enrolled or absent."""
+    inbox = tmp_path / "inbox"
+    sources = sorted((samples / "knn" / "train").rglob("*.jp*g")) + [samples / "obama.jpg",
+                                                                    samples / "biden.jpg"]
+    for index in range(24):
+        person = inbox / f"person-{index:02d}"
+        person.mkdir(parents=True)
+        image = Image.open(sources[index % len(sources)]).convert("RGB")
+        # a different file per person (else the duplicate check would skip it)
+        image.rotate(index % 5 - 2, resample=Image.BILINEAR).save(person / "photo.jpg")
+    store = tmp_path / "greeter.sqlite3"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "greeter", "--store", str(store), "enroll", str(inbox)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _enrolled_count(store) < 3:
+        time.sleep(0.05)
+    os.killpg(process.pid, 9)
+    process.wait()
+
+    with sqlite3.connect(str(store)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        orphans = db.execute("SELECT COUNT(*) FROM people p WHERE NOT EXISTS "
+                             "(SELECT 1 FROM embeddings e WHERE e.person_id = p.id)").fetchone()[0]
+        assert orphans == 0
+        enrolled = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    assert 3 <= enrolled < 24, "the kill should land in the middle of the run"
+    result = invoke(store, "enroll", inbox)
+    assert f"{24 - enrolled} enrolled, {enrolled} skipped" in result.stdout
+
+
+def _enrolled_count(store: Path) -> int:
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(str(store), timeout=0.1) as db:
+            return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_stranger_photos_leave_no_trace(knn_store, samples):
+    """identify never writes: the store is byte-identical after a stranger was looked at."""
+    before = Path(knn_store).read_bytes()
+    identify_json(knn_store, samples / "lin-manuel-miranda.png")
+    assert Path(knn_store).read_bytes() == before

@@ -1,0 +1,115 @@
+"""Loading photos: every mode, EXIF rotation, huge and broken files (images generated here)."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from greeter.errors import ImageError
+from greeter.imaging import MAX_PIXELS, load_rgb
+
+
+def gradient(width=64, height=48):
+    """An RGB image whose top-left pixel is dark red and bottom-right bright blue-ish."""
+    x = np.linspace(0, 255, width, dtype=np.uint8)[None, :].repeat(height, 0)
+    y = np.linspace(0, 255, height, dtype=np.uint8)[:, None].repeat(width, 1)
+    return Image.fromarray(np.dstack([x, y, np.full_like(x, 80)]))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "LA", "P", "CMYK", "I;16", "I", "1"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    image = gradient().convert(mode) if mode not in ("I;16", "I") else gradient().convert("L")
+    if mode == "I;16":
+        image = Image.fromarray(np.asarray(image).astype("<u2") * 257)
+    elif mode == "I":
+        image = Image.fromarray(np.asarray(image).astype(np.int32) * 1000)
+    path = tmp_path / ("photo.tif" if mode in ("CMYK", "I;16", "I") else "photo.png")
+    image.save(path)
+    rgb = load_rgb(path)
+    assert rgb.shape == (48, 64, 3) and rgb.dtype == np.uint8
+    assert rgb[..., :].max() > 200 and rgb.min() < 60  # the range survived the conversion
+
+
+def test_sixteen_bit_is_stretched_not_clipped(tmp_path):
+    values = np.linspace(1000, 3000, 64 * 48).reshape(48, 64).astype(np.uint16)
+    Image.fromarray(values.astype("<u2")).save(tmp_path / "deep.png")
+    rgb = load_rgb(tmp_path / "deep.png")
+    assert rgb.min() == 0 and rgb.max() == 255
+
+
+def test_transparent_areas_become_white(tmp_path):
+    image = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    image.save(tmp_path / "clear.png")
+    assert load_rgb(tmp_path / "clear.png")[5, 5].tolist() == [255, 255, 255]
+
+
+@pytest.mark.parametrize("orientation, expected_shape", [(1, (48, 64)), (3, (48, 64)),
+                                                         (6, (64, 48)), (8, (64, 48))])
+def test_exif_orientation_is_applied(tmp_path, orientation, expected_shape):
+    image = gradient()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "phone.jpg"
+    image.save(path, exif=exif.tobytes(), quality=95)
+    rgb = load_rgb(path)
+    assert rgb.shape[:2] == expected_shape
+    stored_top_left = np.asarray(image)[0, 0].astype(int)
+    # orientation 6 = the camera was turned: the stored top-left ends up top-right
+    corner = {1: rgb[0, 0], 3: rgb[-1, -1], 6: rgb[0, -1], 8: rgb[-1, 0]}[orientation]
+    assert np.abs(corner.astype(int) - stored_top_left).max() < 20
+
+
+def test_huge_jpeg_is_decoded_small(tmp_path):
+    path = tmp_path / "huge.jpg"
+    Image.new("RGB", (12000, 9000), (90, 120, 150)).save(path, quality=50)
+    rgb = load_rgb(path, max_side=2048)
+    assert max(rgb.shape[:2]) == 2048
+    assert rgb.shape[:2] == (1536, 2048)
+    assert np.abs(rgb[100, 100].astype(int) - [90, 120, 150]).max() < 4
+
+
+def test_huge_png_is_shrunk(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.new("L", (5000, 100), 128).save(path)
+    assert load_rgb(path, max_side=1000).shape == (20, 1000, 3)
+
+
+def test_beyond_the_pixel_cap_is_refused_before_decoding(tmp_path):
+    side = int(MAX_PIXELS ** 0.5) + 100
+    path = tmp_path / "bomb.png"
+    # A real PNG header claiming side x side pixels; the data is never decoded.
+    buffer = io.BytesIO()
+    Image.new("1", (side, side)).save(buffer, "PNG")
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(ImageError, match=f"{side}x{side}, larger than 250 megapixels"):
+        load_rgb(path)
+
+
+def test_truncated_jpeg(tmp_path):
+    path = tmp_path / "cut.jpg"
+    full = io.BytesIO()
+    gradient(400, 300).save(full, "JPEG")
+    path.write_bytes(full.getvalue()[: len(full.getvalue()) // 2])
+    with pytest.raises(ImageError, match=r"cut\.jpg: image data is corrupt or truncated"):
+        load_rgb(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"photo\.jpg: empty file \(0 bytes\)"),
+    (b"these are my notes, not a photo\n", "not an image"),
+    (b"\xff\xd8\xff\xe0" + os.urandom(2000), "corrupt or truncated|not an image"),
+])
+def test_not_images(tmp_path, content, message):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=message):
+        load_rgb(path)
+
+
+def test_directory_and_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="is a directory, not a photo"):
+        load_rgb(tmp_path)
+    with pytest.raises(ImageError, match="file not found"):
+        load_rgb(tmp_path / "nope.jpg")
