@@ -1,5 +1,6 @@
 """``greeter identify``: what the robot would say to each face in some photos."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import List, Tuple
 
@@ -7,8 +8,9 @@ import click
 
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, problem
-from greeter.errors import GreeterError, StoreError
+from greeter.errors import ConfigError, GreeterError, StoreError
 from greeter.faces import FaceEngine
+from greeter.greetings import Greetings, load_greetings, message_for
 from greeter.imaging import load_rgb
 from greeter.recognition import IdentifiedFace, Recogniser
 
@@ -24,6 +26,7 @@ def identify(ctx: click.Context, images: Tuple[Path, ...], as_json: bool) -> Non
     """
     settings = settings_of(ctx)
     recogniser = _recogniser(ctx)
+    greetings = None if as_json else _greetings(ctx)
     results: List[dict] = []
     failed = False
     for image in images:
@@ -37,7 +40,7 @@ def identify(ctx: click.Context, images: Tuple[Path, ...], as_json: bool) -> Non
         if as_json:
             results.append({"image": str(image), "faces": [_face_json(face) for face in faces]})
         else:
-            _print_faces(image, faces)
+            _print_faces(image, faces, greetings)
     if as_json:
         print_json(results)
     if failed:
@@ -55,14 +58,29 @@ def _recogniser(ctx: click.Context) -> Recogniser:
         return Recogniser.from_store(FaceEngine(), store, matching)
 
 
+def _greetings(ctx: click.Context) -> Greetings:
+    """The configured greetings; the built-in ones, with a warning, when the file is missing or
+    invalid, as the running robot would do."""
+    try:
+        return load_greetings(settings_of(ctx).greetings)
+    except ConfigError as error:
+        for line in str(error).splitlines():
+            problem(f"warning: {line}")
+        problem("warning: showing the built-in greetings")
+        return Greetings()
+
+
 def _face_json(face: IdentifiedFace) -> dict:
     return {"box": list(face.box), "person": face.person, "name": face.name,
             "distance": round(face.distance, 4) if face.distance != float("inf") else None}
 
 
-def _print_faces(image: Path, faces: List[IdentifiedFace]) -> None:
+def _print_faces(image: Path, faces: List[IdentifiedFace], greetings: Greetings) -> None:
     if not faces:
         click.echo(f"{image}: no face")
+    now = datetime.now()
     for face in faces:
         who = f"{face.name} ({face.person})" if face.person else "stranger"
-        click.echo(f"{image}: {who}, distance {face.distance:.3f}, box {list(face.box)}")
+        says = message_for(greetings, face.person, now, store_name=face.name)
+        click.echo(f"{image}: {who}, distance {face.distance:.3f}, box {list(face.box)}, "
+                   f"says \"{says}\"")

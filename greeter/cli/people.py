@@ -2,9 +2,10 @@
 
 import click
 
-from greeter.cli import open_store
+from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table
-from greeter.errors import StoreError
+from greeter.errors import ConfigError, StoreError
+from greeter.greetings import remove_greeting
 
 
 @click.group()
@@ -61,7 +62,7 @@ def rename(ctx: click.Context, person_id: str, name: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
-    """Erase a person and every embedding of theirs from the store."""
+    """Erase a person and every embedding of theirs from the store, and their greeting."""
     with open_store(ctx) as store:
         if store.person(person_id) is None:
             raise StoreError(f"nobody with id '{person_id}' is enrolled")
@@ -69,6 +70,19 @@ def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
             click.confirm(f"Erase {person_id} and all their embeddings?", abort=True)
         count = store.remove(person_id)
     click.echo(f"removed {person_id} and {count} embedding{'s' if count != 1 else ''}")
+    _remove_greeting_of(ctx, person_id)
+
+
+def _remove_greeting_of(ctx: click.Context, person_id: str) -> None:
+    """Erasing a person erases everything about them, their name in the greetings included."""
+    path = settings_of(ctx).greetings
+    try:
+        removed = remove_greeting(path, person_id)
+    except ConfigError as error:
+        raise ConfigError(f"{error}\n{person_id}'s greeting is still in {path}: fix the file, "
+                          f"then run `greeter greetings remove {person_id}`") from None
+    if removed:
+        click.echo(f"removed {person_id}'s greeting from {path}")
 
 
 def _people_or_nobody(ctx: click.Context):

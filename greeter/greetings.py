@@ -1,0 +1,701 @@
+"""What the robot says to whom: the greetings file, its validation, rendering and hot reload.
+
+The greetings file (``config/greetings.json`` unless ``--greetings`` or ``GREETER_GREETINGS``
+names another) is UTF-8 JSON that admins edit by hand or with ``greeter greetings``::
+
+    {
+      "enrolled": ["Welcome back, {first_name}!"],
+      "language": "en",
+      "people": {
+        "alex-m": {
+          "messages": ["Welcome back, {first_name}!", "Good {time_of_day}, {name}!"],
+          "name": "Alex Müller"
+        },
+        "juergen": {
+          "language": "de",
+          "messages": ["Guten {time_of_day}, {first_name}!"],
+          "name": "Jürgen Weiß"
+        }
+      },
+      "screen": {"title": "Welcome to the Open Lab Day", "values": ["Curiosity", "Kindness"]},
+      "stranger": ["Welcome Stranger!"]
+    }
+
+Every key may be left out except each person's ``name`` and ``messages``; an unknown key is an
+error, so a misspelt one is never silently ignored. ``greeter greetings schema`` prints the
+JSON Schema, with a description of every field.
+
+* ``people`` is keyed by the id a person is enrolled under (``greeter people list``): three
+  colleagues called Alex are ``alex-m``, ``alex-k`` and ``alex-s``.
+* Messages are templates whose only placeholders are ``{name}`` (the display name),
+  ``{first_name}`` (the person's ``first_name``, else the first word of the name) and
+  ``{time_of_day}`` (morning / afternoon / evening, in German Morgen / Nachmittag / Abend:
+  before 12:00, before 18:00, later). ``{{`` and ``}}`` are literal braces. Anything else in
+  braces (``{nmae}``, ``{0}``, ``{name.upper}``, ``{name:>9}``) is an error: a template is text
+  with holes, never code.
+* A person with several messages is greeted with them in turn, one per visit, so a returning
+  guest does not read the same line twice. Strangers get the ``stranger`` messages (which
+  cannot use ``{name}``); enrolled people without an entry get the ``enrolled`` messages, with
+  their display name from the store.
+* Text may hold any Unicode ("Jürgen", "Zoë", "Łukasz", emoji) but no control characters
+  such as line breaks or tabs: the screen wraps long lines itself.
+* ``screen`` is what the screen shows behind the greetings: a title, the host's values or
+  tagline lines, an optional background image (relative to the greetings file) and colours
+  written ``#rrggbb``.
+
+``greeter greetings check`` names every problem of a file, one per line; ``set``, ``remove`` and
+``greeter people remove`` validate before they write, lock the file against each other's
+edits and replace it atomically, so it is never half-written. A running robot picks up a
+changed file within seconds (`GreetingsWatcher`); an invalid version is logged once and
+ignored, the robot keeping the last valid one, until the file is fixed.
+"""
+
+import fcntl
+import json
+import logging
+import os
+import re
+import stat
+import string
+import tempfile
+import unicodedata
+from collections import Counter
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    get_args,
+)
+
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
+from typing_extensions import Annotated
+
+from greeter.errors import ConfigError, StoreError
+from greeter.settings import StrictModel
+from greeter.store import PERSON_ID_PATTERN, check_person_id, name_from_id
+
+#: Placeholders a person's message may use; a stranger's may use only ``{time_of_day}``.
+PERSON_PLACEHOLDERS = ("name", "first_name", "time_of_day")
+STRANGER_PLACEHOLDERS = ("time_of_day",)
+
+Language = Literal["en", "de"]
+
+#: ``{time_of_day}`` before 12:00, before 18:00 and later, per language.
+TIMES_OF_DAY: Dict[str, Tuple[str, str, str]] = {
+    "en": ("morning", "afternoon", "evening"),
+    "de": ("Morgen", "Nachmittag", "Abend"),
+}
+
+COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+_UNSHOWABLE_CATEGORIES = {
+    "Cc": "a control character",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Cs": "half of a surrogate pair",
+}
+
+
+# -- validation of single values ---------------------------------------------------------
+
+
+def _showable_text(text: str) -> str:
+    """Text for the screen: not blank, and no character that a font cannot draw (a NUL even
+    makes pygame raise)."""
+    if not text.strip():
+        raise ValueError("must not be empty")
+    for character in text:
+        category = unicodedata.category(character)
+        if category in _UNSHOWABLE_CATEGORIES:
+            raise ValueError(
+                f"contains U+{ord(character):04X}, {_UNSHOWABLE_CATEGORIES[category]} that the "
+                f"screen cannot show"
+            )
+    return text
+
+
+def _template_parts(template: str, allowed: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
+    """The template as (literal text, placeholder or None) pairs; ValueError names its first
+    problem.
+
+    `string.Formatter.parse` only splits the text and turns ``{{``/``}}`` into braces. Filling
+    in is done by `render`, never by `str.format`, so a template cannot reach attributes,
+    items or format specs of anything.
+    """
+    _showable_text(template)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        brace = "}" if str(error).startswith("Single '}'") else "{"
+        raise ValueError(
+            f"unmatched '{brace}' (write {brace}{brace} for a literal brace)"
+        ) from None
+    parts: List[Tuple[str, Optional[str]]] = []
+    for literal, field, format_spec, conversion in parsed:
+        if field is None:
+            parts.append((literal, None))
+            continue
+        shown = "{" + field + (f"!{conversion}" if conversion else "")
+        shown += (f":{format_spec}" if format_spec else "") + "}"
+        if field not in PERSON_PLACEHOLDERS:
+            if re.split(r"[.\[]", field, maxsplit=1)[0] in PERSON_PLACEHOLDERS:
+                raise ValueError(f"placeholder {shown} may only be a plain name, without . or [")
+            raise ValueError(f"unknown placeholder {shown}")
+        if conversion or format_spec:
+            raise ValueError(f"placeholder {shown} cannot have a conversion or format: write "
+                             f"{{{field}}}")
+        if field not in allowed:
+            usable = ", ".join("{" + name + "}" for name in allowed)
+            raise ValueError(f"placeholder {shown} cannot be used here, only {usable}")
+        parts.append((literal, field))
+    return parts
+
+
+def _person_template(template: str) -> str:
+    _template_parts(template, PERSON_PLACEHOLDERS)
+    return template
+
+
+def _stranger_template(template: str) -> str:
+    _template_parts(template, STRANGER_PLACEHOLDERS)
+    return template
+
+
+def _person_id(person_id: str) -> str:
+    try:
+        return check_person_id(person_id)
+    except StoreError as error:
+        raise ValueError(str(error)) from None
+
+
+def _colour(colour: str) -> str:
+    if not COLOUR_PATTERN.match(colour):
+        raise ValueError(f"'{colour}' is not a colour: write #rrggbb, e.g. #14213d")
+    return colour.lower()
+
+
+ShowableText = Annotated[str, AfterValidator(_showable_text)]
+PersonTemplate = Annotated[str, AfterValidator(_person_template)]
+StrangerTemplate = Annotated[str, AfterValidator(_stranger_template)]
+PersonId = Annotated[str, AfterValidator(_person_id)]
+Colour = Annotated[
+    str, AfterValidator(_colour), Field(json_schema_extra={"pattern": COLOUR_PATTERN.pattern})
+]
+
+_TEMPLATE_HELP = (
+    "Templates with the placeholders {name}, {first_name} and {time_of_day}; {{ and }} are "
+    "literal braces."
+)
+
+
+# -- the file's schema -------------------------------------------------------------------
+
+
+class PersonGreeting(StrictModel):
+    """What the robot says to one enrolled person."""
+
+    name: ShowableText = Field(
+        description="Display name for {name}, e.g. \"Alex Müller\". Several people may share "
+        "one: the key, their id, tells them apart."
+    )
+    first_name: Optional[ShowableText] = Field(
+        None, description="For {first_name}; by default the first word of name."
+    )
+    language: Optional[Language] = Field(
+        None, description="Language of {time_of_day} for this person; by default the file's."
+    )
+    messages: List[PersonTemplate] = Field(
+        min_length=1,
+        description=f"What the robot says, one message per visit in turn. {_TEMPLATE_HELP}",
+    )
+
+
+class ScreenContent(StrictModel):
+    """What the screen shows behind the greetings."""
+
+    title: ShowableText = Field("Welcome!", description="Heading at the top of the screen.")
+    values: List[ShowableText] = Field(
+        [], description="The host's values or tagline, one line each, shown on the background."
+    )
+    background_image: Optional[Path] = Field(
+        None,
+        description="Picture behind everything; a relative path is relative to the greetings "
+        "file's folder. Leave it out for a plain background_color.",
+    )
+    background_color: Colour = Field("#14213d", description="Background colour, #rrggbb.")
+    text_color: Colour = Field("#ffffff", description="Colour of the greetings, #rrggbb.")
+    accent_color: Colour = Field(
+        "#fca311", description="Colour of the title and highlights, #rrggbb."
+    )
+
+    @field_validator("background_image", mode="before")
+    @classmethod
+    def _image_path_not_blank(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty: leave the key out for no image")
+        return value
+
+    def background_image_path(self, greetings_file: Union[str, Path]) -> Optional[Path]:
+        """Where the background image is, relative paths taken from the greetings file."""
+        if self.background_image is None:
+            return None
+        return Path(greetings_file).parent / self.background_image
+
+
+class Greetings(StrictModel):
+    """The greetings file: what the robot says to strangers, to each enrolled person, and
+    what the screen shows."""
+
+    language: Language = Field(
+        "en",
+        description="Language of {time_of_day}: en (morning, afternoon, evening) or de "
+        "(Morgen, Nachmittag, Abend).",
+    )
+    stranger: List[StrangerTemplate] = Field(
+        ["Welcome Stranger!"],
+        min_length=1,
+        description="What unknown faces are told, in turn. Templates with the placeholder "
+        "{time_of_day} only.",
+    )
+    enrolled: List[PersonTemplate] = Field(
+        ["Welcome back, {first_name}!"],
+        min_length=1,
+        description="What enrolled people without an entry in people are told, in turn, with "
+        f"their display name from the store. {_TEMPLATE_HELP}",
+    )
+    people: Dict[PersonId, PersonGreeting] = Field(
+        {},
+        description="Greetings by person id, the id they are enrolled under.",
+        json_schema_extra={"propertyNames": {"pattern": PERSON_ID_PATTERN.pattern}},
+    )
+    screen: ScreenContent = Field(
+        default_factory=ScreenContent, description="What the screen shows behind the greetings."
+    )
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def time_of_day(now: datetime, language: str) -> str:
+    """Morning before 12:00, afternoon before 18:00, evening after, in `language`."""
+    morning, afternoon, evening = TIMES_OF_DAY[language]
+    if now.hour < 12:
+        return morning
+    return afternoon if now.hour < 18 else evening
+
+
+def render(
+    template: str,
+    name: Optional[str],
+    now: datetime,
+    language: str = "en",
+    first_name: Optional[str] = None,
+) -> str:
+    """The template with its placeholders filled in; `name` is None for a stranger.
+
+    The values are inserted as they are: braces in a name stay braces. Raises `ConfigError`
+    for an invalid template, or one using ``{name}``/``{first_name}`` for a stranger.
+    """
+    values = {"time_of_day": time_of_day(now, language)}
+    if name is not None:
+        values["name"] = name
+        values["first_name"] = first_name or next(iter(name.split()), name)
+    allowed = STRANGER_PLACEHOLDERS if name is None else PERSON_PLACEHOLDERS
+    try:
+        parts = _template_parts(template, allowed)
+    except ValueError as error:
+        raise ConfigError(f"{template!r}: {error}") from None
+    return "".join(literal + (values[field] if field else "") for literal, field in parts)
+
+
+def messages_for(greetings: Greetings, person_id: Optional[str]) -> List[str]:
+    """The templates `person_id` is greeted with in turn: their own, else the ``enrolled``
+    ones; None (a stranger) gets the ``stranger`` ones."""
+    if person_id is None:
+        return greetings.stranger
+    entry = greetings.people.get(person_id)
+    return entry.messages if entry else greetings.enrolled
+
+
+def message_for(
+    greetings: Greetings,
+    person_id: Optional[str],
+    now: datetime,
+    visit: int = 0,
+    store_name: Optional[str] = None,
+) -> str:
+    """What the robot says to a face of `person_id` (None for a stranger) at `now`.
+
+    `visit` counts the earlier greetings of this person (or of strangers): it picks the
+    message in turn. `store_name` is the display name in the store, used for an enrolled
+    person who has no entry of their own (by default it is made from the id).
+    """
+    templates = messages_for(greetings, person_id)
+    template = templates[visit % len(templates)]
+    if person_id is None:
+        return render(template, None, now, greetings.language)
+    entry = greetings.people.get(person_id)
+    if entry is None:
+        return render(template, store_name or name_from_id(person_id), now, greetings.language)
+    return render(template, entry.name, now, entry.language or greetings.language,
+                  entry.first_name)
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def load_greetings(path: Union[str, Path]) -> Greetings:
+    """The greetings in `path`, or `ConfigError` listing every problem, one per line:
+    ``PATH:LINE:COLUMN: message`` for JSON syntax, ``PATH: key.path[1]: message`` otherwise."""
+    path = Path(path)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no greetings file here (copy config/greetings.json from greeter's "
+            f"repository, or start one with `greeter greetings set`)"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a greetings file") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror})") from None
+    return _parse_greetings(content, path)
+
+
+def _parse_greetings(content: bytes, path: Path) -> Greetings:
+    bom = b"\xef\xbb\xbf" if content.startswith(b"\xef\xbb\xbf") else b""
+    try:
+        text = content[len(bom):].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = len(bom) + error.start
+        line = content.count(b"\n", 0, offset) + 1
+        raise ConfigError(
+            f"{path}: not UTF-8: byte 0x{content[offset]:02x} at offset {offset} (line {line}); "
+            f"save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise ConfigError(f"{path}: the file is empty; write {{}} for the built-in greetings")
+    try:
+        data = json.loads(text, object_pairs_hook=_JsonObject)
+        problems = [f"{path}: {_key_path(loc)}: duplicate key, the last one would silently win"
+                    for loc in _duplicate_keys(data)]
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path}:{error.lineno}:{error.colno}: {_lower_first(error.msg)}"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a greetings file") from None
+    try:
+        greetings = Greetings.model_validate(data)
+    except ValidationError as error:
+        problems.extend(f"{path}: {problem}" for problem in _validation_problems(error))
+        raise ConfigError("\n".join(problems)) from None
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return greetings
+
+
+class _JsonObject(dict):
+    """A JSON object that remembers which keys it held more than once (json keeps the last)."""
+
+    def __init__(self, pairs: List[Tuple[str, Any]]):
+        super().__init__(pairs)
+        self.duplicates = sorted(
+            key for key, count in Counter(key for key, _ in pairs).items() if count > 1
+        )
+
+
+def _duplicate_keys(value: Any, loc: Tuple = ()) -> Iterator[Tuple]:
+    if isinstance(value, _JsonObject):
+        for key in value.duplicates:
+            yield loc + (key,)
+        children = value.items()
+    elif isinstance(value, list):
+        children = enumerate(value)
+    else:
+        return
+    for key, child in children:
+        yield from _duplicate_keys(child, loc + (key,))
+
+
+_PLAIN_MESSAGES = {
+    "model_type": "must be a JSON object {...}",
+    "dict_type": "must be a JSON object {...}",
+    "list_type": "must be a JSON list [...]",
+    "string_type": "must be a string in double quotes",
+    "too_short": "must not be empty",
+    "missing": "required but missing",
+}
+
+
+def _validation_problems(error: ValidationError) -> List[str]:
+    """Pydantic's errors as ``key.path[1]: message`` in words about the JSON file."""
+    problems = []
+    for detail in error.errors():
+        if detail["type"] in ("value_error", "assertion_error"):
+            message = str(detail["ctx"]["error"])
+        elif detail["type"] == "extra_forbidden":
+            message = f"unknown key (expected {', '.join(_keys_expected_at(detail['loc'][:-1]))})"
+        else:
+            message = _PLAIN_MESSAGES.get(detail["type"]) or _lower_first(detail["msg"])
+        problems.append(f"{_key_path(detail['loc'])}: {message}")
+    return problems
+
+
+def _keys_expected_at(loc: Tuple) -> List[str]:
+    """The keys of the model that validates the object at `loc`, to suggest the right one."""
+    annotation: Any = Greetings
+    for part in loc:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = annotation.model_fields[part].annotation
+        else:  # Dict[id, model]: the type of the values
+            annotation = get_args(annotation)[-1]
+    return sorted(annotation.model_fields)
+
+
+def _key_path(loc: Sequence[Union[str, int]]) -> str:
+    """``("people", "alex-m", "messages", 1)`` -> ``people.alex-m.messages[1]``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":  # pydantic's marker for an error in a dict key
+            path += f".{part}" if path else part
+    return path or "top level"
+
+
+def _lower_first(message: str) -> str:
+    return message[:1].lower() + message[1:]
+
+
+# -- checking against the store ------------------------------------------------------------
+
+
+def greetings_warnings(
+    greetings: Greetings, greetings_file: Union[str, Path], enrolled: Optional[Mapping[str, str]]
+) -> List[str]:
+    """What is valid but probably not meant: greetings nobody can receive, enrolled people
+    (id -> display name; None skips this) greeted only by the default, a missing image."""
+    warnings = [
+        f"people.{person_id}: '{person_id}' is not enrolled, so this greeting is never shown"
+        for person_id in sorted(greetings.people)
+        if enrolled is not None and person_id not in enrolled
+    ]
+    warnings.extend(
+        f"{person_id} ({name}) is enrolled but has no greeting: they get the enrolled ones"
+        for person_id, name in sorted((enrolled or {}).items())
+        if person_id not in greetings.people
+    )
+    image = greetings.screen.background_image_path(greetings_file)
+    if image is not None and not image.is_file():
+        warnings.append(f"screen.background_image: {image} does not exist")
+    return warnings
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def dump_greetings(greetings: Greetings) -> str:
+    """The file's text: keys sorted, indented, characters as they are, a final newline.
+
+    Stable, so that writes by the commands keep hand-edited files readable and diffs small.
+    """
+    data = greetings.model_dump(mode="json", exclude_none=True)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def save_greetings(path: Union[str, Path], greetings: Greetings) -> None:
+    """Validate `greetings` and replace the file with them atomically: readers and a crash or a
+    full disk see the old file or the new one, never a mix. A symbolic link is followed.
+
+    A new file is private (0600), like the store; an existing one keeps its mode and owner.
+    """
+    path = Path(path)
+    try:
+        checked = Greetings.model_validate(greetings.model_dump())
+    except ValidationError as error:
+        problems = [f"{path}: {problem}" for problem in _validation_problems(error)]
+        raise ConfigError("\n".join(problems + [f"{path}: left unchanged"])) from None
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _replace_atomically(target, dump_greetings(checked).encode("utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be written ({error.strerror}); left unchanged") from None
+
+
+def _replace_atomically(path: Path, content: bytes) -> None:
+    """Write a temporary file in the same folder, fsync it, rename it over `path` and fsync
+    the folder, so that the rename itself survives a power cut."""
+    try:
+        existing: Optional[os.stat_result] = path.stat()
+    except FileNotFoundError:
+        existing = None
+    descriptor, temporary = tempfile.mkstemp(
+        dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+            file.flush()
+            if existing is not None:
+                os.fchmod(file.fileno(), stat.S_IMODE(existing.st_mode))
+                with suppress(PermissionError):  # only root may give a file to somebody else
+                    os.fchown(file.fileno(), existing.st_uid, existing.st_gid)
+            os.fsync(file.fileno())
+        os.replace(temporary, str(path))
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    folder = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+@contextmanager
+def _editing_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``.NAME.lock`` beside the file, held while it is read, changed
+    and written. The file itself cannot carry the lock: every write replaces it."""
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(str(target.parent / f".{target.name}.lock"), os.O_RDONLY | os.O_CREAT)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be locked for editing ({error.strerror})") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # which releases the lock
+
+
+def update_greetings(
+    path: Union[str, Path], change: Callable[[Greetings], Greetings]
+) -> Tuple[Greetings, Greetings]:
+    """Apply `change` to the file under its lock, so that concurrent edits (two admins,
+    ``greeter people remove`` during ``greeter greetings set``) never lose one another.
+
+    A missing file starts from the defaults. The file is written only when the greetings
+    changed. Returns the greetings before and after.
+    """
+    path = Path(path)
+    with _editing_lock(path):
+        before = load_greetings(path) if path.exists() else Greetings()
+        text_before = dump_greetings(before)
+        after = change(before)
+        if dump_greetings(after) != text_before:
+            save_greetings(path, after)
+    return before, after
+
+
+def with_greeting(
+    greetings: Greetings,
+    person_id: str,
+    messages: Sequence[str],
+    name: Optional[str] = None,
+    add: bool = False,
+    name_if_new: Optional[str] = None,
+) -> Greetings:
+    """A copy in which `person_id` is greeted with `messages`, after their current ones with
+    `add`; a message they already have is not repeated.
+
+    `name` renames the person; a new entry is called `name_if_new` (their name in the store),
+    else a name made from the id. Not validated here: `save_greetings` does that.
+    """
+    entry = greetings.people.get(person_id)
+    wanted = (list(entry.messages) if entry and add else []) + list(messages)
+    unique = list(dict.fromkeys(wanted))
+    if entry is None:
+        entry = PersonGreeting.model_construct(
+            name=name or name_if_new or name_from_id(person_id), messages=unique
+        )
+    else:
+        entry = entry.model_copy(update={"name": name or entry.name, "messages": unique})
+    people = dict(greetings.people)
+    people[person_id] = entry
+    return greetings.model_copy(update={"people": people})
+
+
+def remove_greeting(path: Union[str, Path], person_id: str) -> bool:
+    """Delete the entry of `person_id`, as erasing a person must erase their name here too.
+
+    False when there was none. The file is read first and locked only if there is something
+    to remove: removing somebody without a greeting needs no write access and creates nothing.
+    """
+    if not Path(path).exists() or person_id not in load_greetings(path).people:
+        return False
+    before, _ = update_greetings(
+        path,
+        lambda greetings: greetings.model_copy(update={"people": {
+            key: entry for key, entry in greetings.people.items() if key != person_id
+        }}),
+    )
+    return person_id in before.people
+
+
+# -- hot reload --------------------------------------------------------------------------
+
+
+class GreetingsWatcher:
+    """The greetings of a running robot, reloaded when the file changes.
+
+    `poll` costs one ``stat`` while nothing changes, so the live loop can call it every half
+    second. An invalid or missing file never stops the robot: `current` keeps the last valid
+    greetings (the built-in ones if the file was never valid), and the problem is logged once,
+    not on every poll, until the file is fixed or has a different problem.
+    """
+
+    def __init__(self, path: Union[str, Path], logger: Optional[logging.Logger] = None):
+        self.path = Path(path)
+        self.logger = logger or logging.getLogger(__name__)
+        self.current = Greetings()
+        #: What is wrong with the file now; None while its content is in use.
+        self.problem: Optional[str] = None
+        self._seen = self._file_signature()
+        self._load()
+
+    def poll(self) -> bool:
+        """Reload if the file changed since the last look; True when a new valid version was
+        loaded into `current`."""
+        signature = self._file_signature()
+        if signature == self._seen:
+            return False
+        self._seen = signature
+        return self._load()
+
+    def _file_signature(self) -> Optional[Tuple[int, ...]]:
+        """What changes whenever the file does: an edit in place changes the size or the times,
+        an atomic replacement the inode."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+    def _load(self) -> bool:
+        try:
+            greetings = load_greetings(self.path)
+        except ConfigError as error:
+            if str(error) != self.problem:
+                self.logger.error("greetings not loaded, still using the previous ones:\n%s",
+                                  error)
+            self.problem = str(error)
+            return False
+        self.current = greetings
+        self.problem = None
+        self.logger.info("greetings loaded from %s (%d people)", self.path, len(greetings.people))
+        return True
