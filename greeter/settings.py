@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from greeter.errors import ConfigError
 
@@ -97,6 +97,253 @@ class MatchingSettings(StrictModel):
     )
 
 
+class TrackingSettings(StrictModel):
+    """Following faces between detections and settling who each one is (greeter.tracking)."""
+
+    min_iou: float = Field(
+        0.3,
+        gt=0,
+        le=1,
+        description="Smallest overlap (intersection over union) between a detected box and a "
+        "track's last box for the box to continue that track.",
+    )
+    max_centre_shift: float = Field(
+        0.6,
+        ge=0,
+        description="A box that overlaps no track still continues the nearest one when its centre "
+        "moved at most this many widths of the track's box (a quick step sideways between two "
+        "slow detections).",
+    )
+    lost_after_detections: int = Field(
+        3,
+        ge=1,
+        description="A track ends once this many detections in a row missed it and it has not "
+        "been seen for `lost_after_seconds`: both, so that neither fast nor slow detection ends "
+        "the track of a guest who looks away for a moment.",
+    )
+    lost_after_seconds: float = Field(
+        1.0, ge=0, description="See `lost_after_detections`."
+    )
+    forget_after_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A track not seen for this long ends however few detections ran meanwhile: "
+        "after recognition was paused, the face at the same place may be somebody else.",
+    )
+    embeddings_per_second: float = Field(
+        4.0,
+        gt=0,
+        description="At most this many embeddings per second for one unsettled track; settled "
+        "tracks are not embedded at all.",
+    )
+    person_votes: int = Field(
+        2,
+        ge=2,
+        description="Votes naming the same person before a track is settled as that person. At "
+        "least 2, so that one bad frame can never put a name on a face.",
+    )
+    stranger_votes: int = Field(
+        3, ge=1, description="Votes for 'nobody enrolled' before a track is settled as a stranger."
+    )
+    majority: float = Field(
+        0.66,
+        gt=0.5,
+        le=1,
+        description="Smallest share of a track's votes the winner (a person, or 'stranger') must "
+        "hold: conflicting votes delay settling rather than pick a name.",
+    )
+    max_votes: int = Field(
+        8,
+        ge=3,
+        description="A track still undecided after this many votes is settled as a stranger: "
+        "the default greeting is never a wrong name, and embedding stops.",
+    )
+
+    @model_validator(mode="after")
+    def _enough_votes_to_win(self) -> "TrackingSettings":
+        if self.max_votes < max(self.person_votes, self.stranger_votes):
+            raise ValueError(
+                f"max_votes ({self.max_votes}) must be at least person_votes "
+                f"({self.person_votes}) and stranger_votes ({self.stranger_votes})"
+            )
+        return self
+
+
+class GreetingPolicySettings(StrictModel):
+    """Who is greeted, and how often (greeter.policy)."""
+
+    cooldown_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="A person is not greeted again within this many seconds of their last "
+        "greeting, however often they walk in and out of view.",
+    )
+
+
+class ThrottleSettings(StrictModel):
+    """Memory-aware throttling (greeter.throttle): normal, pressure and critical levels."""
+
+    read_interval_seconds: float = Field(
+        1.0, gt=0, description="Memory is read at most this often."
+    )
+    pressure_below: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="Memory pressure starts when less than this fraction of the RAM is "
+        "available: detection slows down and shrinks (see `pressure`).",
+    )
+    critical_below: float = Field(
+        0.10,
+        gt=0,
+        lt=1,
+        description="Below this fraction of available RAM recognition pauses; the screen and "
+        "the camera keep running.",
+    )
+    hysteresis: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="A level is left for a better one only once the available fraction is this "
+        "much above the level's threshold, so memory hovering at a threshold does not switch "
+        "levels every second.",
+    )
+    normal_every_frames: int = Field(
+        1,
+        ge=1,
+        description="With memory to spare, faces are detected on one frame out of this many "
+        "(1: as often as the detector keeps up).",
+    )
+    normal_scale: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="With memory to spare, frames are resized by this factor before detection. "
+        "HOG finds faces from ~80 px, so faces smaller than 80 / scale pixels are missed.",
+    )
+    pressure_every_frames: int = Field(
+        3,
+        ge=1,
+        description="Under memory pressure, faces are detected on one frame out of this many.",
+    )
+    pressure_scale: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="Under memory pressure, frames are resized by this factor before detection "
+        "(a smaller image needs less memory and time).",
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> "ThrottleSettings":
+        if not self.critical_below < self.pressure_below:
+            raise ValueError(
+                f"critical_below ({self.critical_below}) must be below pressure_below "
+                f"({self.pressure_below})"
+            )
+        if self.pressure_below + self.hysteresis >= 1:
+            raise ValueError(
+                f"pressure_below + hysteresis ({self.pressure_below} + {self.hysteresis}) must "
+                "be below 1, or memory pressure could never end"
+            )
+        return self
+
+
+class CameraSettings(StrictModel):
+    """Frame sources (greeter.camera)."""
+
+    reconnect_first_delay: float = Field(
+        0.5,
+        gt=0,
+        description="Seconds before the first attempt to reopen a lost camera or stream; the "
+        "delay doubles after each failed attempt.",
+    )
+    reconnect_max_delay: float = Field(
+        10.0, gt=0, description="Longest wait between two attempts to reopen a lost camera."
+    )
+    csi_sensor_width: int = Field(
+        1280, ge=16, description="Sensor mode of the CSI camera (`csi://N`): width."
+    )
+    csi_sensor_height: int = Field(720, ge=16, description="Sensor mode of the CSI camera: height.")
+    csi_fps: int = Field(30, ge=1, description="Sensor mode of the CSI camera: frames per second.")
+    csi_output_width: int = Field(
+        960,
+        ge=16,
+        description="Width of the frames the CSI camera hands out (resized on the Jetson's "
+        "hardware converter, for free).",
+    )
+    csi_output_height: int = Field(
+        540, ge=16, description="Height of the frames the CSI camera hands out."
+    )
+    csi_flip_method: int = Field(
+        0,
+        ge=0,
+        le=7,
+        description="nvvidconv flip-method for a camera mounted rotated: 0 none, 2 rotate 180, "
+        "4 horizontal flip, 6 vertical flip (1, 3, 5, 7: quarter turns and transposes).",
+    )
+    image_folder_fps: float = Field(
+        1.0,
+        gt=0,
+        description="A folder of images is played at this many images per second with "
+        "--realtime; it also sets the time between their frames.",
+    )
+
+
+class UiSettings(StrictModel):
+    """The screen (greeter.ui): timing, sizes as fractions of the screen."""
+
+    greeting_seconds: float = Field(
+        6.0, gt=0, description="How long a greeting stays on screen, fades included."
+    )
+    fade_in_seconds: float = Field(0.4, ge=0, description="A greeting fades in over this time.")
+    fade_out_seconds: float = Field(
+        0.8, ge=0, description="A greeting fades out over the end of its time on screen."
+    )
+    idle_after_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="The idle screen is shown once nobody has been in view for this long.",
+    )
+    max_greetings: int = Field(
+        3,
+        ge=1,
+        description="At most this many greetings are shown at once, the newest; others wait "
+        "off screen until they expire.",
+    )
+    greeting_text_height: float = Field(
+        0.12,
+        gt=0,
+        le=0.5,
+        description="Height of a greeting's letters as a fraction of the screen height (shrunk "
+        "when a long greeting or several greetings would not fit).",
+    )
+    text_height: float = Field(
+        0.05,
+        gt=0,
+        le=0.5,
+        description="Height of the host's values text as a fraction of the screen height; the "
+        "title is twice as tall.",
+    )
+    camera_inset_width: float = Field(
+        0.25,
+        ge=0,
+        le=0.5,
+        description="Width of the live camera picture in the lower-right corner as a fraction "
+        "of the screen width; 0 hides it.",
+    )
+
+    @model_validator(mode="after")
+    def _fades_fit(self) -> "UiSettings":
+        if self.fade_in_seconds + self.fade_out_seconds > self.greeting_seconds:
+            raise ValueError(
+                f"fade_in_seconds + fade_out_seconds ({self.fade_in_seconds} + "
+                f"{self.fade_out_seconds}) must not exceed greeting_seconds "
+                f"({self.greeting_seconds})"
+            )
+        return self
+
+
 class Settings(StrictModel):
     """All of greeter's settings."""
 
@@ -109,6 +356,11 @@ class Settings(StrictModel):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    greeting_policy: GreetingPolicySettings = Field(default_factory=GreetingPolicySettings)
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
+    camera: CameraSettings = Field(default_factory=CameraSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
     def load(

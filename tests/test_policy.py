@@ -1,0 +1,100 @@
+"""Greeting decisions: once per track, a cooldown per person, strangers once per track."""
+
+from greeter.policy import Greeting, GreetingPolicy
+from greeter.settings import GreetingPolicySettings, TrackingSettings
+from greeter.tracking import Identity, Track, Tracker
+
+COOLDOWN = 300.0
+
+
+def policy():
+    return GreetingPolicy(GreetingPolicySettings(cooldown_seconds=COOLDOWN))
+
+
+def track(track_id, person="unsettled"):
+    """A track settled as `person` (None: a stranger), or unsettled by default."""
+    made = Track(track_id, (0, 100, 100, 0), now=0.0)
+    if person != "unsettled":
+        made.identity = Identity(person, 0.4, 2)
+    return made
+
+
+def test_the_default_cooldown_is_five_minutes():
+    assert GreetingPolicySettings().cooldown_seconds == 300.0
+
+
+def test_a_settled_person_is_greeted_once_per_track():
+    rules = policy()
+    alice = track(1, "alice")
+    assert rules.decide([alice], now=10.0) == [Greeting(1, "alice", 10.0, 1)]
+    assert rules.decide([alice], now=11.0) == []
+
+
+def test_unsettled_tracks_wait():
+    rules = policy()
+    pending = track(1)
+    assert rules.decide([pending], now=0.0) == []
+    pending.identity = Identity("alice", 0.4, 2)
+    assert rules.decide([pending], now=1.0) == [Greeting(1, "alice", 1.0, 1)]
+
+
+def test_a_person_is_not_greeted_again_within_the_cooldown():
+    rules = policy()
+    rules.decide([track(1, "alice")], now=0.0)
+    assert rules.decide([track(2, "alice")], now=COOLDOWN - 1) == []
+    assert rules.in_cooldown("alice", COOLDOWN - 1)
+    # the track suppressed during the cooldown stays decided after it ends
+    assert rules.decide([track(2, "alice")], now=COOLDOWN + 1) == []
+
+
+def test_a_person_is_greeted_again_after_the_cooldown_as_a_second_visit():
+    rules = policy()
+    rules.decide([track(1, "alice")], now=0.0)
+    assert rules.decide([track(2, "alice")], now=COOLDOWN) == [Greeting(2, "alice", COOLDOWN, 2)]
+    assert rules.visits("alice") == 2
+    assert rules.visits("bob") == 0
+
+
+def test_the_cooldown_counts_from_the_last_greeting_not_the_last_sighting():
+    rules = policy()
+    rules.decide([track(1, "alice")], now=0.0)
+    rules.decide([track(2, "alice")], now=200.0)  # seen, not greeted
+    assert rules.decide([track(3, "alice")], now=301.0) == [Greeting(3, "alice", 301.0, 2)]
+
+
+def test_several_people_in_view_are_each_greeted():
+    rules = policy()
+    greetings = rules.decide([track(2, "bob"), track(1, "alice"), track(3)], now=5.0)
+    assert greetings == [Greeting(1, "alice", 5.0, 1), Greeting(2, "bob", 5.0, 1)]
+
+
+def test_the_same_person_settled_on_two_tracks_at_once_is_greeted_once():
+    rules = policy()
+    greetings = rules.decide([track(1, "alice"), track(2, "alice")], now=5.0)
+    assert greetings == [Greeting(1, "alice", 5.0, 1)]
+
+
+def test_a_stranger_is_greeted_once_per_track_without_cooldown():
+    rules = policy()
+    assert rules.decide([track(1, None)], now=0.0) == [Greeting(1, None, 0.0, None)]
+    assert rules.decide([track(1, None)], now=1.0) == []
+    assert rules.decide([track(2, None)], now=2.0) == [Greeting(2, None, 2.0, None)]
+
+
+def test_a_zero_cooldown_greets_a_person_on_every_new_track():
+    rules = GreetingPolicy(GreetingPolicySettings(cooldown_seconds=0))
+    rules.decide([track(1, "alice")], now=0.0)
+    assert rules.decide([track(2, "alice")], now=0.0) == [Greeting(2, "alice", 0.0, 2)]
+
+
+def test_tracker_and_policy_together_greet_after_two_agreeing_frames():
+    tracker, rules = Tracker(TrackingSettings()), policy()
+    greeted = []
+    frames = [("alice", 0.35), ("bob", 0.48), ("alice", 0.33), ("alice", 0.30)]
+    for index, (person, distance) in enumerate(frames):
+        now = index * 0.3
+        (face,) = tracker.update([(50, 150, 150, 50)], now)
+        for due in tracker.needing_embedding(now):
+            tracker.vote(due.id, person, distance, now)
+        greeted += rules.decide(tracker.tracks, now)
+    assert greeted == [Greeting(face.id, "alice", 0.6, 1)]
