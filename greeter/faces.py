@@ -28,6 +28,8 @@ Box = Tuple[int, int, int, int]
 MODEL_ID = "dlib_face_recognition_resnet_model_v1"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+#: Photos whose longer side is below this go straight to the upsampled scan.
+SMALL_PHOTO_SIDE = 240
 
 _MODEL_FILES = {
     "landmarks": "shape_predictor_5_face_landmarks.dat",
@@ -144,11 +146,16 @@ class FaceEngine:
         return sorted(boxes, key=box_area, reverse=True)
 
     def detect_in_photo(self, rgb: np.ndarray, max_side: int, retry_upsample: int) -> List[Box]:
-        """Detection tuned for still photos: first on a copy shrunk to `max_side` (fast, finds
-        every face of a usable size), and only when that finds nothing, again upsampled
-        `retry_upsample` times to catch small faces."""
+        """Detection tuned for still photos, largest face first.
+
+        The photo is shrunk to `max_side` and scanned at its own scale, which finds every face
+        of 80 px or more quickly; only when that finds nothing is it scanned again upsampled
+        `retry_upsample` times, for small faces. Photos too small to hold an 80 px face beside
+        anything else (longer side under `SMALL_PHOTO_SIDE`, e.g. LFW's 150x150) skip the
+        first scan.
+        """
         small, factor = shrink(rgb, max_side)
-        boxes = self.detect(small, 0)
+        boxes = self.detect(small, 0) if max(small.shape[:2]) >= SMALL_PHOTO_SIDE else []
         if not boxes and retry_upsample:
             boxes = self.detect(small, retry_upsample)
         return scale_boxes(boxes, factor) if factor != 1.0 else boxes

@@ -37,3 +37,14 @@ def samples() -> Path:
 def lfw() -> Path:
     """The lfw-dev split: people/, strangers/, pairs."""
     return require_shared("lfw-dev")
+
+
+def cli_runner():
+    """A click test runner that keeps stdout and stderr apart on every click version
+    (click < 8.2 mixes them unless asked not to; 8.2 always keeps both)."""
+    from click.testing import CliRunner
+
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:
+        return CliRunner()

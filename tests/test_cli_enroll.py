@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import cli_runner
 from PIL import Image, ImageFilter
 
 from greeter.cli import main
@@ -27,7 +27,7 @@ KNN_PEOPLE = ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"
 
 
 def invoke(store, *args):
-    result = CliRunner().invoke(main, ["--store", str(store), *map(str, args)])
+    result = cli_runner().invoke(main, ["--store", str(store), *map(str, args)])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -86,14 +86,16 @@ def test_identify_single_faces(knn_store, samples, photo, expected):
 def test_identify_two_people_left_to_right(knn_store, samples):
     obama_and_biden, kit_with_rose = identify_json(
         knn_store, samples / "knn/test/obama_and_biden.jpg", samples / "knn/test/kit_with_rose.jpg")
-    assert sorted(people_in(obama_and_biden)) == ["biden", "obama"]
+    # a third, smaller face in the background of obama_and_biden.jpg is nobody enrolled
+    assert sorted(filter(None, people_in(obama_and_biden))) == ["biden", "obama"]
+    assert people_in(obama_and_biden).count(None) == 1
     assert sorted(people_in(kit_with_rose)) == ["kit_harington", "rose_leslie"]
     for report in (obama_and_biden, kit_with_rose):
         lefts = [face["box"][3] for face in report["faces"]]
         assert lefts == sorted(lefts)
         for face in report["faces"]:
             assert set(face) == {"box", "person", "name", "distance"}
-            assert 0 <= face["distance"] < 0.6
+            assert 0 <= face["distance"] < (0.6 if face["person"] else 2.0)
     assert {f["person"]: f["name"] for f in obama_and_biden["faces"]}["obama"] == "Barack Obama"
 
 
@@ -185,7 +187,9 @@ def test_largest_face_on_request(samples, tmp_path):
 def test_huge_and_sideways_phone_photos_are_enrolled(samples, tmp_path):
     obama = Image.open(samples / "obama.jpg").convert("RGB")
     huge = tmp_path / "huge.jpg"
-    obama.resize((12000, 9000), Image.BILINEAR).save(huge, quality=70)
+    factor = 12000 / max(obama.size)
+    obama.resize((12000, int(obama.height * factor)) if obama.width >= obama.height
+                 else (int(obama.width * factor), 12000), Image.BILINEAR).save(huge, quality=70)
     sideways = tmp_path / "sideways.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to display": pixels stored turned left
@@ -230,7 +234,7 @@ def test_people_show_rename_remove(store_copy):
 
 
 def test_remove_asks_first(store_copy):
-    result = CliRunner().invoke(main, ["--store", str(store_copy), "people", "remove", "obama"],
+    result = cli_runner().invoke(main, ["--store", str(store_copy), "people", "remove", "obama"],
                                 input="n\n")
     assert result.exit_code == 1
     with Store(store_copy) as store:
@@ -257,7 +261,7 @@ def test_a_killed_enrolment_leaves_a_consistent_store(samples, tmp_path):
         person.mkdir(parents=True)
         image = Image.open(sources[index % len(sources)]).convert("RGB")
         # a different file per person (else the duplicate check would skip it)
-        image.rotate(index % 5 - 2, resample=Image.BILINEAR).save(person / "photo.jpg")
+        image.rotate(index * 0.7 - 8, resample=Image.BILINEAR).save(person / "photo.jpg")
     store = tmp_path / "greeter.sqlite3"
     process = subprocess.Popen(
         [sys.executable, "-m", "greeter", "--store", str(store), "enroll", str(inbox)],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import cli_runner
 from PIL import Image
 
 import greeter.cli.greetings as greetings_cli
@@ -46,11 +46,7 @@ def afternoon(monkeypatch):
 
 
 def invoke(files, *args, **kwargs):
-    try:  # click < 8.2 mixes stderr into stdout unless asked not to; 8.2 always keeps both
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(
+    return cli_runner().invoke(
         main, ["--greetings", str(files.greetings), "--store", str(files.store), *map(str, args)],
         **kwargs)
 

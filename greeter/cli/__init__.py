@@ -66,10 +66,11 @@ def open_store(ctx: click.Context, create: bool = False) -> Store:
     return Store(settings_of(ctx).store, create=create)
 
 
-from greeter.cli import calibrate, enroll, greetings, identify, people  # noqa: E402
+from greeter.cli import calibrate, demo, enroll, greetings, identify, people  # noqa: E402
 
 main.add_command(enroll.enroll)
 main.add_command(identify.identify)
 main.add_command(people.people)
 main.add_command(calibrate.calibrate)
+main.add_command(demo.demo)
 main.add_command(greetings.greetings)

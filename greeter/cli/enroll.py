@@ -22,7 +22,7 @@ DEFAULT_INBOX = Path("enroll")
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=Path))
 @click.option("--person", "person_id", metavar="ID",
               help="Enrol the PATHS given as photos of this person (id like alex-mueller).")
 @click.option("--name", help="Display name for --person (default: from the id or name.txt).")

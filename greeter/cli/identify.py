@@ -16,7 +16,8 @@ from greeter.recognition import IdentifiedFace, Recogniser
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True,
+                type=click.Path(readable=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def identify(ctx: click.Context, images: Tuple[Path, ...], as_json: bool) -> None:
