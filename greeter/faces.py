@@ -18,7 +18,7 @@ import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -120,28 +120,33 @@ class FaceEngine:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._detector = None
-        self._predictor = None
-        self._encoder = None
+        self._models: Dict[str, object] = {}
 
-    def _load(self) -> None:
-        with self._lock:
-            if self._encoder is not None:
-                return
-            import dlib
+    def _model(self, kind: str):
+        """The dlib object for `kind`, loaded on first use: an engine that only detects never
+        loads the 22 MB ResNet."""
+        model = self._models.get(kind)
+        if model is None:
+            with self._lock:
+                import dlib
 
-            self._detector = dlib.get_frontal_face_detector()
-            self._predictor = dlib.shape_predictor(str(model_path("landmarks")))
-            self._encoder = dlib.face_recognition_model_v1(str(model_path("embedding")))
+                if kind not in self._models:
+                    if kind == "detector":
+                        self._models[kind] = dlib.get_frontal_face_detector()
+                    elif kind == "landmarks":
+                        self._models[kind] = dlib.shape_predictor(str(model_path("landmarks")))
+                    else:
+                        self._models[kind] = dlib.face_recognition_model_v1(
+                            str(model_path("embedding")))
+                model = self._models[kind]
+        return model
 
     def detect(self, rgb: np.ndarray, upsample: int = 0) -> List[Box]:
         """Face boxes, clipped to the image, largest first."""
-        if self._detector is None:
-            self._load()
         height, width = rgb.shape[:2]
         boxes = [
             (max(r.top(), 0), min(r.right(), width), min(r.bottom(), height), max(r.left(), 0))
-            for r in self._detector(rgb, upsample)
+            for r in self._model("detector")(rgb, upsample)
         ]
         return sorted(boxes, key=box_area, reverse=True)
 
@@ -164,13 +169,13 @@ class FaceEngine:
         """Aligned 150x150 face chips, one per box (5-point landmarks)."""
         if not boxes:
             return []
-        if self._predictor is None:
-            self._load()
         import dlib
+
+        predictor = self._model("landmarks")
 
         shapes = dlib.full_object_detections()
         for top, right, bottom, left in boxes:
-            shapes.append(self._predictor(rgb, dlib.rectangle(left, top, right, bottom)))
+            shapes.append(predictor(rgb, dlib.rectangle(left, top, right, bottom)))
         return [np.asarray(chip) for chip in
                 dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING)]
 
@@ -178,9 +183,7 @@ class FaceEngine:
         """128-d embeddings of aligned chips, in one batched call: ``(len(chips), 128)``."""
         if not len(chips):
             return np.zeros((0, 128), np.float32)
-        if self._encoder is None:
-            self._load()
-        vectors = self._encoder.compute_face_descriptor(list(chips), jitter)
+        vectors = self._model("embedding").compute_face_descriptor(list(chips), jitter)
         return np.array([np.asarray(vector) for vector in vectors], dtype=np.float32)
 
     def faces(self, rgb: np.ndarray, boxes: Sequence[Box], jitter: int = 0) -> List[Face]:

@@ -46,6 +46,14 @@ class DetectionSettings(StrictModel):
         description="When no face is found, detect again on the image upsampled this many times "
         "(x2 each). Finds faces down to ~40 px, e.g. LFW's 150x150 photos.",
     )
+    frame_upsample: int = Field(
+        0,
+        ge=0,
+        le=2,
+        description="Upsampling of live camera frames before detection. 0 finds faces from "
+        "~80 px, enough for guests within ~2 m of a 640x480 camera; each step doubles the "
+        "reach and quadruples the cost.",
+    )
     load_max_side: int = Field(
         2048,
         ge=256,

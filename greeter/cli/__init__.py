@@ -66,7 +66,7 @@ def open_store(ctx: click.Context, create: bool = False) -> Store:
     return Store(settings_of(ctx).store, create=create)
 
 
-from greeter.cli import calibrate, demo, enroll, greetings, identify, people  # noqa: E402
+from greeter.cli import calibrate, demo, enroll, greetings, identify, people, run  # noqa: E402
 
 main.add_command(enroll.enroll)
 main.add_command(identify.identify)
@@ -74,3 +74,4 @@ main.add_command(people.people)
 main.add_command(calibrate.calibrate)
 main.add_command(demo.demo)
 main.add_command(greetings.greetings)
+main.add_command(run.run)
