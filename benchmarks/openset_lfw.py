@@ -12,7 +12,7 @@ The baseline is face_recognition's documented loop: ``face_locations`` (HOG, one
 
 ``--calibrate`` also reports a two-fold check of `choose_policy` (choose on half of the people
 and strangers, measure on the other half) and the policy chosen on everything: that is how
-`greeter.matching.DEFAULT_POLICY` was set.
+`greeter.matching.default_policy` was fitted.
 
 Goal: >= 80 % correct with <= 1 % strangers named and <= 0.3 % wrong names.
 
@@ -31,11 +31,11 @@ import numpy as np
 from greeter.enrolment import analyse_photos
 from greeter.errors import GreeterError
 from greeter.matching import (
-    DEFAULT_POLICY,
     Gallery,
     MatchPolicy,
     Trials,
     choose_policy,
+    default_policy,
     nearest_two,
     rates,
 )
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
                             [-1] * len(strangers))
 
     print(f"\n{'':<34} {'correct':>8} {'wrong name':>11} {'strangers':>10}")
-    print(line(f"greeter defaults ({ours_seconds:.0f} s)", DEFAULT_POLICY,
+    print(line(f"greeter defaults ({ours_seconds:.0f} s)", default_policy(len(enrol)),
                ours_enrolled, ours_strangers))
     if not args.no_baseline:
         started = time.perf_counter()

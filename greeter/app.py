@@ -75,6 +75,8 @@ class RunSummary:
     """What a run did, for the caller and the benchmarks."""
 
     frames: int = 0
+    #: Frames on which at least one face was being tracked.
+    frames_with_faces: int = 0
     detections: int = 0
     embeddings: int = 0
     greetings: List[dict] = field(default_factory=list)
@@ -167,6 +169,7 @@ class Greeter:
                     if self._in_flight:
                         frame, detection = self._in_flight.popleft()
                         self._recognise(frame, detection.result() if detection else None)
+                        self.summary.frames_with_faces += bool(self.tracker.tracks)
                         self._show(frame)
                     elif self.reader.state is ReaderState.FINISHED:
                         break

@@ -7,7 +7,10 @@ The pipeline for one image:
 2. **align** - the 5-point landmark model finds eyes and nose; dlib cuts out an upright
    150x150 "face chip" with 25 % padding (`FaceEngine.chips`);
 3. **embed** - dlib's ResNet turns chips into 128-d vectors, all faces of an image in one
-   batched call (`FaceEngine.embed_chips`); two photos of one person lie within ~0.6.
+   batched call (`FaceEngine.embed_chips`); two photos of one person lie within ~0.6. Each
+   face is embedded together with its mirror image and the two vectors averaged: on lfw-dev
+   (400 people enrolled, 1 % of strangers named) that names 76 % of guests correctly instead
+   of 73 %, for about 1.8x the embedding time; 10 jittered copies gained 0.6 points for 10x.
 
 Boxes are plain ``(top, right, bottom, left)`` tuples of ints in the image's own pixels, the
 order face_recognition uses. Models come from the ``face_recognition_models`` package and are
@@ -24,8 +27,9 @@ import numpy as np
 
 Box = Tuple[int, int, int, int]
 
-#: Identifies the embedding space: embeddings of different models must never be compared.
-MODEL_ID = "dlib_face_recognition_resnet_model_v1"
+#: Identifies the embedding space: embeddings of different models must never be compared
+#: (``+mirror``: each embedding averages the face and its mirror image).
+MODEL_ID = "dlib_face_recognition_resnet_model_v1+mirror"
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 #: Photos whose longer side is below this go straight to the upsampled scan.
@@ -180,11 +184,14 @@ class FaceEngine:
                 dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING)]
 
     def embed_chips(self, chips: Sequence[np.ndarray], jitter: int = 0) -> np.ndarray:
-        """128-d embeddings of aligned chips, in one batched call: ``(len(chips), 128)``."""
+        """128-d embeddings of aligned chips, each averaged with its mirror image's, in one
+        batched call: ``(len(chips), 128)``."""
         if not len(chips):
             return np.zeros((0, 128), np.float32)
-        vectors = self._model("embedding").compute_face_descriptor(list(chips), jitter)
-        return np.array([np.asarray(vector) for vector in vectors], dtype=np.float32)
+        mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+        vectors = self._model("embedding").compute_face_descriptor(list(chips) + mirrored, jitter)
+        both = np.array([np.asarray(vector) for vector in vectors], dtype=np.float32)
+        return (both[: len(chips)] + both[len(chips):]) / 2.0
 
     def faces(self, rgb: np.ndarray, boxes: Sequence[Box], jitter: int = 0) -> List[Face]:
         """Align and embed the faces in `boxes`."""

@@ -10,7 +10,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from greeter.faces import Box, FaceEngine
-from greeter.matching import DEFAULT_POLICY, Gallery, MatchPolicy, match_faces
+from greeter.matching import Gallery, MatchPolicy, default_policy, match_faces
 from greeter.settings import DetectionSettings, MatchingSettings
 from greeter.store import Store
 
@@ -26,9 +26,11 @@ class IdentifiedFace:
     distance: float
 
 
-def resolve_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy]) -> MatchPolicy:
-    """Explicit settings win over the store's calibration, which wins over the defaults."""
-    base = calibrated or DEFAULT_POLICY
+def resolve_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy],
+                   people: int) -> MatchPolicy:
+    """Explicit settings win over the store's calibration (`greeter calibrate`), which wins
+    over the default for a gallery of `people` people."""
+    base = calibrated or default_policy(people)
     return MatchPolicy(
         threshold=matching.threshold if matching.threshold is not None else base.threshold,
         ratio=matching.ratio if matching.ratio is not None else base.ratio,
@@ -50,12 +52,13 @@ class Recogniser:
                    matching: MatchingSettings) -> "Recogniser":
         """From the store's current content; with no store, everybody is a stranger."""
         if store is None:
-            return cls(engine, Gallery.empty(), {}, resolve_policy(matching, None))
+            return cls(engine, Gallery.empty(), {}, resolve_policy(matching, None, 0))
+        gallery = store.gallery()
         return cls(
             engine,
-            store.gallery(),
+            gallery,
             {person.id: person.name for person in store.people()},
-            resolve_policy(matching, store.calibration()),
+            resolve_policy(matching, store.calibration(), len(gallery)),
         )
 
     def identify(self, rgb: np.ndarray, boxes: List[Box]) -> List[IdentifiedFace]:

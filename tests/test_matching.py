@@ -9,6 +9,7 @@ from greeter.matching import (
     Trials,
     accepts,
     choose_policy,
+    default_policy,
     leave_one_out_trials,
     match_faces,
     match_one,
@@ -139,3 +140,12 @@ def test_leave_one_out_uses_only_people_with_two_photos(gallery):
     # alice's two photos are the only probes; each finds the other alice photo at 0.1
     np.testing.assert_allclose(trials.distance, [0.1, 0.1], atol=1e-6)
     assert trials.correct.tolist() == [True, True]
+
+
+def test_default_threshold_falls_with_the_number_of_people():
+    thresholds = [default_policy(people).threshold for people in (0, 1, 10, 100, 1184, 10 ** 6)]
+    assert thresholds[0] == thresholds[1] == 0.6
+    assert thresholds[2] == pytest.approx(0.56)
+    assert thresholds[4] == pytest.approx(0.477, abs=0.001)
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert thresholds[-1] == 0.4  # never below the floor

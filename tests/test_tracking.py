@@ -129,7 +129,8 @@ def test_after_a_long_pause_the_same_place_starts_a_new_track():
 
 
 def test_a_new_track_needs_an_embedding_and_then_waits_for_the_rate_limit():
-    tracker = Tracker(SETTINGS)  # 4 embeddings per second: one every 0.25 s
+    # 4 embeddings per second: one every 0.25 s
+    tracker = Tracker(SETTINGS.model_copy(update={"embeddings_per_second": 4.0}))
     (track,) = tracker.update([box(0, 0)], now=0.0)
     assert tracker.needing_embedding(0.0) == [track]
     tracker.vote(track.id, "alice", 0.3, now=0.0)

@@ -34,7 +34,7 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
     settings = settings_of(ctx)
     with open_store(ctx) as store:
         gallery = store.gallery()
-        current = resolve_policy(settings.matching, store.calibration())
+        current = resolve_policy(settings.matching, store.calibration(), len(gallery))
         enrolled = leave_one_out_trials(gallery)
         if len(enrolled.distance) < 10:
             raise GreeterError(
