@@ -109,11 +109,12 @@ def pixelate(rgb: np.ndarray, boxes: Sequence[Box], blocks: int = 6) -> np.ndarr
 class Greeter:
     """The running robot. `run` returns when the source ends, on Esc/q, or on SIGTERM."""
 
-    def __init__(self, settings: Settings, options: RunOptions):
+    def __init__(self, settings: Settings, options: RunOptions,
+                 reader: Optional[LatestFrameReader] = None):
+        """`reader` replaces the one `options.source` would open (tests feed their own)."""
         self.settings = settings
         self.options = options
-        self.reader: LatestFrameReader = open_reader(options.source, options.realtime,
-                                                     settings.camera)
+        self.reader = reader or open_reader(options.source, options.realtime, settings.camera)
         self._live = is_live(options.source)
         self.screen = Screen(
             Style(**settings.ui.model_dump(exclude={"idle_after_seconds"})),
@@ -199,8 +200,10 @@ class Greeter:
             frame = self.reader.next_frame(timeout=0.0 if self._in_flight else 0.05)
             if frame is None:
                 return
+            # Counted over the frames received, not the source's frame numbers: a live or
+            # real-time source drops frames, and the survivors' numbers follow no pattern.
+            detect = plan.recognise and self.summary.frames % plan.every_frames == 0
             self.summary.frames += 1
-            detect = plan.recognise and frame.index % plan.every_frames == 0
             self._in_flight.append(
                 (frame, self._pool.submit(self._detect, frame.rgb, plan.scale) if detect else None))
 

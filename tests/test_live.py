@@ -1,0 +1,142 @@
+"""``greeter run`` end to end on the real Hamilton clip, and the loop's parts on real frames."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from greeter.app import Greeter, RunOptions, pixelate
+from greeter.camera import FrameSource, LatestFrameReader, open_source
+from greeter.enrolment import Enroller, jobs_for_person
+from greeter.settings import Settings
+from greeter.store import Store
+
+pytestmark = pytest.mark.slow
+LIN = "lin-manuel-miranda"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def clip_run(samples, tmp_path_factory):
+    """One headless run over the whole clip with only Lin-Manuel Miranda enrolled."""
+    folder = tmp_path_factory.mktemp("clip")
+    store = folder / "greeter.sqlite3"
+    enrolled = subprocess.run(
+        [sys.executable, "-m", "greeter", "--store", str(store), "enroll", "--person", LIN,
+         "--name", "Lin-Manuel Miranda", str(samples / "lin-manuel-miranda.png")],
+        capture_output=True, text=True)
+    assert enrolled.returncode == 0, enrolled.stderr
+    events, shots = folder / "events.jsonl", folder / "shots"
+    completed = subprocess.run(
+        [sys.executable, "-m", "greeter", "--store", str(store), "run", "--headless",
+         "--source", str(samples / "short_hamilton_clip.mp4"), "--events-out", str(events),
+         "--screenshot-dir", str(shots), "--window", "1280x720"],
+        capture_output=True, text=True, env={**os.environ, "SDL_VIDEODRIVER": "dummy"},
+        timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    lines = events.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines], shots, completed
+
+
+def test_lin_manuel_is_greeted_by_name_exactly_once(clip_run):
+    events, _, _ = clip_run
+    named = [event for event in events if event["person"] is not None]
+    assert [event["person"] for event in named] == [LIN]
+    greeting = named[0]
+    assert greeting["name"] == "Lin-Manuel Miranda"
+    assert "Lin-Manuel" in greeting["message"]
+    assert 0 <= greeting["distance"] < 0.6
+    assert set(greeting) == {"t", "frame", "person", "name", "message", "distance"}
+    assert greeting["t"] == pytest.approx(greeting["frame"] / 29.97, abs=0.05)
+
+
+def test_nobody_else_gets_a_name(clip_run):
+    events, _, _ = clip_run
+    assert all(event["person"] in (None, LIN) for event in events)
+    for stranger in (event for event in events if event["person"] is None):
+        assert stranger["name"] is None and stranger["message"] == "Welcome Stranger!"
+
+
+def test_screenshot_shows_the_greeting_and_the_camera_inset(clip_run, samples):
+    events, shots, completed = clip_run
+    frame = next(event["frame"] for event in events if event["person"] == LIN)
+    shot = shots / f"greeting-{frame:06d}-{LIN}.png"
+    assert f"screenshot: {shot}" in completed.stderr
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert pixels.shape == (720, 1280, 3)
+    background = pixels[5, 5]
+    # the greeting: many text-coloured pixels in the middle band of the screen
+    middle = pixels[200:520, 100:1180]
+    assert (np.abs(middle - background).sum(axis=2) > 200).mean() > 0.02
+    # the camera inset: the lower-right quarter holds the clip's frame, not the background
+    inset = pixels[540:700, 960:1260]
+    assert (np.abs(inset - background).sum(axis=2) > 60).mean() > 0.5
+
+
+def test_a_stranger_is_pixelated_in_screenshots():
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[40:60, 40:60] = np.arange(20, dtype=np.uint8)[None, :, None] * 12
+    hidden = pixelate(frame, [(40, 60, 60, 40)], blocks=2)
+    assert hidden[50, 41].tolist() == hidden[50, 48].tolist()  # detail inside a block is gone
+    assert hidden[0, 0].tolist() == [0, 0, 0] and hidden[99, 99].tolist() == [0, 0, 0]
+    assert not np.array_equal(hidden, frame)
+
+
+def test_the_store_is_unchanged_by_a_run(clip_run, tmp_path):
+    """A run reads the store only: no stranger embedding is ever written."""
+    _, shots, _ = clip_run
+    store_path = shots.parent / "greeter.sqlite3"
+    with Store(store_path) as store:
+        assert [p.id for p in store.people()] == [LIN]
+        assert len(list(store.embeddings())) == 1
+
+
+class GatedSource(FrameSource):
+    """The clip, held before frame `gate_at` until `gate` is set: the test decides when the
+    robot gets to see Lin-Manuel, whatever the machine's speed."""
+
+    def __init__(self, inner: FrameSource, gate_at: int, gate: threading.Event):
+        self.inner, self.gate_at, self.gate = inner, gate_at, gate
+        self.held = threading.Event()
+
+    def read(self):
+        frame = self.inner.read()
+        if frame is not None and frame.index == self.gate_at:
+            self.held.set()
+            assert self.gate.wait(60), "the test never opened the gate"
+        return frame
+
+    def close(self):
+        self.inner.close()
+
+
+def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path):
+    """The store is hot-reloaded: Lin-Manuel is enrolled while the robot runs, and frames
+    from 1.5 s later on (he appears at frame ~85) get him greeted by name."""
+    store = tmp_path / "greeter.sqlite3"
+    Store(store).close()
+    settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
+    gate = threading.Event()
+    source = GatedSource(open_source(str(samples / "short_hamilton_clip.mp4")), 60, gate)
+    greeter = Greeter(settings, RunOptions(headless=True),
+                      reader=LatestFrameReader(lambda: source, reconnect=False))
+    runner = threading.Thread(target=greeter.run)
+    runner.start()
+    assert source.held.wait(60)
+    assert len(greeter.recogniser.gallery) == 0
+    with Store(store) as staff:
+        outcomes = Enroller(staff, settings.detection, settings.enrolment).run(
+            jobs_for_person(LIN, "Lin-Manuel Miranda", [samples / "lin-manuel-miranda.png"]))
+    assert [o.status for o in outcomes] == ["enrolled"]
+    time.sleep(1.5)
+    gate.set()
+    runner.join(timeout=300)
+    assert not runner.is_alive()
+    assert [g["person"] for g in greeter.summary.greetings if g["person"]] == [LIN]
