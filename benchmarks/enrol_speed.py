@@ -29,7 +29,8 @@ PORTRAITS = ["obama.jpg", "obama2.jpg", "biden.jpg", "obama-720p.jpg", "obama-10
 
 
 def make_photos(samples: Path, folder: Path, variants: int):
-    sources = [samples / name for name in PORTRAITS] + sorted((samples / "knn/train").rglob("*.jp*g"))
+    sources = [samples / name for name in PORTRAITS]
+    sources += sorted((samples / "knn/train").rglob("*.jp*g"))
     photos = []
     for source in sources:
         image = Image.open(source).convert("RGB")

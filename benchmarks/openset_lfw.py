@@ -64,8 +64,9 @@ def greeter_embeddings(photos: Sequence[Path]) -> List[np.ndarray]:
     """One embedding per photo (the largest face) with greeter's pipeline; None when no face."""
     settings = Settings.load(environ={})
     lenient = settings.enrolment.model_copy(update={"min_face_size": 0, "min_sharpness": 0})
+    results = analyse_photos(list(photos), settings.detection, lenient, largest=True)
     return [None if isinstance(result, GreeterError) else result.embedding
-            for _, result in analyse_photos(list(photos), settings.detection, lenient, largest=True)]
+            for _, result in results]
 
 
 def _baseline_one(path: Path):

@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Deque, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -135,8 +135,10 @@ class Greeter:
         self._shown: List[Tuple[str, float]] = []
         self._last_face_at = float("-inf")
         self._now = 0.0
-        self._events = open(options.events_out, "a", encoding="utf-8", buffering=1) \
-            if options.events_out else None
+        # Held open for the whole run (closed in `_close`), line-buffered so every greeting
+        # is on disk at once.
+        self._events = open(  # noqa: SIM115
+            options.events_out, "a", encoding="utf-8", buffering=1) if options.events_out else None
         if options.screenshot_dir:
             options.screenshot_dir.mkdir(parents=True, exist_ok=True)
 
@@ -163,7 +165,8 @@ class Greeter:
                         next_reload = wall + RELOAD_EVERY_SECONDS
                     if wall >= next_status:
                         self._log_status(wall - started, status_frames, status_detections)
-                        status_frames, status_detections = self.summary.frames, self.summary.detections
+                        status_frames = self.summary.frames
+                        status_detections = self.summary.detections
                         next_status = wall + self.options.status_every_seconds
                     self.throttle.update()
                     self._fill_pipeline()

@@ -91,12 +91,14 @@ def _person_folder(folder: Path, jobs: List[PhotoJob], outcomes: List[PhotoOutco
         return
     name = _read_name_file(folder / NAME_FILE)
     for child in sorted(folder.iterdir()):
-        if child.name.startswith(".") or child.name == NAME_FILE or child.name.lower().startswith("readme"):
+        if child.name.startswith(".") or child.name == NAME_FILE \
+                or child.name.lower().startswith("readme"):
             continue
         if is_photo_name(child):
             jobs.append(PhotoJob(person_id, name, child))
         else:
-            outcomes.append(PhotoOutcome(child, person_id, SKIPPED, "not a photo file (by its name)"))
+            outcomes.append(
+                PhotoOutcome(child, person_id, SKIPPED, "not a photo file (by its name)"))
 
 
 def _read_name_file(path: Path) -> Optional[str]:

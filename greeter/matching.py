@@ -209,7 +209,8 @@ class Trials:
 
     @classmethod
     def from_distances(cls, person_distances: np.ndarray, truth: Sequence[int]) -> "Trials":
-        """From a ``(probes, people)`` distance matrix and each probe's person index (-1: stranger)."""
+        """From a ``(probes, people)`` distance matrix and each probe's person index
+        (-1 for a stranger)."""
         best, best_distance, second = nearest_two(person_distances)
         correct = (np.asarray(truth) >= 0) & (best == np.asarray(truth))
         return cls(best_distance, second, correct)
@@ -258,16 +259,15 @@ def choose_policy(
     for ratio in RATIO_GRID:
         ratio = float(ratio)
         open_gate = MatchPolicy(threshold=np.inf, ratio=ratio)
+        strangers_passing = accepts(open_gate, strangers.distance, strangers.second_distance)
+        wrong_passing = ~enrolled.correct & accepts(open_gate, enrolled.distance,
+                                                    enrolled.second_distance)
         threshold = min(
             MAX_THRESHOLD,
-            _largest_threshold(strangers.distance[accepts(open_gate, strangers.distance,
-                                                           strangers.second_distance)],
+            _largest_threshold(strangers.distance[strangers_passing],
                                int(target_far * len(strangers.distance))),
-            _largest_threshold(
-                enrolled.distance[~enrolled.correct
-                                  & accepts(open_gate, enrolled.distance, enrolled.second_distance)],
-                int(max_wrong * len(enrolled.distance)),
-            ),
+            _largest_threshold(enrolled.distance[wrong_passing],
+                               int(max_wrong * len(enrolled.distance))),
         )
         policy = MatchPolicy(threshold=round(threshold, 4), ratio=ratio)
         correct = rates(policy, enrolled, strangers).correct

@@ -378,7 +378,8 @@ class Settings(StrictModel):
     def load(
         cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any
     ) -> "Settings":
-        """Defaults, then ``GREETER_*`` environment variables, then `overrides` (None is skipped)."""
+        """Defaults, then ``GREETER_*`` environment variables, then `overrides` (None values
+        are skipped)."""
         values = _nested_from_env(os.environ if environ is None else environ)
         values.update({key: value for key, value in overrides.items() if value is not None})
         try:

@@ -12,6 +12,7 @@ from greeter.cli.output import print_table, problem, stderr_console
 from greeter.enrolment import (
     ENROLLED,
     REJECTED,
+    SKIPPED,
     Enroller,
     PhotoOutcome,
     jobs_for_person,
@@ -59,7 +60,8 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
     for outcome in outcomes:
         _report_problem(outcome)
     if not jobs and not outcomes:
-        raise click.ClickException(f"no photos found in {', '.join(map(str, paths or (DEFAULT_INBOX,)))}")
+        searched = ", ".join(map(str, paths or (DEFAULT_INBOX,)))
+        raise click.ClickException(f"no photos found in {searched}")
 
     with open_store(ctx, create=True) as store, Progress(
         TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -79,7 +81,8 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
         ((o.person_id or "", str(o.path), o.status, o.reason) for o in outcomes),
     )
     counts = Counter(outcome.status for outcome in outcomes)
-    click.echo(f"{counts[ENROLLED]} enrolled, {counts['skipped']} skipped, {counts[REJECTED]} rejected")
+    click.echo(f"{counts[ENROLLED]} enrolled, {counts[SKIPPED]} skipped, "
+               f"{counts[REJECTED]} rejected")
     if counts[REJECTED]:
         ctx.exit(1)
 
