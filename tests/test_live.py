@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from greeter.app import Greeter, RunOptions, pixelate
-from greeter.camera import FrameSource, LatestFrameReader, open_source
+from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
 from greeter.enrolment import Enroller, jobs_for_person
 from greeter.settings import Settings
 from greeter.store import Store
@@ -140,3 +140,48 @@ def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path)
     runner.join(timeout=300)
     assert not runner.is_alive()
     assert [g["person"] for g in greeter.summary.greetings if g["person"]] == [LIN]
+
+
+class FlakyCamera(FrameSource):
+    """A live camera giving 5 grey frames, then unplugged (reads fail); `opens` counts the
+    times the reader (re)opened it."""
+
+    live = True
+
+    def __init__(self):
+        self.index = 0
+
+    def read(self):
+        if self.index >= 5:
+            return None
+        self.index += 1
+        return Frame(np.full((240, 320, 3), 90, np.uint8), self.index, time.monotonic())
+
+
+def test_an_unplugged_camera_shows_camera_lost_and_comes_back(tmp_path):
+    opens = []
+
+    def open_camera():
+        opens.append(time.monotonic())
+        if len(opens) in (2, 3):  # unplugged: the first two attempts to reopen fail
+            raise OSError("no such device")
+        return FlakyCamera()
+
+    settings = Settings.load(environ={}, store=tmp_path / "none.sqlite3",
+                             greetings=REPO / "config/greetings.json")
+    reader = LatestFrameReader(open_camera, reconnect=True, first_delay=0.01, max_delay=0.05)
+    greeter = Greeter(settings, RunOptions(headless=True), reader=reader)
+    scenes = []
+    render = greeter.screen.render
+    greeter.screen.render = lambda scene: (scenes.append(scene), render(scene))
+    runner = threading.Thread(target=greeter.run)
+    runner.start()
+    deadline = time.monotonic() + 30
+    while greeter.summary.frames < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    greeter.stop()
+    runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert greeter.summary.frames >= 10 and len(opens) >= 4
+    assert any(scene.camera_lost for scene in scenes)
+    assert not scenes[-1].camera_lost
