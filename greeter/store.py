@@ -16,14 +16,16 @@ Guarantees:
   embeddings do not linger in free pages or in the journal.
 """
 
+import itertools
 import os
 import re
 import sqlite3
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
+from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -101,6 +103,59 @@ class EnrolledPhoto:
     sharpness: float
     model_id: str
     created: str
+
+
+@dataclass(frozen=True)
+class EmbeddingRecord:
+    """One stored embedding with everything needed to store it again in another store."""
+
+    vector: np.ndarray
+    photo_sha256: str
+    photo_name: str
+    face_size: int
+    sharpness: float
+    created: str
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person with every embedding of theirs: what `Store.export_people` reads and
+    `Store.import_people` writes."""
+
+    id: str
+    name: str
+    created: str
+    embeddings: Tuple[EmbeddingRecord, ...]
+
+
+#: What `Store.import_people` does with a person: see there.
+ADDED = "added"
+REPLACED = "replaced"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ImportedPerson:
+    """What an import did, or would do, with one person: `outcome` is `ADDED`, `REPLACED` or
+    `SKIPPED`; `photos_before` is how many embeddings they had in the store (0 when added)."""
+
+    id: str
+    name: str
+    outcome: str
+    photos: int
+    photos_before: int
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did, or would do: each imported person, in the import's order."""
+
+    people: List[ImportedPerson]
+    #: Ids in the store that the import does not name: an import never removes anybody.
+    not_imported: List[str]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for person in self.people if person.outcome == outcome)
 
 
 class Store:
@@ -210,6 +265,23 @@ class Store:
         for person_id, blob in rows:
             yield person_id, np.frombuffer(blob, dtype="<f4")
 
+    def export_people(self) -> List[PersonRecord]:
+        """Everybody with all their embeddings, by id, read in one statement: a consistent
+        snapshot even while somebody enrols."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id, p.name, p.created, e.vector, e.photo_sha256, e.photo_name, "
+                "e.face_size, e.sharpness, e.created FROM people p "
+                "JOIN embeddings e ON e.person_id = p.id ORDER BY p.id, e.id"
+            ).fetchall()
+        return [
+            PersonRecord(person_id, name, created, tuple(
+                EmbeddingRecord(np.frombuffer(row[3], dtype="<f4"), *row[4:]) for row in group
+            ))
+            for (person_id, name, created), group in itertools.groupby(
+                rows, key=lambda row: row[:3])
+        ]
+
     def gallery(self) -> Gallery:
         """All embeddings as one matrix for matching."""
         return Gallery.from_rows(self.embeddings())
@@ -302,6 +374,39 @@ class Store:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return count
 
+    def import_people(self, people: Sequence[PersonRecord], model_id: str,
+                      dry_run: bool = False) -> ImportReport:
+        """Bring `people` (another machine's store, through a bundle) into this one, all or
+        nothing, and say what happened to each.
+
+        * a person not in the store is **added**, with their enrolment dates;
+        * a person whose name and set of photo hashes are already the store's is **skipped**;
+        * anyone else is **replaced**: their name, enrolment date and embeddings become
+          `people`'s;
+        * people of the store that `people` does not name stay as they are.
+
+        Refused, with nothing changed, when `model_id` is not the store's (embeddings of two
+        models cannot be compared), or when a photo of `people` is enrolled here for somebody
+        `people` does not name: the same face under two ids would be greeted as either. With
+        `dry_run` the report says what an import would do, and nothing is written.
+        """
+        if model_id != self.model_id:
+            raise StoreError(
+                f"embeddings of model {model_id} cannot join a store of {self.model_id}: "
+                "embeddings of two models cannot be compared"
+            )
+        _check_records(people)
+        if dry_run:
+            with self._lock:
+                return _plan_import(people, _people_and_photos(self._db))
+        with self._transaction() as db:
+            report = _plan_import(people, _people_and_photos(db))
+            _apply_import(db, people, report, self.model_id)
+        if report.count(REPLACED):
+            with self._lock:  # replaced embeddings must not linger in the journal either
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return report
+
     def save_calibration(self, policy: MatchPolicy) -> None:
         with self._transaction() as db:
             db.executemany(
@@ -332,6 +437,98 @@ class _Transaction:
             self._db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self._lock.release()
+
+
+def _check_records(people: Sequence[PersonRecord]) -> None:
+    """Refuse what `add_embedding` would refuse, and ids or photos given twice."""
+    for person in people:
+        check_person_id(person.id)
+        if not person.name.strip():
+            raise StoreError(f"{person.id}: a display name cannot be empty")
+        if not person.embeddings:
+            raise StoreError(f"{person.id}: nobody is enrolled without an embedding")
+        for embedding in person.embeddings:
+            vector = np.asarray(embedding.vector, dtype="<f4").reshape(-1)
+            if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
+                raise StoreError(f"not a valid {EMBEDDING_SIZE}-d embedding for {person.id}")
+    twice = [person_id for person_id, count in Counter(p.id for p in people).items() if count > 1]
+    if twice:
+        raise StoreError(f"{', '.join(twice)}: given more than once")
+    photos = Counter(e.photo_sha256 for person in people for e in person.embeddings)
+    twice = [sha256 for sha256, count in photos.items() if count > 1]
+    if twice:
+        raise StoreError(f"photo {twice[0]} given more than once")
+
+
+_Enrolled = Dict[str, Tuple[str, FrozenSet[str]]]
+
+
+def _people_and_photos(db: sqlite3.Connection) -> _Enrolled:
+    """Id -> (name, photo hashes) of everybody in the store, read in one statement."""
+    rows = db.execute(
+        "SELECT p.id, p.name, e.photo_sha256 FROM people p "
+        "LEFT JOIN embeddings e ON e.person_id = p.id ORDER BY p.id"
+    ).fetchall()
+    return {
+        person_id: (name, frozenset(row[2] for row in group if row[2] is not None))
+        for (person_id, name), group in itertools.groupby(rows, key=lambda row: row[:2])
+    }
+
+
+def _plan_import(people: Sequence[PersonRecord], enrolled: _Enrolled) -> ImportReport:
+    """What `Store.import_people` does with each person; `StoreError` listing every photo
+    enrolled here for somebody the import does not name."""
+    importing = {person.id for person in people}
+    owners = {sha256: person_id for person_id, (_, photos) in enrolled.items()
+              for sha256 in photos}
+    clashes = Counter(
+        (person.id, owners[e.photo_sha256]) for person in people for e in person.embeddings
+        if e.photo_sha256 in owners and owners[e.photo_sha256] not in importing
+    )
+    if clashes:
+        raise StoreError("nothing imported:\n" + "\n".join(
+            f"{count} photo{'s' if count != 1 else ''} of {person_id} "
+            f"{'are' if count != 1 else 'is'} enrolled here for {owner}, who is not in the "
+            f"import: one face under two ids; remove {owner} here (`greeter people remove "
+            f"{owner}`) or enrol those photos under one id on both machines"
+            for (person_id, owner), count in sorted(clashes.items())
+        ))
+    outcomes = []
+    for person in people:
+        photos = frozenset(e.photo_sha256 for e in person.embeddings)
+        name_before, photos_before = enrolled.get(person.id, (None, frozenset()))
+        if name_before is None:
+            outcome = ADDED
+        elif (name_before, photos_before) == (person.name, photos):
+            outcome = SKIPPED
+        else:
+            outcome = REPLACED
+        outcomes.append(ImportedPerson(person.id, person.name, outcome, len(photos),
+                                       len(photos_before)))
+    return ImportReport(outcomes, sorted(set(enrolled) - importing))
+
+
+def _apply_import(db: sqlite3.Connection, people: Sequence[PersonRecord],
+                  report: ImportReport, model_id: str) -> None:
+    """Write `report`'s plan. Every replaced person's old embeddings go first: a photo may move
+    between two imported people."""
+    changed = [(person, planned.outcome) for person, planned in zip(people, report.people)
+               if planned.outcome != SKIPPED]
+    for person, outcome in changed:
+        if outcome == REPLACED:
+            db.execute("DELETE FROM embeddings WHERE person_id=?", (person.id,))
+            db.execute("UPDATE people SET name=?, created=? WHERE id=?",
+                       (person.name, person.created, person.id))
+        else:
+            db.execute("INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
+                       (person.id, person.name, person.created))
+    db.executemany(
+        "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
+        "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(person.id, np.asarray(e.vector, dtype="<f4").tobytes(), e.photo_sha256, e.photo_name,
+          int(e.face_size), float(e.sharpness), model_id, e.created)
+         for person, _ in changed for e in person.embeddings],
+    )
 
 
 def _create_private_file(path: Path) -> None:

@@ -66,7 +66,16 @@ def open_store(ctx: click.Context, create: bool = False) -> Store:
     return Store(settings_of(ctx).store, create=create)
 
 
-from greeter.cli import calibrate, demo, enroll, greetings, identify, people, run  # noqa: E402
+from greeter.cli import (  # noqa: E402
+    calibrate,
+    demo,
+    doctor,
+    enroll,
+    greetings,
+    identify,
+    people,
+    run,
+)
 
 main.add_command(enroll.enroll)
 main.add_command(identify.identify)
@@ -75,3 +84,4 @@ main.add_command(calibrate.calibrate)
 main.add_command(demo.demo)
 main.add_command(greetings.greetings)
 main.add_command(run.run)
+main.add_command(doctor.doctor)

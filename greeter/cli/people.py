@@ -1,16 +1,22 @@
-"""``greeter people``: list, inspect, rename and remove enrolled people."""
+"""``greeter people``: list, inspect, rename and remove enrolled people; export and import
+them as a bundle."""
+
+from pathlib import Path
 
 import click
 
+from greeter.bundle import export_bundle, import_bundle, read_bundle
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table
 from greeter.errors import ConfigError, StoreError
+from greeter.faces import MODEL_ID
 from greeter.greetings import remove_greeting
+from greeter.store import ADDED, REPLACED, SKIPPED
 
 
 @click.group()
 def people() -> None:
-    """Enrolled people: list, show, rename, remove."""
+    """Enrolled people: list, show, rename, remove, export, import."""
 
 
 @people.command("list")
@@ -94,3 +100,65 @@ def _people_or_nobody(ctx: click.Context):
         raise
     with store:
         return store.people()
+
+
+@people.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_context
+def export_people(ctx: click.Context, file: Path) -> None:
+    """Write everybody enrolled to the bundle FILE, for the robot.
+
+    The bundle holds ids, names and embeddings, never a photo; import it on the robot with
+    `greeter people import FILE`. An existing FILE is replaced. The bundle is readable by you
+    alone: it holds biometric data, so delete it once imported.
+    """
+    with open_store(ctx) as store:
+        exported = export_bundle(store, file)
+        model_id = store.model_id
+    embeddings = sum(len(person.embeddings) for person in exported)
+    click.echo(f"exported {_count(len(exported), 'person', 'people')} and "
+               f"{_count(embeddings, 'embedding')} (model {model_id}) to {file}; it holds "
+               "biometric data: delete it once imported")
+
+
+_IMPORT_VERBS = {ADDED: ("added", "would add"), REPLACED: ("replaced", "would replace"),
+                 SKIPPED: ("skipped", "would skip")}
+
+
+@people.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check FILE and say what the import would do, "
+              "without changing the store.")
+@click.pass_context
+def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
+    """Add or update the people of the bundle FILE, all or nothing.
+
+    FILE comes from `greeter people export`. A person not in the store is added; one with the
+    same name and the same photos is skipped; anyone else is replaced (name, date and
+    embeddings from FILE). People of the store that FILE does not name stay as they are. FILE is checked
+    completely first: a damaged bundle, or one of another embedding model, changes nothing.
+    """
+    store_path = settings_of(ctx).store
+    report = import_bundle(read_bundle(file, MODEL_ID), store_path, dry_run=dry_run)
+    for person in report.people:
+        verb = _IMPORT_VERBS[person.outcome][dry_run]
+        if person.outcome == SKIPPED:
+            change = "unchanged"
+        elif person.outcome == REPLACED:
+            change = f"{person.photos_before} -> {_count(person.photos, 'photo')}"
+        else:
+            change = _count(person.photos, "photo")
+        click.echo(f"{verb} {person.id} ({person.name}): {change}")
+    added, replaced, skipped = (report.count(outcome) for outcome in (ADDED, REPLACED, SKIPPED))
+    if dry_run:
+        click.echo(f"dry run, nothing written to {store_path}: would add {added}, replace "
+                   f"{replaced}, skip {skipped}")
+    else:
+        click.echo(f"imported {file} into {store_path}: {added} added, {replaced} replaced, "
+                   f"{skipped} skipped")
+    if report.not_imported:
+        click.echo(f"not in the bundle, left as they are: {', '.join(report.not_imported)}")
+
+
+def _count(number: int, singular: str, plural: str = "") -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
