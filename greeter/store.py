@@ -359,7 +359,8 @@ class Store:
         if not name.strip():
             raise StoreError("a display name cannot be empty")
         with self._transaction() as db:
-            if db.execute("UPDATE people SET name=? WHERE id=?", (name.strip(), person_id)).rowcount == 0:
+            renamed = db.execute("UPDATE people SET name=? WHERE id=?", (name.strip(), person_id))
+            if renamed.rowcount == 0:
                 raise StoreError(f"nobody with id '{person_id}' is enrolled")
 
     def remove(self, person_id: str) -> int:

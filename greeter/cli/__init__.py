@@ -45,7 +45,8 @@ class GreeterGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="greeter")
 @click.pass_context
-def main(ctx: click.Context, store: Optional[Path], greetings: Optional[Path], verbose: int) -> None:
+def main(ctx: click.Context, store: Optional[Path], greetings: Optional[Path],
+         verbose: int) -> None:
     """Edge face-recognition greeter: enrol guests, manage greetings, run the robot."""
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
