@@ -318,11 +318,15 @@ step_jtop() {
         note "jetson-stats $installed is installed"
     else
         note "installed: ${installed:-none}"
-        # system Python (3.6 on JetPack 4): its setup.py installs and starts jtop.service
-        run python3 -m pip install "jetson-stats==$JETSON_STATS_VERSION"
+        # system Python (3.6 on JetPack 4): its setup.py's install command installs and starts
+        # jtop.service, hence from the source distribution, not a (cached) wheel
+        run python3 -m pip install --no-cache-dir --no-binary jetson-stats "jetson-stats==$JETSON_STATS_VERSION"
     fi
     if systemd_running && systemctl is-enabled --quiet jtop.service 2>/dev/null; then
         note "jtop.service is enabled"
+    elif [ "$dry_run" = 0 ] && ! systemctl cat jtop.service >/dev/null 2>&1; then
+        warn "jetson-stats installed no jtop.service; jtop and greeter doctor's Jetson checks need it:"
+        warn "sudo -H python3 -m pip install --force-reinstall --no-cache-dir --no-binary jetson-stats jetson-stats==$JETSON_STATS_VERSION"
     else
         run systemctl enable --now jtop.service
     fi
@@ -399,11 +403,15 @@ step_venv() {
         fresh=1
     fi
     # Ubuntu 18.04's venv starts with pip 9, which knows no manylinux2014 wheel: upgrade it first.
-    if [ "$fresh" = 1 ] || ! vpython -c 'import sys, pip, wheel, setuptools; sys.exit(int(pip.__version__.split(".")[0]) < 21)' 2>/dev/null; then
+    # (importlib.metadata: importing pip and setuptools together trips setuptools' distutils shim)
+    local versions='from importlib.metadata import version as v; print(v("pip"), v("wheel"), v("setuptools"))'
+    local pip_wheel_setuptools
+    pip_wheel_setuptools=$(vpython -c "$versions" 2>/dev/null || true)
+    if [ "$fresh" = 1 ] || [ -z "$pip_wheel_setuptools" ] || [ "${pip_wheel_setuptools%%.*}" -lt 21 ]; then
         run "$vpy" -m pip install --upgrade pip
         run "$vpy" -m pip install --upgrade wheel "setuptools<81"
     else
-        note "pip $(vpython -c 'import pip; print(pip.__version__)'), wheel and setuptools are there"
+        note "pip, wheel, setuptools: $pip_wheel_setuptools"
     fi
 }
 
@@ -441,8 +449,9 @@ step_dlib() {
         run install -d -m 0755 "$build" "$wheel_dir"
         run "$vpy" -m pip download --no-deps --no-binary :all: --dest "$build" "dlib==$DLIB_VERSION"
         run tar -xzf "$build/dlib-$DLIB_VERSION.tar.gz" -C "$build"
-        local options=()
+        local options=() build_env=("CMAKE_BUILD_PARALLEL_LEVEL=$build_jobs")
         if [ "$want_cuda" = 1 ]; then
+            build_env+=("PATH=$cuda_home/bin:$PATH")  # cmake's FindCUDA looks for nvcc on PATH
             options+=(--set DLIB_USE_CUDA=1
                 --set "DLIB_USE_CUDA_COMPUTE_CAPABILITIES=$CUDA_ARCH"
                 --set "CUDA_TOOLKIT_ROOT_DIR=$cuda_home")
@@ -457,7 +466,7 @@ step_dlib() {
             warn "stop it (sudo systemctl stop display-manager) and re-run"
         fi
         note "compiling with $build_jobs job(s): about 1-2 hours on the Nano with CUDA (~1 GB of RAM per job)"
-        run_in "$src" env "PATH=$cuda_home/bin:$PATH" "CMAKE_BUILD_PARALLEL_LEVEL=$build_jobs" \
+        run_in "$src" env "${build_env[@]}" \
             "$vpy" setup.py bdist_wheel --dist-dir "$wheel_dir" "${options[@]}"
         wheel=$(compgen -G "$wheel_dir/dlib-$DLIB_VERSION-*.whl" | head -n 1 || true)
         if [ -z "$wheel" ]; then
