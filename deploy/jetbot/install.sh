@@ -11,7 +11,7 @@
 #
 #   platform  Jetson/aarch64/Ubuntu check (warns elsewhere; Jetson-only steps are skipped there)
 #   swap      a 4 GB /swapfile in /etc/fstab unless 4 GB of disk swap exist (zram does not count)
-#   apt       Python 3.8 + venv + headers, build tools, BLAS/LAPACK, GStreamer, espeak-ng, fonts, X
+#   apt       Python 3.8 + venv + headers, build tools, BLAS/LAPACK, GStreamer, espeak-ng, X
 #   jtop      jetson-stats system-wide (its jtop.service needs root)              [Jetson only]
 #   user      the unprivileged `greeter` system user, in groups video and audio (+ render, jtop)
 #   config    /var/lib/greeter (0700, greeter), /etc/greeter/{greetings.json,greeter.env} (once)
@@ -266,18 +266,18 @@ step_swap() {
 }
 
 step_apt() {
-    step "apt: Python 3.8, build tools, BLAS, GStreamer, espeak-ng, fonts, X"
+    step "apt: Python 3.8, build tools, BLAS, GStreamer, espeak-ng, X"
     local packages=(
         "$python" "$python-venv" "$python-dev" python3-pip  # the venv; system pip for jetson-stats
         build-essential cmake pkg-config git                # the dlib build
         libopenblas-dev liblapack-dev                        # dlib with BLAS (5x faster embeddings)
         gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good  # gst-launch-1.0, USB cameras
-        espeak-ng                                            # spoken greetings
-        fonts-dejavu-core                                    # accented names (Müller, Łukasz, Weiß)
+        espeak-ng                                            # spoken greetings (greeter/voice.py)
         xinit x11-xserver-utils                              # the kiosk X session: xinit, xset, xhost
     )
+    # (no fonts: greeter bundles DejaVu Sans in greeter/assets/fonts)
     # Installed when the archive has them (a missing one is a warning, not a failure):
-    local optional=(fonts-noto-color-emoji)                  # emoji in greetings
+    local optional=()
     if [ "$is_jetson" = 1 ]; then
         optional+=(nvidia-l4t-gstreamer)  # nvarguscamerasrc, nvvidconv: JetPack ships it, a minimal image may not
     fi
@@ -610,7 +610,7 @@ step_start() {
     fi
     run systemctl reset-failed greeter.service  # forget a start limit that was hit
     run systemctl restart greeter.service
-    note "logs: journalctl -u greeter -f    health: greeter doctor"
+    note "logs: journalctl -u greeter -f    health: greeter doctor --no-camera"
 }
 
 # -- main ---------------------------------------------------------------------------------------
