@@ -144,8 +144,8 @@ def test_leave_one_out_uses_only_people_with_two_photos(gallery):
 
 def test_default_threshold_falls_with_the_number_of_people():
     thresholds = [default_policy(people).threshold for people in (0, 1, 10, 100, 1184, 10 ** 6)]
-    assert thresholds[0] == thresholds[1] == 0.6
-    assert thresholds[2] == pytest.approx(0.56)
-    assert thresholds[4] == pytest.approx(0.477, abs=0.001)
+    assert thresholds[0] == thresholds[1] == 0.56
+    assert thresholds[2] == pytest.approx(0.525)
+    assert thresholds[4] == pytest.approx(0.452, abs=0.001)
     assert thresholds == sorted(thresholds, reverse=True)
     assert thresholds[-1] == 0.4  # never below the floor
