@@ -36,8 +36,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from contextlib import suppress
 from datetime import datetime
@@ -57,6 +55,7 @@ from pydantic import (
 from typing_extensions import Annotated
 
 from greeter import __version__
+from greeter.atomicfile import replace_file
 from greeter.errors import GreeterError
 from greeter.greetings import PersonId
 from greeter.matching import EMBEDDING_SIZE
@@ -215,7 +214,7 @@ def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
         raise BundleError(f"{store.path}: nobody is enrolled, so there is nothing to export")
     text = json.dumps(bundle_document(people, store.model_id), indent=1, ensure_ascii=True)
     try:
-        _write_private_atomically(path, (text + "\n").encode("ascii"))
+        replace_file(path, (text + "\n").encode("ascii"), mode=0o600)
     except OSError as error:
         raise BundleError(f"{path}: cannot be written ({error.strerror})") from None
     return people
@@ -225,29 +224,6 @@ def _same_file(path: Path, other: Path) -> bool:
     with suppress(OSError):
         return path.exists() and path.samefile(other)
     return False
-
-
-def _write_private_atomically(path: Path, content: bytes) -> None:
-    """Write a ``0600`` temporary file beside `path`, fsync it, rename it over `path`, and
-    fsync the folder so that the rename itself survives a power cut."""
-    descriptor, temporary = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, str(path))
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    folder = os.open(str(path.parent), os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 # -- import ---------------------------------------------------------------------------------

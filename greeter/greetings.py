@@ -55,12 +55,10 @@ import json
 import logging
 import os
 import re
-import stat
 import string
-import tempfile
 import unicodedata
 from collections import Counter
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import (
@@ -81,6 +79,7 @@ from typing import (
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 from typing_extensions import Annotated
 
+from greeter.atomicfile import replace_file
 from greeter.errors import ConfigError, StoreError
 from greeter.settings import StrictModel
 from greeter.store import PERSON_ID_PATTERN, check_person_id, name_from_id
@@ -530,40 +529,9 @@ def save_greetings(path: Union[str, Path], greetings: Greetings) -> None:
     target = Path(os.path.realpath(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _replace_atomically(target, dump_greetings(checked).encode("utf-8"))
+        replace_file(target, dump_greetings(checked).encode("utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot be written ({error.strerror}); left unchanged") from None
-
-
-def _replace_atomically(path: Path, content: bytes) -> None:
-    """Write a temporary file in the same folder, fsync it, rename it over `path` and fsync
-    the folder, so that the rename itself survives a power cut."""
-    try:
-        existing: Optional[os.stat_result] = path.stat()
-    except FileNotFoundError:
-        existing = None
-    descriptor, temporary = tempfile.mkstemp(
-        dir=str(path.parent), prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-            file.flush()
-            if existing is not None:
-                os.fchmod(file.fileno(), stat.S_IMODE(existing.st_mode))
-                with suppress(PermissionError):  # only root may give a file to somebody else
-                    os.fchown(file.fileno(), existing.st_uid, existing.st_gid)
-            os.fsync(file.fileno())
-        os.replace(temporary, str(path))
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    folder = os.open(str(path.parent), os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 @contextmanager

@@ -343,9 +343,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monke
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     if failing == "write":
-        monkeypatch.setattr("greeter.greetings.os.fdopen", lambda fd, mode: _FullDisk(fd))
+        monkeypatch.setattr("greeter.atomicfile.os.fdopen", lambda fd, mode: _FullDisk(fd))
     else:
-        monkeypatch.setattr(f"greeter.greetings.os.{failing}", disk_full)
+        monkeypatch.setattr(f"greeter.atomicfile.os.{failing}", disk_full)
     with pytest.raises(ConfigError) as raised:
         save_greetings(path, Greetings())
     assert str(raised.value) == f"{path}: cannot be written (No space left on device); left " \
@@ -365,6 +365,9 @@ class _FullDisk:
 
     def __exit__(self, *exc_info):
         self.file.close()
+
+    def fileno(self):
+        return self.file.fileno()
 
     def write(self, content):
         self.file.write(content[:10])

@@ -1,0 +1,49 @@
+"""Replacing a file so that a crash, a kill or a full disk never leaves half of it.
+
+The content goes to a temporary file in the same folder, which is flushed and fsynced, then
+renamed over the target (atomic on POSIX), and the folder is fsynced so the rename itself
+survives a power cut. Readers see the old file or the new one, never a mix.
+"""
+
+import os
+import stat
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+from typing import Optional
+
+
+def replace_file(path: Path, content: bytes, mode: Optional[int] = None) -> None:
+    """Atomically make `content` the content of `path`.
+
+    With `mode` the file gets that mode (a bundle of biometric data is always ``0600``);
+    without, an existing file keeps its mode and owner (an admin's greetings file stays as
+    they set it up) and a new one is created ``0600``.
+    """
+    try:
+        existing: Optional[os.stat_result] = path.stat()
+    except FileNotFoundError:
+        existing = None
+    descriptor, temporary = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            if mode is not None or existing is None:
+                os.fchmod(file.fileno(), 0o600 if mode is None else mode)
+            else:
+                os.fchmod(file.fileno(), stat.S_IMODE(existing.st_mode))
+                with suppress(PermissionError):  # only root may give a file to somebody else
+                    os.fchown(file.fileno(), existing.st_uid, existing.st_gid)
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, str(path))
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    folder = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
