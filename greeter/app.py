@@ -24,6 +24,7 @@ One loop on the main thread (pygame wants the main thread)::
 import collections
 import json
 import logging
+import math
 import signal
 import threading
 import time
@@ -134,6 +135,7 @@ class Greeter:
         self._in_flight: Deque[Tuple[Frame, Optional[Future]]] = collections.deque()
         self._shown: List[Tuple[str, float]] = []
         self._last_face_at = float("-inf")
+        self._next_detection_at = float("-inf")
         self._now = 0.0
         # Held open for the whole run (closed in `_close`), line-buffered so every greeting
         # is on disk at once.
@@ -203,9 +205,11 @@ class Greeter:
             frame = self.reader.next_frame(timeout=0.0 if self._in_flight else 0.05)
             if frame is None:
                 return
-            # Counted over the frames received, not the source's frame numbers: a live or
-            # real-time source drops frames, and the survivors' numbers follow no pattern.
-            detect = plan.recognise and self.summary.frames % plan.every_frames == 0
+            # Due by the frame's time, not its number: cameras differ in frame rate, and a live
+            # or real-time source drops frames. The 1 ms slack absorbs timestamp rounding.
+            detect = plan.recognise and frame.t >= self._next_detection_at - 0.001
+            if detect:
+                self._next_detection_at = frame.t + plan.every_seconds
             self.summary.frames += 1
             self._in_flight.append(
                 (frame, self._pool.submit(self._detect, frame.rgb, plan.scale) if detect else None))
@@ -244,9 +248,11 @@ class Greeter:
         name = self.recogniser.names.get(greeting.person) if greeting.person else None
         message = message_for(self.greetings.current, greeting.person, datetime.now(),
                               visit=(greeting.visit or 1) - 1, store_name=name)
+        distance = float(track.identity.distance)
         event = {"t": round(frame.t, 3), "frame": frame.index, "person": greeting.person,
                  "name": name, "message": message,
-                 "distance": round(float(track.identity.distance), 4)}
+                 # nobody enrolled: no distance (JSON has no Infinity)
+                 "distance": round(distance, 4) if math.isfinite(distance) else None}
         log.info("greeting %s", json.dumps(event, ensure_ascii=False))
         self.summary.greetings.append(event)
         self._shown.append((message, frame.t))

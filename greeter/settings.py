@@ -218,13 +218,15 @@ class ThrottleSettings(StrictModel):
         "much above the level's threshold, so memory hovering at a threshold does not switch "
         "levels every second.",
     )
-    normal_every_frames: int = Field(
-        3,
-        ge=1,
-        description="With memory to spare, faces are detected on one frame out of this many; "
-        "the tracker carries faces between detections. 3 at 30 fps is a detection every "
-        "0.1 s: people walking past move little in that time, and a full-frame HOG scan "
-        "(~40 ms for 640x360 here) on every frame would cap the loop near 30 fps.",
+    normal_detect_every_seconds: float = Field(
+        0.1,
+        ge=0,
+        description="With memory to spare, faces are detected at most this often (in the "
+        "frames' time: video time for files), on the first frame due; the tracker carries "
+        "faces in between. Every 0.1 s a walking guest moves well under a face width, and a "
+        "full-frame HOG scan (~40 ms for 640x360 here) on every frame of a 30 fps camera "
+        "would cap the loop near 30 fps. Seconds, not frames: a 15 fps camera must not get "
+        "detections further apart. 0 detects on every frame.",
     )
     normal_scale: float = Field(
         1.0,
@@ -233,10 +235,10 @@ class ThrottleSettings(StrictModel):
         description="With memory to spare, frames are resized by this factor before detection. "
         "HOG finds faces from ~80 px, so faces smaller than 80 / scale pixels are missed.",
     )
-    pressure_every_frames: int = Field(
-        6,
-        ge=1,
-        description="Under memory pressure, faces are detected on one frame out of this many.",
+    pressure_detect_every_seconds: float = Field(
+        0.2,
+        ge=0,
+        description="Under memory pressure, faces are detected at most this often.",
     )
     pressure_scale: float = Field(
         0.75,

@@ -5,7 +5,7 @@ A Jetson Nano shares its 4 GB between the CPU, the GPU, the desktop and us; when
 the kernel's OOM killer ends the biggest process, which is the greeter. So memory is read at
 most once a second and the greeter moves between three levels:
 
-* **normal** - detection as configured (`normal_every_frames`, `normal_scale`);
+* **normal** - detection as configured (`normal_detect_every_seconds`, `normal_scale`);
 * **pressure** - detection on fewer frames and on smaller images (`pressure_*`);
 * **critical** - recognition paused; the screen and the camera keep running.
 
@@ -59,11 +59,11 @@ class MemoryReading:
 
 @dataclass(frozen=True)
 class DetectionPlan:
-    """What a level means for the recogniser: whether to recognise at all, on one frame out
-    of `every_frames`, resized by `scale` before detection."""
+    """What a level means for the recogniser: whether to recognise at all, at most once per
+    `every_seconds` of frame time, on frames resized by `scale` before detection."""
 
     recognise: bool
-    every_frames: int
+    every_seconds: float
     scale: float
 
 
@@ -88,11 +88,11 @@ def next_level(current: Level, available_fraction: float, settings: ThrottleSett
 def detection_plan(level: Level, settings: ThrottleSettings) -> DetectionPlan:
     """What the detector does at `level`."""
     if level is Level.CRITICAL:
-        return DetectionPlan(recognise=False, every_frames=settings.pressure_every_frames,
+        return DetectionPlan(recognise=False, every_seconds=settings.pressure_detect_every_seconds,
                              scale=settings.pressure_scale)
     if level is Level.PRESSURE:
-        return DetectionPlan(True, settings.pressure_every_frames, settings.pressure_scale)
-    return DetectionPlan(True, settings.normal_every_frames, settings.normal_scale)
+        return DetectionPlan(True, settings.pressure_detect_every_seconds, settings.pressure_scale)
+    return DetectionPlan(True, settings.normal_detect_every_seconds, settings.normal_scale)
 
 
 class MemoryReader:

@@ -72,13 +72,13 @@ def test_the_level_always_respects_the_thresholds(fractions, start):
 
 
 def test_each_level_tells_the_detector_what_to_do():
-    settings = ThrottleSettings(normal_every_frames=1, normal_scale=1.0,
-                                pressure_every_frames=4, pressure_scale=0.5)
+    settings = ThrottleSettings(normal_detect_every_seconds=0.0, normal_scale=1.0,
+                                pressure_detect_every_seconds=0.25, pressure_scale=0.5)
     normal = detection_plan(Level.NORMAL, settings)
     pressure = detection_plan(Level.PRESSURE, settings)
     critical = detection_plan(Level.CRITICAL, settings)
-    assert (normal.recognise, normal.every_frames, normal.scale) == (True, 1, 1.0)
-    assert (pressure.recognise, pressure.every_frames, pressure.scale) == (True, 4, 0.5)
+    assert (normal.recognise, normal.every_seconds, normal.scale) == (True, 0.0, 1.0)
+    assert (pressure.recognise, pressure.every_seconds, pressure.scale) == (True, 0.25, 0.5)
     assert critical.recognise is False
 
 
