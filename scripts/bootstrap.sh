@@ -11,7 +11,9 @@ set -euo pipefail
 python=${1:-python3}
 venv=${2:-.venv}
 stamp="$venv/.bootstrapped"
-build_packages=(cmake libopenblas-dev liblapack-dev pkg-config)
+# cmake and BLAS/LAPACK build dlib; gst-launch-1.0 reads CSI cameras when OpenCV lacks GStreamer
+build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tools
+                gstreamer1.0-plugins-base)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -32,7 +34,7 @@ if command -v dpkg-query >/dev/null; then
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
         else
             log "missing Debian packages: $missing"
-            log "run: sudo apt-get install -y $missing   (dlib needs them to link BLAS)"
+            log "run: sudo apt-get install -y $missing   (dlib needs cmake and BLAS to build)"
             exit 1
         fi
     fi
