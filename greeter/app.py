@@ -76,8 +76,9 @@ class RunSummary:
     """What a run did, for the caller and the benchmarks."""
 
     frames: int = 0
-    #: Frames on which at least one face was being tracked.
-    frames_with_faces: int = 0
+    #: Numbers of the frames on which a face was found (by this frame's detection or, between
+    #: detections, by the last one).
+    face_frames: List[int] = field(default_factory=list)
     detections: int = 0
     embeddings: int = 0
     greetings: List[dict] = field(default_factory=list)
@@ -136,6 +137,7 @@ class Greeter:
         self._shown: List[Tuple[str, float]] = []
         self._last_face_at = float("-inf")
         self._next_detection_at = float("-inf")
+        self._last_detection_at = float("-inf")
         self._now = 0.0
         # Held open for the whole run (closed in `_close`), line-buffered so every greeting
         # is on disk at once.
@@ -175,7 +177,9 @@ class Greeter:
                     if self._in_flight:
                         frame, detection = self._in_flight.popleft()
                         self._recognise(frame, detection.result() if detection else None)
-                        self.summary.frames_with_faces += bool(self.tracker.tracks)
+                        if any(t.last_seen == self._last_detection_at
+                               for t in self.tracker.tracks):
+                            self.summary.face_frames.append(frame.index)
                         self._show(frame)
                     elif self.reader.state is ReaderState.FINISHED:
                         break
@@ -231,6 +235,7 @@ class Greeter:
         if boxes is None:
             return
         self.summary.detections += 1
+        self._last_detection_at = frame.t
         self.tracker.update(boxes, frame.t)
         if self.tracker.tracks:
             self._last_face_at = frame.t
