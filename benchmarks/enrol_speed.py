@@ -32,10 +32,10 @@ def make_photos(samples: Path, folder: Path, variants: int):
     sources = [samples / name for name in PORTRAITS]
     sources += sorted((samples / "knn/train").rglob("*.jp*g"))
     photos = []
-    for source in sources:
+    for number, source in enumerate(sources):
         image = Image.open(source).convert("RGB")
         for variant in range(variants):
-            path = folder / f"{source.stem}-{variant}.jpg"
+            path = folder / f"{number:02d}-{source.stem}-{variant}.jpg"  # stems repeat
             image.rotate(variant * 2 - 2, resample=Image.BILINEAR).save(path, quality=92)
             photos.append(path)
     return photos
