@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from greeter.enrolment import ENROLLED, Enroller, PhotoJob
+from greeter.imaging import file_sha256
 from greeter.settings import Settings
 from greeter.store import Store
 
@@ -32,6 +33,9 @@ def make_photos(samples: Path, folder: Path, variants: int):
     sources = [samples / name for name in PORTRAITS]
     sources += sorted((samples / "knn/train").rglob("*.jp*g"))
     photos = []
+    # knn/train repeats some top-level portraits byte for byte; greeter would skip the copies
+    unique = {file_sha256(source): source for source in reversed(sources)}
+    sources = [source for source in sources if unique[file_sha256(source)] == source]
     for number, source in enumerate(sources):
         image = Image.open(source).convert("RGB")
         for variant in range(variants):
