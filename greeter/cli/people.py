@@ -135,8 +135,9 @@ def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
 
     FILE comes from `greeter people export`. A person not in the store is added; one with the
     same name and the same photos is skipped; anyone else is replaced (name, date and
-    embeddings from FILE). People of the store that FILE does not name stay as they are. FILE is checked
-    completely first: a damaged bundle, or one of another embedding model, changes nothing.
+    embeddings from FILE). People of the store that FILE does not name stay as they are.
+    FILE is checked completely first: a damaged bundle, or one of another embedding model,
+    changes nothing.
     """
     store_path = settings_of(ctx).store
     report = import_bundle(read_bundle(file, MODEL_ID), store_path, dry_run=dry_run)
