@@ -19,7 +19,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 import numpy as np
 
 from greeter.errors import FaceError, GreeterError, ImageError
-from greeter.faces import FaceEngine, box_size
+from greeter.faces import FaceEngine
 from greeter.imaging import check_readable, file_sha256, is_photo_name, load_rgb
 from greeter.settings import DetectionSettings, EnrolmentSettings
 from greeter.store import Store, check_person_id
@@ -143,9 +143,9 @@ def analyse_photo(
             f"to enrol the largest face"
         )
     face = faces[0]
-    if box_size(face.box) < enrolment.min_face_size:
+    if face.size < enrolment.min_face_size:
         raise FaceError(
-            f"{path}: face is {box_size(face.box)} px, smaller than the minimum of "
+            f"{path}: face is {face.size} px, smaller than the minimum of "
             f"{enrolment.min_face_size} px (use a closer or larger photo)"
         )
     if face.sharpness < enrolment.min_sharpness:
@@ -153,7 +153,7 @@ def analyse_photo(
             f"{path}: face is blurred (sharpness {face.sharpness:.1f}, minimum "
             f"{enrolment.min_sharpness:g})"
         )
-    return PhotoAnalysis(face.embedding, box_size(face.box), face.sharpness)
+    return PhotoAnalysis(face.embedding, face.size, face.sharpness)
 
 
 def _limit_blas_threads() -> None:
