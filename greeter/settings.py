@@ -9,16 +9,30 @@ with ``__`` between levels::
     GREETER_ENROLMENT__MIN_FACE_SIZE=80
     GREETER_MATCHING__THRESHOLD=0.45
 
-A bad value stops the program with the variable's name and pydantic's reason.
+They are read by pydantic-settings (``env_prefix="GREETER_"``, ``env_nested_delimiter="__"``);
+a section may also be given whole as JSON (``GREETER_MATCHING='{"threshold": 0.45}'``). A bad
+value stops the program with the variable's name and pydantic's reason; a ``GREETER_*`` variable
+that names no setting is ignored with a warning (the JetBot installer's own variables are
+``JETBOT_*``).
 """
 
+import contextvars
+import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple, Type
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from greeter.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "GREETER_"
 
@@ -358,8 +372,16 @@ class UiSettings(StrictModel):
         return self
 
 
-class Settings(StrictModel):
+class Settings(BaseSettings):
     """All of greeter's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        extra="forbid",
+        validate_assignment=True,
+    )
 
     store: Path = Field(
         Path("data/greeter.sqlite3"), description="SQLite file of enrolled people and embeddings."
@@ -377,15 +399,34 @@ class Settings(StrictModel):
     ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: Type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> Tuple[PydanticBaseSettingsSource, ...]:
+        """Command-line values, then the environment `load` was given; no ``.env`` or secrets
+        files (the robot's service reads /etc/greeter/greeter.env itself)."""
+        return init_settings, _EnvironSource(settings_cls, _environ.get())
+
+    @classmethod
     def load(
         cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any
     ) -> "Settings":
-        """Defaults, then ``GREETER_*`` environment variables, then `overrides` (None values
-        are skipped)."""
-        values = _nested_from_env(os.environ if environ is None else environ)
-        values.update({key: value for key, value in overrides.items() if value is not None})
+        """Defaults, then ``GREETER_*`` variables of `environ` (the process environment by
+        default), then `overrides` (None values are skipped).
+
+        A variable named like no setting (``GREETER_BUILD_JOBS``) is ignored with a warning, so
+        that another program's variable never stops greeter; a misspelt field inside a section
+        (``GREETER_MATCHING__THRESHLD``) is an error, like any invalid value."""
+        environ = os.environ if environ is None else environ
+        for name in unknown_variables(environ):
+            log.warning("%s is not a greeter setting: ignored", name)
+        token = _environ.set(environ)
         try:
-            return cls.model_validate(values)
+            return cls(**{key: value for key, value in overrides.items() if value is not None})
         except ValidationError as error:
             problems = "; ".join(
                 f"{ENV_PREFIX}{'__'.join(str(part) for part in problem['loc']).upper()}: "
@@ -393,16 +434,31 @@ class Settings(StrictModel):
                 for problem in error.errors()
             )
             raise ConfigError(f"invalid settings: {problems}") from None
+        finally:
+            _environ.reset(token)
 
 
-def _nested_from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
-    values: Dict[str, Any] = {}
-    for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or not value:
-            continue
-        path = key[len(ENV_PREFIX):].lower().split("__")
-        target = values
-        for part in path[:-1]:
-            target = target.setdefault(part, {})
-        target[path[-1]] = value
-    return values
+def unknown_variables(environ: Mapping[str, str]) -> List[str]:
+    """The ``GREETER_*`` variables of `environ` that name no setting, sorted."""
+    return sorted(
+        name for name, value in environ.items()
+        if name.upper().startswith(ENV_PREFIX) and value
+        and name[len(ENV_PREFIX):].split("__")[0].lower() not in Settings.model_fields
+    )
+
+
+#: The environment the `Settings` being built reads (`Settings.load`'s `environ`).
+_environ: "contextvars.ContextVar[Mapping[str, str]]" = contextvars.ContextVar(
+    "greeter_settings_environ", default=os.environ)
+
+
+class _EnvironSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping instead of os.environ
+    (tests and benchmarks pass an empty one to be independent of the caller's variables)."""
+
+    def __init__(self, settings_cls: Type[BaseSettings], environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, Optional[str]]:
+        return {name.lower(): value for name, value in self._environ.items() if value}
