@@ -360,7 +360,8 @@ def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: FreshMachi
         f"+ useradd --system --user-group --home-dir {root}/var/lib/greeter", " greeter\n",
         f"+ install -d -m 0700 -o greeter -g greeter {root}/var/lib/greeter",
         # its greetings beside the store, where it may write them; the admins' group
-        f"greetings.json {root}/var/lib/greeter/greetings.json", "+ groupadd --system greeter-admin",
+        f"greetings.json {root}/var/lib/greeter/greetings.json",
+        "+ groupadd --system greeter-admin",
         # the venv and dlib with CUDA, built one job at a time, with the JetPack fix
         f"+ python3.8 -m venv {root}/opt/greeter/venv",
         "pip download --no-deps --no-binary :all: ", "dlib==19.24.6",

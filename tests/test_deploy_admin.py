@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator, List, NamedTuple
+from typing import Dict, Iterator, List, NamedTuple
 
 import pytest
 from conftest import cli_runner
@@ -86,7 +86,12 @@ class Robot(NamedTuple):
     admin: str
     admin_group: str
     home: Path
-    install_output: str
+    install_env: Dict[str, str]
+
+    def install(self) -> subprocess.CompletedProcess:
+        """install.sh's own steps for the admin path, as the robot runs them."""
+        return run("bash", str(INSTALL), "--root", str(self.root), "--only", "user,config,cli",
+                   cwd="/", env=self.install_env)
 
     @property
     def data(self) -> Path:
@@ -120,17 +125,17 @@ def robot() -> Iterator[Robot]:
         cleanup.append(["userdel", admin])
         home.chmod(0o700)
         cleanup += [["userdel", service], ["groupdel", group]]
-        installed = run(
-            "bash", str(INSTALL), "--root", str(root), "--only", "user,config,cli", cwd="/",
-            env={"PATH": PATH, "SUDO_USER": admin, "JETBOT_SERVICE_USER": service,
-                 "JETBOT_ADMIN_GROUP": group})
+        installed = Robot(root, service, admin, group, home,
+                          {"PATH": PATH, "SUDO_USER": admin, "JETBOT_SERVICE_USER": service,
+                           "JETBOT_ADMIN_GROUP": group})
+        installed.install()
         venv = root / "opt/greeter/venv/bin"
         venv.mkdir(parents=True)
         (venv / "greeter").symlink_to(python_for_everyone(root / "opt/greeter/python"))
         # sudo reads the real /etc/sudoers.d only: the installed rule, under a unique name
         shutil.copy2(root / "etc/sudoers.d/greeter", sudoers)
         run("visudo", "-c")
-        yield Robot(root, service, admin, group, home, installed.stdout)
+        yield installed
     finally:
         sudoers.unlink(missing_ok=True)
         for command in cleanup:
@@ -183,6 +188,8 @@ def test_every_documented_admin_command_works_for_the_admin(robot: Robot, laptop
     assert mode(robot.root / "usr/local/bin/greeter") == "0755 0"
     assert mode(robot.root / "etc/sudoers.d/greeter") == "0440 0"
     assert robot.admin_group in run("id", "-nG", robot.admin).stdout.split()
+    again = robot.install().stdout
+    assert "\n    + " not in again, f"a second install changed something:\n{again}"
     # the admin's bundle, as scp leaves it: theirs alone, in a home nobody else may enter
     bundle = robot.home / "people.bundle"
     shutil.copy(laptop_bundle, bundle)
@@ -236,13 +243,13 @@ def test_every_documented_admin_command_works_for_the_admin(robot: Robot, laptop
 
 
 def test_a_failed_export_leaves_the_admins_file_alone(robot: Robot):
-    """Nobody is enrolled: the export fails, and the admin's old file is still there, whole."""
+    """No store yet: the export fails, and the admin's old file is still there, whole."""
     old = robot.home / "people.bundle"
     old.write_text("the old bundle\n")
     os.chown(old, uid(robot.admin), -1)
     result = robot.greeter("people", "export", str(old))
     assert result.returncode == 1
-    assert "nobody is enrolled" in result.stderr or "no such" in result.stderr.lower()
+    assert "no store here yet (enrol somebody first)" in result.stderr, result.stderr
     assert old.read_text() == "the old bundle\n"
     assert [path.name for path in robot.home.iterdir() if path.name.startswith(".people")] == []
 
@@ -251,3 +258,35 @@ def test_a_bundle_the_admin_cannot_read_is_refused_by_name(robot: Robot):
     missing = robot.greeter("people", "import", str(robot.home / "nothing.bundle"))
     assert missing.returncode == 1
     assert missing.stderr.strip() == f"Error: {robot.home / 'nothing.bundle'}: no such file"
+
+
+# -- `-`: the bundle on standard input and output, as the wrapper passes it ------------------
+
+
+def test_people_import_and_export_through_standard_streams(tmp_path: Path):
+    import numpy as np
+
+    from greeter.cli import main
+    from greeter.faces import MODEL_ID
+    from greeter.store import Store
+
+    laptop, robot = tmp_path / "laptop.sqlite3", tmp_path / "robot.sqlite3"
+    with Store(laptop) as store:
+        store.add_embedding("zoe", "Zoë", np.ones(128, dtype=np.float32), "ab" * 32, "z.jpg",
+                            120, 80.5)
+    exported = cli_runner().invoke(main, ["--store", str(laptop), "people", "export", "-"])
+    assert exported.exit_code == 0, exported.output
+    bundle = exported.stdout_bytes
+    assert json.loads(bundle)["model_id"] == MODEL_ID
+    assert "to standard output" in exported.stderr, "the report stays out of the bundle"
+
+    imported = cli_runner().invoke(main, ["--store", str(robot), "people", "import", "-"],
+                                   input=bundle)
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.endswith(
+        f"imported standard input into {robot}: 1 added, 0 replaced, 0 skipped\n")
+
+    damaged = cli_runner().invoke(main, ["--store", str(robot), "people", "import", "-"],
+                                  input=bundle.replace(b"zoe", b"zoi"))
+    assert damaged.exit_code == 1
+    assert damaged.stderr.startswith("Error: standard input: checksum mismatch")

@@ -82,7 +82,7 @@ if [ -z "$file_at" ] || [ "${args[$file_at]}" = - ]; then
 fi
 
 file=${args[$file_at]}
-args[$file_at]=-
+args[file_at]=-
 if [ "$command" = import ]; then
     [ -e "$file" ] || fail "$file: no such file"
     [ ! -d "$file" ] || fail "$file: is a directory, not a people bundle"

@@ -118,7 +118,7 @@ def export_people(ctx: click.Context, file: Path) -> None:
     with open_store(ctx) as store:
         if to_stdout:
             exported, content = bundle_content(store)
-            click.get_binary_stream("stdout").write(content)
+            click.open_file("-", "wb").write(content)
         else:
             exported = export_bundle(store, file)
         model_id = store.model_id
@@ -151,7 +151,7 @@ def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
     store_path = settings_of(ctx).store
     if str(file) == "-":
         file = Path("standard input")
-        bundle = read_bundle(file, MODEL_ID, click.get_binary_stream("stdin").read())
+        bundle = read_bundle(file, MODEL_ID, click.open_file("-", "rb").read())
     else:
         bundle = read_bundle(file, MODEL_ID)
     report = import_bundle(bundle, store_path, dry_run=dry_run)
