@@ -40,7 +40,7 @@ from collections import Counter
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from pydantic import (
@@ -209,15 +209,21 @@ def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
     if _same_file(path, store.path):
         raise BundleError(f"{path}: is the store itself; name the bundle another file, e.g. "
                           "people.bundle")
+    people, content = bundle_content(store)
+    try:
+        replace_file(path, content, mode=0o600)
+    except OSError as error:
+        raise BundleError(f"{path}: cannot be written ({error.strerror})") from None
+    return people
+
+
+def bundle_content(store: Store) -> Tuple[List[PersonRecord], bytes]:
+    """Everybody in `store` and the bundle of them, as `export_bundle` writes it."""
     people = store.export_people()
     if not people:
         raise BundleError(f"{store.path}: nobody is enrolled, so there is nothing to export")
     text = json.dumps(bundle_document(people, store.model_id), indent=1, ensure_ascii=True)
-    try:
-        replace_file(path, (text + "\n").encode("ascii"), mode=0o600)
-    except OSError as error:
-        raise BundleError(f"{path}: cannot be written ({error.strerror})") from None
-    return people
+    return people, (text + "\n").encode("ascii")
 
 
 def _same_file(path: Path, other: Path) -> bool:
@@ -229,14 +235,15 @@ def _same_file(path: Path, other: Path) -> bool:
 # -- import ---------------------------------------------------------------------------------
 
 
-def read_bundle(path: Union[str, Path], model_id: str) -> Bundle:
+def read_bundle(path: Union[str, Path], model_id: str, content: Optional[bytes] = None) -> Bundle:
     """The bundle in `path`, fully checked, or `BundleError` naming the one thing wrong with it.
 
     `model_id` is the model of the store the bundle is for; a bundle of another model is
-    refused. Nothing is written, so a store is untouched by a refused bundle.
+    refused. Nothing is written, so a store is untouched by a refused bundle. With `content`
+    (a bundle read from standard input) `path` only names it in messages.
     """
     path = Path(path)
-    document = _parse(_read(path), path)
+    document = _parse(_read(path) if content is None else content, path)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise BundleError(

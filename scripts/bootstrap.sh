@@ -14,18 +14,25 @@ stamp="$venv/.bootstrapped"
 # cmake and BLAS/LAPACK build dlib; gst-launch-1.0 reads CSI cameras when OpenCV lacks GStreamer
 build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tools
                 gstreamer1.0-plugins-base)
+# installed when root only: tests/test_deploy_admin.py (which needs root) runs the robot's
+# /usr/local/bin/greeter, which switches users with sudo
+root_test_packages=(sudo)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 missing_debian_packages() {
     local pkg
-    for pkg in "${build_packages[@]}"; do
+    for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
     done
 }
 
 if command -v dpkg-query >/dev/null; then
-    missing=$(missing_debian_packages)
+    if [ "$(id -u)" = 0 ]; then
+        missing=$(missing_debian_packages "${build_packages[@]}" "${root_test_packages[@]}")
+    else
+        missing=$(missing_debian_packages "${build_packages[@]}")
+    fi
     if [ -n "$missing" ]; then
         if [ "$(id -u)" = 0 ]; then
             log "installing Debian build packages: $missing"

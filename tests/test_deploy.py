@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, NamedTuple, Set, Tuple
 
 import pytest
 
@@ -206,7 +206,8 @@ def test_greeter_service_settings():
     assert values(unit, "Service", "ExecStart") == [
         "/opt/greeter/venv/bin/greeter run --source csi://0"]
     assert values(unit, "Service", "User") == ["greeter"]
-    assert values(unit, "Service", "Restart") == ["on-failure"]
+    # whatever ended it, a clean exit included: the kiosk must come back
+    assert values(unit, "Service", "Restart") == ["always"]
     assert values(unit, "Service", "RestartSec")
     assert values(unit, "Unit", "StartLimitBurst") and values(unit, "Unit", "StartLimitIntervalSec")
     assert values(unit, "Unit", "OnFailure") == ["greeter-retry.timer"]
@@ -214,7 +215,7 @@ def test_greeter_service_settings():
     assert values(unit, "Service", "MemoryMax") and not values(unit, "Service", "MemoryLimit")
     environment = " ".join(values(unit, "Service", "Environment"))
     assert "GREETER_STORE=/var/lib/greeter/greeter.sqlite3" in environment
-    assert "GREETER_GREETINGS=/etc/greeter/greetings.json" in environment
+    assert "GREETER_GREETINGS=/var/lib/greeter/greetings.json" in environment
     assert "DISPLAY=:0" in environment
     after = " ".join(values(unit, "Unit", "After")).split()
     assert "greeter-x.service" in after and "nvargus-daemon.service" in after
@@ -285,7 +286,7 @@ def test_systemd_analyze_verify_catches_a_bad_directive(tmp_path: Path):
     """The check above is meaningful: a misspelt directive or value is reported."""
     units = stubbed_units(tmp_path)
     service = units[0]
-    service.write_text(service.read_text().replace("Restart=on-failure", "Restart=sometimes")
+    service.write_text(service.read_text().replace("Restart=always", "Restart=sometimes")
                        .replace("MemoryMax=", "MemoryMaximum="))
     output = systemd_analyze_verify(units).stderr
     assert "sometimes" in output and "MemoryMaximum" in output, output
@@ -313,24 +314,33 @@ def dry_run(*args: str, env=None, user_prefix=(), script: Path = INSTALL):
                           text=True, env=env, cwd="/", timeout=120)
 
 
+class FreshMachine(NamedTuple):
+    """A dry run that sees a fresh robot: every path it would write is under an empty `root`
+    (--root), and /proc/swaps lists no swap (JETBOT_PROC_SWAPS in `env`)."""
+    env: Dict[str, str]
+    root: Path
+
+    @property
+    def args(self) -> List[str]:
+        return ["--root", str(self.root)]
+
+
 @pytest.fixture
-def fresh_machine(tmp_path: Path) -> Dict[str, str]:
-    """Environment for a dry run that sees a fresh robot: every path it would write is under
-    an empty GREETER_DESTDIR, and /proc/swaps lists no swap."""
+def fresh_machine(tmp_path: Path) -> FreshMachine:
     root = tmp_path / "root"
     root.mkdir()
     swaps = tmp_path / "swaps"
     swaps.write_text("Filename\tType\tSize\tUsed\tPriority\n")
-    return dict(os.environ, GREETER_DESTDIR=str(root), GREETER_PROC_SWAPS=str(swaps))
+    return FreshMachine(dict(os.environ, JETBOT_PROC_SWAPS=str(swaps)), root)
 
 
-def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: Dict[str, str]):
-    root = Path(fresh_machine["GREETER_DESTDIR"])
+def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: FreshMachine):
+    root = fresh_machine.root
     before = snapshot(DEPLOY)
-    result = dry_run("--dry-run", "--assume-jetson", env=fresh_machine)
+    result = dry_run("--dry-run", "--assume-jetson", *fresh_machine.args, env=fresh_machine.env)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert list(root.iterdir()) == [], "the dry run wrote under GREETER_DESTDIR"
+    assert list(root.iterdir()) == [], "the dry run wrote under --root"
     assert snapshot(DEPLOY) == before, "the dry run changed deploy/jetbot"
 
     steps = re.findall(r"^==> \[(\d+)/(\d+)\] (\w[\w ]*?):", out, re.MULTILINE)
@@ -347,8 +357,11 @@ def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: Dict[str, 
         # jetson-stats for jtop's service
         "+ python3 -m pip install --no-cache-dir --no-binary jetson-stats jetson-stats==4.3.1",
         # the unprivileged user
-        "+ useradd --system --user-group --home-dir /var/lib/greeter", " greeter\n",
+        f"+ useradd --system --user-group --home-dir {root}/var/lib/greeter", " greeter\n",
         f"+ install -d -m 0700 -o greeter -g greeter {root}/var/lib/greeter",
+        # its greetings beside the store, where it may write them; the admins' group
+        f"greetings.json {root}/var/lib/greeter/greetings.json",
+        "+ groupadd --system greeter-admin",
         # the venv and dlib with CUDA, built one job at a time, with the JetPack fix
         f"+ python3.8 -m venv {root}/opt/greeter/venv",
         "pip download --no-deps --no-binary :all: ", "dlib==19.24.6",
@@ -357,7 +370,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: Dict[str, 
         "--set DLIB_USE_CUDA_COMPUTE_CAPABILITIES=53",
         # the project, the CLI, the units and the kiosk
         "-m pip install --prefer-binary ", "jetson-stats==4.3.1",
-        f"{root}/usr/local/bin/greeter",
+        f"{root}/usr/local/bin/greeter", f"{root}/etc/sudoers.d/greeter",
         f"{root}/etc/systemd/system/greeter.service", "+ systemctl enable greeter.service",
         f"{root}/etc/systemd/system/greeter-x.service", "+ systemctl enable greeter-x.service",
         "+ systemctl set-default multi-user.target",
@@ -371,12 +384,12 @@ def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: Dict[str, 
 
 @pytest.mark.parametrize("options", [["--assume-jetson", "--no-cuda"], []],
                          ids=["jetson-no-cuda", "this-machine"])
-def test_dry_run_without_cuda(fresh_machine: Dict[str, str], options: List[str]):
+def test_dry_run_without_cuda(fresh_machine: FreshMachine, options: List[str]):
     """With --no-cuda, or on a machine that is not a Jetson (whatever CUDA it has: the build
     targets the Nano's sm_53), dlib is built for the CPU, unpatched."""
     if not options and Path("/etc/nv_tegra_release").exists():
         pytest.skip("this machine is a Jetson")
-    result = dry_run("--dry-run", *options, env=fresh_machine)
+    result = dry_run("--dry-run", *options, *fresh_machine.args, env=fresh_machine.env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "--set DLIB_USE_CUDA=0" in result.stdout
     assert "DLIB_USE_CUDA=1" not in result.stdout and "forward_algo" not in result.stdout
@@ -387,9 +400,48 @@ def test_dry_run_without_cuda(fresh_machine: Dict[str, str], options: List[str])
         assert "skipped: not a Jetson" in result.stdout
 
 
-def test_dry_run_only_options_are_refused_for_a_real_run(fresh_machine: Dict[str, str]):
-    result = dry_run("--assume-jetson", env=fresh_machine)
+def test_dry_run_only_options_are_refused_for_a_real_run(fresh_machine: FreshMachine):
+    result = dry_run("--assume-jetson", env=fresh_machine.env)
     assert result.returncode == 2 and "for --dry-run only" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "cli,units"], "--root DIR performs only the steps user config cli"),
+    ([], "--root DIR performs only the steps user config cli"),
+    (["--only", "cli,apps"], "--only: no step apps"),
+], ids=["units", "every-step", "unknown-step"])
+def test_a_real_run_into_another_root_is_limited_to_its_own_steps(
+        fresh_machine: FreshMachine, args: List[str], message: str):
+    """--root really installs only the steps whose every path is under it (the others start
+    services and build into the running system)."""
+    result = dry_run(*fresh_machine.args, *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert list(fresh_machine.root.iterdir()) == []
+
+
+def test_other_user_names_need_another_root():
+    result = dry_run("--dry-run", env=dict(os.environ, JETBOT_SERVICE_USER="robot"))
+    assert result.returncode == 2 and "for --root only" in result.stderr
+
+
+def test_only_runs_the_named_steps_in_order(fresh_machine: FreshMachine):
+    result = dry_run("--dry-run", *fresh_machine.args, "--only", "cli,user",
+                     env=fresh_machine.env)
+    assert result.returncode == 0, result.stderr
+    steps = re.findall(r"^==> \[(\d+)/(\d+)\] (\w+)", result.stdout, re.MULTILINE)
+    assert steps == [("1", "2", "user"), ("2", "2", "cli")]
+
+
+def test_the_installer_reads_no_greeter_setting():
+    """Every GREETER_* variable is a greeter setting (`GREETER_BUILD_JOBS=2 greeter people
+    list` would fail on an unknown one), so install.sh's own variables are JETBOT_*."""
+    text = INSTALL.read_text()
+    own = set(re.findall(r"\$\{?(GREETER_\w+)", text))
+    assert not own, f"install.sh reads {sorted(own)}: name them JETBOT_*"
+    for document in (INSTALL, DEPLOY / "README.md", REPO / "README.md"):
+        mentioned = set(re.findall(r"GREETER_(?:BUILD_JOBS|PYTHON|DESTDIR|PROC_SWAPS)\b",
+                                   document.read_text()))
+        assert not mentioned, f"{document.name} still documents {sorted(mentioned)}"
 
 
 def test_unknown_option_prints_usage():

@@ -4,6 +4,7 @@
 #
 #     sudo deploy/jetbot/install.sh              # install or update, then (re)start the robot
 #     deploy/jetbot/install.sh --dry-run         # print every step and its exact commands only
+#     sudo deploy/jetbot/install.sh --only cli   # only some steps (names below, comma-separated)
 #
 # Every step checks before it acts, so the script is safe to re-run: after `git pull` it
 # rebuilds nothing that is already right (the CUDA dlib wheel is cached in /opt/greeter/wheels)
@@ -13,32 +14,45 @@
 #   swap      a 4 GB /swapfile in /etc/fstab unless 4 GB of disk swap exist (zram does not count)
 #   apt       Python 3.8 + venv + headers, build tools, BLAS/LAPACK, GStreamer, espeak-ng, X
 #   jtop      jetson-stats system-wide (its jtop.service needs root)              [Jetson only]
-#   user      the unprivileged `greeter` system user, in groups video and audio (+ render, jtop)
-#   config    /var/lib/greeter (0700, greeter), /etc/greeter/{greetings.json,greeter.env} (once)
+#   user      the unprivileged `greeter` system user, in groups video and audio (+ render, jtop);
+#             the greeter-admin group, with the user who ran `sudo install.sh` in it
+#   config    /var/lib/greeter (0700, greeter) with greetings.json (once; moved there from
+#             /etc/greeter), /etc/greeter/greeter.env (once)
 #   venv      /opt/greeter/venv with Python 3.8
 #   dlib      dlib built from source with BLAS, and with CUDA (sm_53) when nvcc is present
 #   project   this checkout installed into the venv (a copy: nothing is written into the checkout)
-#   cli       /usr/local/bin/greeter: the venv's greeter as the service user with its settings
+#   cli       /usr/local/bin/greeter: the venv's greeter as the service user with its settings;
+#             /etc/sudoers.d/greeter: greeter-admin members run it without a password
 #   units     greeter.service + greeter-retry.timer, enabled
 #   kiosk     greeter-x.service (bare X on the HDMI screen, no desktop, no blanking), enabled
 #   start     (re)starts the robot, unless a desktop is running (then: reboot)
 #
 # Options: --dry-run (no root needed, changes nothing), --no-start, --rebuild-dlib,
 # --no-dlib-patch (build dlib's CUDA code as released), --no-cuda (dlib for the CPU only, to
-# rule the GPU out), --assume-jetson (with --dry-run: show the Jetson plan on another machine).
-# Environment: GREETER_BUILD_JOBS (parallel dlib compile jobs, default 1: the Nano runs out of
-# memory with more), GREETER_PYTHON (default python3.8), GREETER_DESTDIR and GREETER_PROC_SWAPS
-# (--dry-run only: a root prefix for every path written, and a stand-in for /proc/swaps; tests).
+# rule the GPU out), --assume-jetson (with --dry-run: show the Jetson plan on another machine),
+# --only STEP,... (just these steps, in their order), --root DIR (every path written is under
+# DIR; for real only with --only user,config,cli, whose users and groups are still this
+# machine's: tests and staging).
+# Environment (JETBOT_*, not GREETER_*: every GREETER_* variable is a greeter setting):
+# JETBOT_BUILD_JOBS (parallel dlib compile jobs, default 1: the Nano runs out of memory with
+# more), JETBOT_PYTHON (default python3.8), JETBOT_SERVICE_USER and JETBOT_ADMIN_GROUP (with
+# --root only: other names than greeter and greeter-admin; tests), JETBOT_PROC_SWAPS
+# (--dry-run only: a stand-in for /proc/swaps; tests).
 set -euo pipefail
+# What it creates is readable by the service user whatever umask root has (private folders
+# get their own mode).
+umask 022
 
 readonly DLIB_VERSION=19.24.6         # see "dlib" in README.md: has the cuDNN 8 fixes, builds with gcc 7/CUDA 10.2
 readonly JETSON_STATS_VERSION=4.3.1   # the last 4.x: supports the system Python 3.6 of JetPack 4
 readonly CUDA_ARCH=53                 # the Nano's Maxwell GPU (compute capability 5.3)
 readonly SWAP_SIZE_GB=4
-readonly SERVICE_USER=greeter
+readonly STEPS=(platform swap apt jtop user config venv dlib project cli units kiosk start)
+# The steps that --root can really perform: the others act on the running system.
+readonly ROOTED_STEPS=(user config cli)
 
-python=${GREETER_PYTHON:-python3.8}
-build_jobs=${GREETER_BUILD_JOBS:-1}
+python=${JETBOT_PYTHON:-python3.8}
+build_jobs=${JETBOT_BUILD_JOBS:-1}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
@@ -49,6 +63,8 @@ rebuild_dlib=0
 dlib_patch=1
 assume_jetson=0
 use_cuda=1
+root=
+only=
 
 usage() {
     sed -n '2,/^set -euo pipefail/{/^set/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -62,20 +78,59 @@ while [ $# -gt 0 ]; do
         --no-dlib-patch) dlib_patch=0 ;;
         --no-cuda) use_cuda=0 ;;
         --assume-jetson) assume_jetson=1 ;;
+        --root | --only)
+            [ $# -ge 2 ] || { printf 'install.sh: %s needs a value\n' "$1" >&2; exit 2; }
+            if [ "$1" = --root ]; then root=$2; else only=$2; fi
+            shift ;;
         -h | --help) usage; exit 0 ;;
         *) printf 'install.sh: unknown option %s\n\n' "$1" >&2; usage >&2; exit 2 ;;
     esac
     shift
 done
 
-root=${GREETER_DESTDIR:-}
-proc_swaps=${GREETER_PROC_SWAPS:-/proc/swaps}
-if [ "$dry_run" = 0 ] && { [ -n "$root" ] || [ "$proc_swaps" != /proc/swaps ] || [ "$assume_jetson" = 1 ]; }; then
-    printf 'install.sh: GREETER_DESTDIR, GREETER_PROC_SWAPS and --assume-jetson are for --dry-run only\n' >&2
+usage_error() {
+    printf 'install.sh: %s\n' "$*" >&2
     exit 2
-fi
+}
 
-# Where everything goes (GREETER_DESTDIR is empty on the robot).
+if [ -n "$root" ]; then
+    case $root in
+        /*) root=${root%/} ;;
+        *) usage_error "--root needs an absolute path, not $root" ;;
+    esac
+    [ -d "$root" ] || usage_error "--root $root: no such folder"
+fi
+selected=()
+if [ -n "$only" ]; then
+    for name in ${only//,/ }; do
+        [[ " ${STEPS[*]} " == *" $name "* ]] || usage_error "--only: no step $name (steps: ${STEPS[*]})"
+    done
+    for name in "${STEPS[@]}"; do
+        if [[ ",$only," == *",$name,"* ]]; then
+            selected+=("$name")
+        fi
+    done
+else
+    selected=("${STEPS[@]}")
+fi
+proc_swaps=${JETBOT_PROC_SWAPS:-/proc/swaps}
+if [ "$dry_run" = 0 ] && { [ "$proc_swaps" != /proc/swaps ] || [ "$assume_jetson" = 1 ]; }; then
+    usage_error "JETBOT_PROC_SWAPS and --assume-jetson are for --dry-run only"
+fi
+if [ "$dry_run" = 0 ] && [ -n "$root" ]; then
+    for name in "${selected[@]}"; do
+        [[ " ${ROOTED_STEPS[*]} " == *" $name "* ]] \
+            || usage_error "--root DIR performs only the steps ${ROOTED_STEPS[*]} (--only ...); add --dry-run to see the others"
+    done
+fi
+SERVICE_USER=${JETBOT_SERVICE_USER:-greeter}
+ADMIN_GROUP=${JETBOT_ADMIN_GROUP:-greeter-admin}
+if [ -z "$root" ] && { [ "$SERVICE_USER" != greeter ] || [ "$ADMIN_GROUP" != greeter-admin ]; }; then
+    usage_error "JETBOT_SERVICE_USER and JETBOT_ADMIN_GROUP are for --root only (the units run as greeter)"
+fi
+readonly SERVICE_USER ADMIN_GROUP
+
+# Where everything goes (root is empty on the robot).
 opt=$root/opt/greeter
 venv=$opt/venv
 vpy=$venv/bin/python
@@ -95,7 +150,7 @@ cuda_home=/usr/local/cuda
 # -- output -------------------------------------------------------------------------------------
 
 step_number=0
-readonly STEP_COUNT=13
+readonly STEP_COUNT=${#selected[@]}
 step() {
     step_number=$((step_number + 1))
     printf '\n==> [%d/%d] %s\n' "$step_number" "$STEP_COUNT" "$*"
@@ -274,6 +329,7 @@ step_apt() {
         gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good  # gst-launch-1.0, USB cameras
         espeak-ng                                            # spoken greetings (greeter/voice.py)
         xinit x11-xserver-utils                              # the kiosk X session: xinit, xset, xhost
+        sudo                                                 # admins run /usr/local/bin/greeter as greeter
     )
     # (no fonts: greeter bundles DejaVu Sans in greeter/assets/fonts)
     # Installed when the archive has them (a missing one is a warning, not a failure):
@@ -337,7 +393,7 @@ step_user() {
     if getent passwd "$SERVICE_USER" >/dev/null; then
         note "user $SERVICE_USER exists: $(id "$SERVICE_USER")"
     else
-        run useradd --system --user-group --home-dir /var/lib/greeter --no-create-home \
+        run useradd --system --user-group --home-dir "$data" --no-create-home \
             --shell /usr/sbin/nologin --comment "greeter robot" "$SERVICE_USER"
     fi
     # video: the camera (/dev/video*) and, on a Jetson, the GPU (/dev/nvhost-*, /dev/nvmap);
@@ -354,6 +410,22 @@ step_user() {
         note "groups: $current"
     else
         run usermod -aG "$(IFS=,; printf '%s' "${add[*]}")" "$SERVICE_USER"
+    fi
+    # The robot's admins: /etc/sudoers.d/greeter lets them run /usr/local/bin/greeter as the
+    # service user without a password. The user who ran `sudo install.sh` is one.
+    if getent group "$ADMIN_GROUP" >/dev/null; then
+        note "group $ADMIN_GROUP: $(getent group "$ADMIN_GROUP" | cut -d: -f4)"
+    else
+        run groupadd --system "$ADMIN_GROUP"
+    fi
+    local admin=${SUDO_USER:-}
+    if [ -z "$admin" ] || [ "$admin" = root ]; then
+        note "add the robot's admins with: sudo usermod -aG $ADMIN_GROUP NAME"
+    elif [[ " $(id -nG "$admin" 2>/dev/null || true) " == *" $ADMIN_GROUP "* ]]; then
+        note "$admin is in $ADMIN_GROUP"
+    else
+        run usermod -aG "$ADMIN_GROUP" "$admin"
+        note "$admin: log in again for the greeter command to need no password"
     fi
 }
 
@@ -373,13 +445,31 @@ step_config() {
     else
         run install -d -m 0755 "$etc"
     fi
-    # Copied on the first install only, never overwritten: the robot's greetings are edited there.
-    if [ -e "$etc/greetings.json" ]; then
-        note "kept: $etc/greetings.json (never overwritten; compare with $repo/config/greetings.json)"
+    # The greetings live beside the store, where the service user replaces them atomically
+    # (`greeter greetings set`, `greeter people remove`): a temporary file renamed over the old
+    # one needs a folder it may write, and the service sees /etc read-only (ProtectSystem=full).
+    # Copied on the first install only, never overwritten; earlier installs kept them in
+    # /etc/greeter, from where they are moved.
+    local greetings=$data/greetings.json old_greetings=$etc/greetings.json
+    if [ -e "$greetings" ]; then
+        note "kept: $greetings (never overwritten; compare with $repo/config/greetings.json)"
+        if [ "$(stat -c %U "$greetings")" != "$SERVICE_USER" ]; then
+            run chown "$SERVICE_USER:$SERVICE_USER" "$greetings"
+        fi
+        if [ -e "$old_greetings" ]; then
+            warn "$old_greetings is not read: the greetings are $greetings"
+        fi
+    elif [ -f "$old_greetings" ]; then
+        note "moving the greetings from $etc to $data"
+        run install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$old_greetings" "$greetings"
+        run rm -f "$old_greetings"
     elif [ -f "$repo/config/greetings.json" ]; then
-        run install -m 0644 "$repo/config/greetings.json" "$etc/greetings.json"
+        run install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$repo/config/greetings.json" "$greetings"
     else
-        warn "no config/greetings.json in $repo: create $etc/greetings.json (greeter greetings check)"
+        warn "no config/greetings.json in $repo: create $greetings (greeter greetings check)"
+    fi
+    if grep -qs '^[[:space:]]*GREETER_GREETINGS=' "$etc/greeter.env"; then
+        warn "$etc/greeter.env sets GREETER_GREETINGS: remove that line unless you moved the greetings on purpose"
     fi
     if [ -e "$etc/greeter.env" ]; then
         note "kept: $etc/greeter.env"
@@ -531,7 +621,31 @@ step_project() {
 
 step_cli() {
     step "cli: $bindir/greeter runs the robot's greeter as '$SERVICE_USER' with its settings"
-    install_file "$here/greeter-as-service.sh" "$bindir/greeter" 0755
+    install_file "$(rendered greeter-as-service.sh)" "$bindir/greeter" 0755
+    local sudoers
+    sudoers=$(rendered greeter.sudoers)
+    if have visudo; then
+        visudo -cqf "$sudoers" || die "$here/greeter.sudoers: visudo finds it invalid"
+    elif [ "$dry_run" = 0 ]; then
+        die "sudo is not installed (apt-get install sudo): admins run $bindir/greeter through it"
+    fi
+    install_file "$sudoers" "$root/etc/sudoers.d/greeter" 0440
+}
+
+# A file of deploy/jetbot as this install needs it: as it is for the robot, a copy naming
+# other paths and users with --root (see JETBOT_SERVICE_USER). Its lines to change are
+# `root=`, `service_user=greeter` and the sudoers rule.
+rendered() {
+    local source=$here/$1
+    if [ -z "$scratch" ]; then
+        printf '%s' "$source"
+        return
+    fi
+    sed -e "s|^root=\$|root=$root|" \
+        -e "s|^service_user=greeter\$|service_user=$SERVICE_USER|" \
+        -e "s|^%greeter-admin ALL=(greeter) NOPASSWD: /usr/local/bin/greeter\$|%$ADMIN_GROUP ALL=($SERVICE_USER) NOPASSWD: $bindir/greeter|" \
+        "$source" >"$scratch/$1"
+    printf '%s' "$scratch/$1"
 }
 
 step_units() {
@@ -619,27 +733,26 @@ if [ "$dry_run" = 1 ]; then
     printf 'install.sh --dry-run: nothing is changed; each "+" line is a command a real run would run\n'
 else
     [ "$(id -u)" = 0 ] || die "run as root: sudo $0 (or see what it does with --dry-run)"
-    systemd_running || die "systemd is not running here"
-    exec 9>/run/greeter-install.lock
-    flock -n 9 || die "another install.sh is running"
+    if [ -z "$root" ]; then
+        systemd_running || die "systemd is not running here"
+        exec 9>/run/greeter-install.lock
+        flock -n 9 || die "another install.sh is running"
+    fi
     mkdir -p "$(dirname "$install_log")"
     exec > >(tee -a "$install_log") 2>&1
     printf '\n===== %s install.sh %s (from %s)\n' "$(date -Is)" "${args[*]}" "$repo"
 fi
 
-step_platform
-step_swap
-step_apt
-step_jtop
-step_user
-step_config
-step_venv
-step_dlib
-step_project
-step_cli
-step_units
-step_kiosk
-step_start
+# the folder of rendered() copies, when this install needs any
+scratch=
+if [ -n "$root" ] || [ "$SERVICE_USER" != greeter ] || [ "$ADMIN_GROUP" != greeter-admin ]; then
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+fi
+
+for name in "${selected[@]}"; do
+    "step_$name"
+done
 
 if [ "$dry_run" = 1 ]; then
     printf '\ndone (dry run: nothing was changed)\n'

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from greeter.bundle import export_bundle, import_bundle, read_bundle
+from greeter.bundle import bundle_content, export_bundle, import_bundle, read_bundle
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table
 from greeter.errors import ConfigError, StoreError
@@ -103,22 +103,30 @@ def _people_or_nobody(ctx: click.Context):
 
 
 @people.command("export")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @click.pass_context
 def export_people(ctx: click.Context, file: Path) -> None:
     """Write everybody enrolled to the bundle FILE, for the robot.
 
     The bundle holds ids, names and embeddings, never a photo; import it on the robot with
     `greeter people import FILE`. An existing FILE is replaced. The bundle is readable by you
-    alone: it holds biometric data, so delete it once imported.
+    alone: it holds biometric data, so delete it once imported. FILE `-` is standard output
+    (the robot's /usr/local/bin/greeter writes the admin's file so), and this report goes to
+    standard error.
     """
+    to_stdout = str(file) == "-"
     with open_store(ctx) as store:
-        exported = export_bundle(store, file)
+        if to_stdout:
+            exported, content = bundle_content(store)
+            click.open_file("-", "wb").write(content)
+        else:
+            exported = export_bundle(store, file)
         model_id = store.model_id
     embeddings = sum(len(person.embeddings) for person in exported)
     click.echo(f"exported {_count(len(exported), 'person', 'people')} and "
-               f"{_count(embeddings, 'embedding')} (model {model_id}) to {file}; it holds "
-               "biometric data: delete it once imported")
+               f"{_count(embeddings, 'embedding')} (model {model_id}) to "
+               f"{'standard output' if to_stdout else file}; it holds biometric data: "
+               "delete it once imported", err=to_stdout)
 
 
 _IMPORT_VERBS = {ADDED: ("added", "would add"), REPLACED: ("replaced", "would replace"),
@@ -126,7 +134,7 @@ _IMPORT_VERBS = {ADDED: ("added", "would add"), REPLACED: ("replaced", "would re
 
 
 @people.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, allow_dash=True))
 @click.option("--dry-run", is_flag=True, help="Check FILE and say what the import would do, "
               "without changing the store.")
 @click.pass_context
@@ -137,10 +145,16 @@ def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
     same name and the same photos is skipped; anyone else is replaced (name, date and
     embeddings from FILE). People of the store that FILE does not name stay as they are.
     FILE is checked completely first: a damaged bundle, or one of another embedding model,
-    changes nothing.
+    changes nothing. FILE `-` is standard input (the robot's /usr/local/bin/greeter passes the
+    admin's file so).
     """
     store_path = settings_of(ctx).store
-    report = import_bundle(read_bundle(file, MODEL_ID), store_path, dry_run=dry_run)
+    if str(file) == "-":
+        file = Path("standard input")
+        bundle = read_bundle(file, MODEL_ID, click.open_file("-", "rb").read())
+    else:
+        bundle = read_bundle(file, MODEL_ID)
+    report = import_bundle(bundle, store_path, dry_run=dry_run)
     for person in report.people:
         verb = _IMPORT_VERBS[person.outcome][dry_run]
         if person.outcome == SKIPPED:
