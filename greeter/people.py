@@ -171,11 +171,18 @@ def shown(text: str, max_length: int) -> str:
 
 
 def preview(text: str, max_length: int = 40) -> str:
-    """`text` quoted for a one-line message: control characters escaped (``\\n``), cut
+    """`text` quoted for a one-line message: unshowable characters escaped (`escaped`), cut
     after `max_length` characters."""
-    cut = text[:max_length]
-    quoted = repr(cut) if any(_character_problem(char) for char in cut) else f"'{cut}'"
-    return quoted + (ELLIPSIS if len(text) > max_length else "")
+    return f"'{escaped(text[:max_length])}'" + (ELLIPSIS if len(text) > max_length else "")
+
+
+def escaped(text: str) -> str:
+    """`text` on one line for a terminal: every character the rule refuses written as its
+    Python escape (``\\n``, ``\\x1b``, ``\\u202e``), so a file name with a line break stays
+    one line and no escape sequence or direction override reaches the terminal."""
+    if not any(_character_problem(char) for char in text):
+        return text
+    return "".join(repr(char)[1:-1] if _character_problem(char) else char for char in text)
 
 
 def _character_problem(character: str) -> Optional[str]:
