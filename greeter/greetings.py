@@ -40,7 +40,7 @@ JSON Schema, with a description of every field.
 * Text may hold any Unicode ("Jürgen", "Zoë", "Łukasz", emoji) but no control characters
   such as line breaks or tabs (the screen wraps long lines itself) and no bidirectional
   overrides. A name, first name, title or value line has at most 64 characters, a message
-  at most 250: what the robot's 800x480 screen shows readably (`greeter.people` has the
+  at most 280: what the robot's 800x480 screen shows readably (`greeter.people` has the
   measurement). Text is stored normalised (Unicode NFC) and trimmed.
 * ``screen`` is what the screen shows behind the greetings: a title, the host's values or
   tagline lines, an optional background image (relative to the greetings file) and colours
@@ -126,7 +126,7 @@ def _template_parts(template: str, allowed: Sequence[str]) -> List[Tuple[str, Op
     in is done by `render`, never by `str.format`, so a template cannot reach attributes,
     items or format specs of anything.
     """
-    showable(template, MESSAGE_MAX_LENGTH)
+    template = showable(template, MESSAGE_MAX_LENGTH)
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as error:

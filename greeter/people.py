@@ -37,18 +37,19 @@ from greeter.errors import StoreError
 PERSON_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 PERSON_ID_MAX_LENGTH = 64
 
-#: One line of text: a display name, a first name, the title, a value line. On the 800x480
-#: screen one line of 24 px bold DejaVu Sans across the greeting panel (692 px) holds 50
-#: characters of typical names ("Maximilian Alexander von Hohenzollern-Sigmaringen" is 48)
-#: and 64 of narrow ones; the screen shrinks a longer line to fit, which stays readable down
-#: to about 70 %: 64 is where a name of average letters is still legible on one line.
+#: One line of text: a display name, a first name, the title, a value line. Measured on the
+#: 800x480 screen: one line of 24 px bold DejaVu Sans across the greeting panel (692 px) holds
+#: 48 characters of typical names, a value line of 24 px regular across the screen 58. The
+#: screen shrinks a longer line to fit: a 64-character name keeps about 80 % of its letter
+#: size, still legible; beyond that, names turn into small print.
 NAME_MAX_LENGTH = 64
 
-#: A message template. At 24 px the greeting panel holds 7 wrapped lines between the title
-#: and the bottom of the 800x480 screen (camera inset shown), of about 45 characters of
-#: typical text each: 315 characters, of which `NAME_MAX_LENGTH` are kept for a {name}
-#: filled in. A longer message would be cut with an ellipsis on the robot.
-MESSAGE_MAX_LENGTH = 250
+#: A message template. The greeting panel's text is 692 px wide and has 241 px between the
+#: title and the camera inset of the 800x480 screen: 8 lines of 24 px bold (28 px apart) of
+#: about 49 characters of typical text. Measured: a 280-character message with a 64-character
+#: {name} filled in wraps into 7 lines at 24 px (196 px), 300 characters into 8 (224 px),
+#: 350 into 10, which no longer fit; 280 leaves room for wider letters than typical.
+MESSAGE_MAX_LENGTH = 280
 
 ELLIPSIS = "\u2026"
 
@@ -112,12 +113,13 @@ def name_from_id(person_id: str) -> str:
 def showable(text: str, max_length: int) -> str:
     """`text` normalised (NFC, trimmed) if the screen can show it, else `ValueError` with the
     problem as a phrase such as ``must not be empty`` (callers say whose text it is)."""
-    for character in text:
+    trimmed = text.strip()  # a trailing line break, as `$(cat name.txt)` leaves, is no problem
+    for character in trimmed:
         problem = _character_problem(character)
         if problem:
             raise ValueError(f"contains U+{ord(character):04X}, {problem} that the screen "
                              f"cannot show")
-    normalised = unicodedata.normalize("NFC", text).strip()
+    normalised = unicodedata.normalize("NFC", trimmed)
     if not normalised:
         raise ValueError("must not be empty")
     if len(normalised) > max_length:

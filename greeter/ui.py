@@ -61,8 +61,8 @@ HEADLESS_SIZE = (1280, 720)
 LOST_COLOUR: RGB = (235, 80, 70)
 #: Whatever text reaches the screen (a store of an older greeter, a greetings file edited while
 #: the robot runs), drawing it costs bounded time and memory: a greeting is cut to this many
-#: characters (a message of `greeter.people.MESSAGE_MAX_LENGTH` with a long name fits) ...
-MAX_GREETING_CHARACTERS = 400
+#: characters (a message of `greeter.people.MESSAGE_MAX_LENGTH` with two long names fits) ...
+MAX_GREETING_CHARACTERS = 480
 #: ... and to this many wrapped lines, the last ending in an ellipsis (8 lines of the smallest
 #: greeting size fill the 800x480 screen between the title and the camera);
 MAX_GREETING_LINES = 8
