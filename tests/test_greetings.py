@@ -385,6 +385,17 @@ def test_a_new_file_is_private_and_an_existing_one_keeps_its_mode(tmp_path):
     assert load_greetings(shared).language == "de"
 
 
+def test_the_editing_lock_is_private_too(tmp_path):
+    """It was created 0755 (os.open's default mode): executable and world-readable."""
+    path = tmp_path / "greetings.json"
+    umask = os.umask(0o022)
+    try:
+        update_greetings(path, lambda greetings: greetings.model_copy(update={"language": "de"}))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / ".greetings.json.lock").stat().st_mode) == 0o600
+
+
 def test_a_symbolic_link_is_followed_not_replaced(tmp_path):
     real = write(tmp_path / "real.json", "{}")
     link = tmp_path / "greetings.json"

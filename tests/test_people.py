@@ -312,3 +312,14 @@ def test_a_bad_name_file_rejects_its_person_instead_of_using_the_id(tmp_path, co
     assert jobs == []
     assert outcomes == [PhotoOutcome(folder, "juergen", REJECTED,
                                      f"{reason}; no photo of juergen was enrolled")]
+
+
+def test_a_rejected_photo_with_a_line_break_in_its_name_is_one_line(tmp_path):
+    folder = tmp_path / "enroll" / "kim"
+    folder.mkdir(parents=True)
+    (folder / "party\n[red]time.jpg").write_bytes(b"")
+    result = invoke(tmp_path, "enroll", tmp_path / "enroll")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"{folder}/party\\n[red]time.jpg: rejected: empty file (0 bytes)")
+    assert "party\\n[red]time.jpg" in result.stdout.replace("\n", "")  # the table, folded
