@@ -219,7 +219,9 @@ class ScreenContent(StrictModel):
 
     title: ShowableText = Field("Welcome!", description="Heading at the top of the screen.")
     values: List[ShowableText] = Field(
-        [], description="The host's values or tagline, one line each, shown on the background."
+        [], max_length=10,
+        description="The host's values or tagline, one line each, shown on the background; at "
+        "most 10 (what fits the robot's 800x480 screen).",
     )
     background_image: Optional[Path] = Field(
         None,

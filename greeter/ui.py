@@ -68,6 +68,8 @@ MAX_GREETING_CHARACTERS = 480
 MAX_GREETING_LINES = 8
 #: a single line (title, value, status) to this many characters (names have at most 64).
 MAX_LINE_CHARACTERS = 120
+#: The host's value lines drawn at most (12 of the smallest size fill the 800x480 screen).
+MAX_HOST_LINES = 10
 #: Rendered texts are kept for the next frames (a greeting is drawn ~30 times a second for
 #: seconds), the least recently used dropped beyond this many bytes of pixels.
 TEXT_CACHE_BYTES = 32 * 1024 * 1024
@@ -362,7 +364,7 @@ class Screen:
                              scene.text_colour, True, width - 2 * margin)
         lines = [self._fitted(text, self._text_size(self.style.text_height), scene.text_colour,
                               False, width - 2 * margin)
-                 for text in (scene.lines if with_lines else ())]
+                 for text in (scene.lines[:MAX_HOST_LINES] if with_lines else ())]
         bottom = margin + title.get_height() + bar_height
         if lines:
             bottom += margin // 2 + sum(line.get_height() for line in lines)
@@ -384,7 +386,7 @@ class Screen:
         title = self._fitted(scene.title, self._text_size(self.style.greeting_text_height),
                              scene.text_colour, True, int(width * 0.9))
         lines = [self._fitted(text, self._text_size(self.style.text_height), scene.text_colour,
-                              False, int(width * 0.9)) for text in scene.lines]
+                              False, int(width * 0.9)) for text in scene.lines[:MAX_HOST_LINES]]
         total = title.get_height() + gap + sum(line.get_height() for line in lines)
         top = (height - total) // 2
         block_width = max([title.get_width()] + [line.get_width() for line in lines])

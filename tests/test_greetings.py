@@ -155,6 +155,20 @@ BROKEN_FILES = {
         ["{path}: screen.title: contains U+D83D, half of a surrogate pair that the screen "
          "cannot show"],
     ),
+    "too many values": (
+        json.dumps({"screen": {"values": [f"value {number}" for number in range(11)]}}),
+        ["{path}: screen.values: list should have at most 10 items after validation, not 11"],
+    ),
+    "a name too long for the screen": (
+        json.dumps({"people": {"kim": {"name": "K" * 65, "messages": ["Hi"]}}}),
+        ["{path}: people.kim.name: is 65 characters long, but at most 64 fit on the screen: "
+         "shorten it"],
+    ),
+    "a direction override": (
+        '{"screen": {"title": "Welcome \\u202eyadot"}}',
+        ["{path}: screen.title: contains U+202E, a text direction control that the screen "
+         "cannot show"],
+    ),
     "bad colour": (
         '{"screen": {"accent_color": "orange"}}',
         ["{path}: screen.accent_color: 'orange' is not a colour: write #rrggbb, e.g. #14213d"],

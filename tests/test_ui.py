@@ -367,6 +367,16 @@ def test_a_100000_character_greeting_is_cut_to_a_few_lines_and_a_bounded_cache()
     assert mask[int(480 * 0.3):int(480 * 0.7)].mean() > 0.01  # the greeting is on screen
 
 
+@pytest.mark.parametrize("idle", [True, False])
+def test_only_the_value_lines_that_fit_are_drawn(idle):
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        screen.render(scene(lines=[f"value {number}" for number in range(100_000)], idle=idle))
+        many = pixels(screen)
+        screen.render(scene(lines=[f"value {number}" for number in range(ui.MAX_HOST_LINES)],
+                            idle=idle))
+        assert np.array_equal(many, pixels(screen))
+
+
 def test_the_text_cache_drops_the_oldest_texts_beyond_its_size(screen):
     for number in range(300):
         screen.render(scene(greetings=[ShownGreeting(f"Welcome back, guest number {number}!",
