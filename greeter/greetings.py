@@ -89,6 +89,7 @@ from greeter.people import (
     PERSON_ID_PATTERN,
     PersonTextError,
     check_person_id,
+    escaped,
     name_from_id,
     showable,
     shown,
@@ -462,13 +463,14 @@ def _keys_expected_at(loc: Tuple) -> List[str]:
 
 
 def _key_path(loc: Sequence[Union[str, int]]) -> str:
-    """``("people", "alex-m", "messages", 1)`` -> ``people.alex-m.messages[1]``."""
+    """``("people", "alex-m", "messages", 1)`` -> ``people.alex-m.messages[1]``, on one line
+    whatever the keys hold."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         elif part != "[key]":  # pydantic's marker for an error in a dict key
-            path += f".{part}" if path else part
+            path += f".{escaped(part)}" if path else escaped(part)
     return path or "top level"
 
 

@@ -169,6 +169,12 @@ BROKEN_FILES = {
         ["{path}: screen.title: contains U+202E, a text direction control that the screen "
          "cannot show"],
     ),
+    "a line break in a key": (
+        '{"people": {"kim\\nlee": {"name": "Kim", "messages": ["Hi"]}}}',
+        ["{path}: people.kim\\nlee: 'kim\\nlee' is not a valid person id: use lowercase "
+         "letters, digits, '-' and '_' (at most 64, starting and ending with a letter or "
+         "digit), e.g. kim-lee"],
+    ),
     "bad colour": (
         '{"screen": {"accent_color": "orange"}}',
         ["{path}: screen.accent_color: 'orange' is not a colour: write #rrggbb, e.g. #14213d"],
