@@ -57,7 +57,7 @@ from typing_extensions import Annotated
 from greeter import __version__
 from greeter.atomicfile import replace_file
 from greeter.errors import GreeterError
-from greeter.greetings import PersonId
+from greeter.greetings import PersonId, ShowableText
 from greeter.matching import EMBEDDING_SIZE
 from greeter.store import (
     ADDED,
@@ -119,7 +119,7 @@ class BundledEmbedding(_BundleModel):
 
 class BundledPerson(_BundleModel):
     id: PersonId
-    name: str = Field(min_length=1)
+    name: ShowableText
     created: IsoTime
     embeddings: List[BundledEmbedding] = Field(min_length=1)
 

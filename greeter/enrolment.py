@@ -21,8 +21,9 @@ import numpy as np
 from greeter.errors import FaceError, GreeterError, ImageError
 from greeter.faces import FaceEngine
 from greeter.imaging import check_readable, file_sha256, is_photo_name, load_rgb
+from greeter.people import check_name, check_person_id, name_from_file
 from greeter.settings import DetectionSettings, EnrolmentSettings
-from greeter.store import Store, check_person_id
+from greeter.store import Store
 
 ENROLLED = "enrolled"
 SKIPPED = "skipped"
@@ -89,7 +90,12 @@ def _person_folder(folder: Path, jobs: List[PhotoJob], outcomes: List[PhotoOutco
     except GreeterError as error:
         outcomes.append(PhotoOutcome(folder, None, REJECTED, f"folder name: {error}"))
         return
-    name = _read_name_file(folder / NAME_FILE)
+    try:
+        name = _read_name_file(folder / NAME_FILE)
+    except ValueError as error:
+        outcomes.append(PhotoOutcome(folder, person_id, REJECTED,
+                                     f"{NAME_FILE} {error}; no photo of {person_id} was enrolled"))
+        return
     for child in sorted(folder.iterdir()):
         if child.name.startswith(".") or child.name == NAME_FILE \
                 or child.name.lower().startswith("readme"):
@@ -102,15 +108,21 @@ def _person_folder(folder: Path, jobs: List[PhotoJob], outcomes: List[PhotoOutco
 
 
 def _read_name_file(path: Path) -> Optional[str]:
+    """The display name in `path`, None without the file; `ValueError` when it cannot be used
+    (never silently replaced by a name made from the id: staff wrote it for a reason)."""
     try:
-        name = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+        content = path.read_bytes()
+    except FileNotFoundError:
         return None
-    return name.splitlines()[0].strip() if name else None
+    except OSError as error:
+        raise ValueError(f"cannot be read ({error.strerror})") from None
+    return name_from_file(content)
 
 
 def jobs_for_person(person_id: str, name: Optional[str], photos: Iterable[Path]) -> List[PhotoJob]:
     check_person_id(person_id)
+    if name is not None:
+        name = check_name(name)
     return [PhotoJob(person_id, name, Path(photo)) for photo in photos]
 
 

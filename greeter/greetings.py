@@ -38,7 +38,10 @@ JSON Schema, with a description of every field.
   cannot use ``{name}``); enrolled people without an entry get the ``enrolled`` messages, with
   their display name from the store.
 * Text may hold any Unicode ("Jürgen", "Zoë", "Łukasz", emoji) but no control characters
-  such as line breaks or tabs: the screen wraps long lines itself.
+  such as line breaks or tabs (the screen wraps long lines itself) and no bidirectional
+  overrides. A name, first name, title or value line has at most 64 characters, a message
+  at most 280: what the robot's 800x480 screen shows readably (`greeter.people` has the
+  measurement). Text is stored normalised (Unicode NFC) and trimmed.
 * ``screen`` is what the screen shows behind the greetings: a title, the host's values or
   tagline lines, an optional background image (relative to the greetings file) and colours
   written ``#rrggbb``.
@@ -56,7 +59,6 @@ import logging
 import os
 import re
 import string
-import unicodedata
 from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime
@@ -80,9 +82,19 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_va
 from typing_extensions import Annotated
 
 from greeter.atomicfile import replace_file
-from greeter.errors import ConfigError, StoreError
+from greeter.errors import ConfigError
+from greeter.people import (
+    MESSAGE_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PERSON_ID_PATTERN,
+    PersonTextError,
+    check_person_id,
+    escaped,
+    name_from_id,
+    showable,
+    shown,
+)
 from greeter.settings import StrictModel
-from greeter.store import PERSON_ID_PATTERN, check_person_id, name_from_id
 
 #: Placeholders a person's message may use; a stranger's may use only ``{time_of_day}``.
 PERSON_PLACEHOLDERS = ("name", "first_name", "time_of_day")
@@ -98,30 +110,13 @@ TIMES_OF_DAY: Dict[str, Tuple[str, str, str]] = {
 
 COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 
-_UNSHOWABLE_CATEGORIES = {
-    "Cc": "a control character",
-    "Zl": "a line separator",
-    "Zp": "a paragraph separator",
-    "Cs": "half of a surrogate pair",
-}
-
 
 # -- validation of single values ---------------------------------------------------------
 
 
-def _showable_text(text: str) -> str:
-    """Text for the screen: not blank, and no character that a font cannot draw (a NUL even
-    makes pygame raise)."""
-    if not text.strip():
-        raise ValueError("must not be empty")
-    for character in text:
-        category = unicodedata.category(character)
-        if category in _UNSHOWABLE_CATEGORIES:
-            raise ValueError(
-                f"contains U+{ord(character):04X}, {_UNSHOWABLE_CATEGORIES[category]} that the "
-                f"screen cannot show"
-            )
-    return text
+def _line(text: str) -> str:
+    """A name, title or value line: the rule of `greeter.people`."""
+    return showable(text, NAME_MAX_LENGTH)
 
 
 def _template_parts(template: str, allowed: Sequence[str]) -> List[Tuple[str, Optional[str]]]:
@@ -132,7 +127,7 @@ def _template_parts(template: str, allowed: Sequence[str]) -> List[Tuple[str, Op
     in is done by `render`, never by `str.format`, so a template cannot reach attributes,
     items or format specs of anything.
     """
-    _showable_text(template)
+    template = showable(template, MESSAGE_MAX_LENGTH)
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as error:
@@ -163,18 +158,18 @@ def _template_parts(template: str, allowed: Sequence[str]) -> List[Tuple[str, Op
 
 def _person_template(template: str) -> str:
     _template_parts(template, PERSON_PLACEHOLDERS)
-    return template
+    return showable(template, MESSAGE_MAX_LENGTH)
 
 
 def _stranger_template(template: str) -> str:
     _template_parts(template, STRANGER_PLACEHOLDERS)
-    return template
+    return showable(template, MESSAGE_MAX_LENGTH)
 
 
 def _person_id(person_id: str) -> str:
     try:
         return check_person_id(person_id)
-    except StoreError as error:
+    except PersonTextError as error:
         raise ValueError(str(error)) from None
 
 
@@ -184,7 +179,7 @@ def _colour(colour: str) -> str:
     return colour.lower()
 
 
-ShowableText = Annotated[str, AfterValidator(_showable_text)]
+ShowableText = Annotated[str, AfterValidator(_line)]
 PersonTemplate = Annotated[str, AfterValidator(_person_template)]
 StrangerTemplate = Annotated[str, AfterValidator(_stranger_template)]
 PersonId = Annotated[str, AfterValidator(_person_id)]
@@ -225,7 +220,9 @@ class ScreenContent(StrictModel):
 
     title: ShowableText = Field("Welcome!", description="Heading at the top of the screen.")
     values: List[ShowableText] = Field(
-        [], description="The host's values or tagline, one line each, shown on the background."
+        [], max_length=10,
+        description="The host's values or tagline, one line each, shown on the background; at "
+        "most 10 (what fits the robot's 800x480 screen).",
     )
     background_image: Optional[Path] = Field(
         None,
@@ -346,7 +343,9 @@ def message_for(
         return render(template, None, now, greetings.language)
     entry = greetings.people.get(person_id)
     if entry is None:
-        return render(template, store_name or name_from_id(person_id), now, greetings.language)
+        # the store of an older greeter may hold a name the rule now refuses: shown, not fatal
+        name = shown(store_name, NAME_MAX_LENGTH) if store_name else name_from_id(person_id)
+        return render(template, name or name_from_id(person_id), now, greetings.language)
     return render(template, entry.name, now, entry.language or greetings.language,
                   entry.first_name)
 
@@ -464,13 +463,14 @@ def _keys_expected_at(loc: Tuple) -> List[str]:
 
 
 def _key_path(loc: Sequence[Union[str, int]]) -> str:
-    """``("people", "alex-m", "messages", 1)`` -> ``people.alex-m.messages[1]``."""
+    """``("people", "alex-m", "messages", 1)`` -> ``people.alex-m.messages[1]``, on one line
+    whatever the keys hold."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         elif part != "[key]":  # pydantic's marker for an error in a dict key
-            path += f".{part}" if path else part
+            path += f".{escaped(part)}" if path else escaped(part)
     return path or "top level"
 
 
@@ -541,7 +541,9 @@ def _editing_lock(path: Path) -> Iterator[None]:
     target = Path(os.path.realpath(path))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(str(target.parent / f".{target.name}.lock"), os.O_RDONLY | os.O_CREAT)
+        # private like the greetings file: its name tells others which file is being edited
+        descriptor = os.open(str(target.parent / f".{target.name}.lock"),
+                             os.O_RDONLY | os.O_CREAT, 0o600)
     except OSError as error:
         raise ConfigError(f"{path}: cannot be locked for editing ({error.strerror})") from None
     try:

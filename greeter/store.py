@@ -18,7 +18,6 @@ Guarantees:
 
 import itertools
 import os
-import re
 import sqlite3
 import threading
 from collections import Counter
@@ -32,11 +31,9 @@ import numpy as np
 from greeter.errors import StoreError
 from greeter.faces import MODEL_ID
 from greeter.matching import EMBEDDING_SIZE, Gallery, MatchPolicy
+from greeter.people import check_name, check_person_id, name_from_id
 
 SCHEMA_VERSION = 1
-
-#: Person ids are lowercase slugs: they name enrolment folders and greeting keys.
-PERSON_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -61,23 +58,6 @@ CREATE TABLE IF NOT EXISTS embeddings (
 );
 CREATE INDEX IF NOT EXISTS embeddings_by_person ON embeddings(person_id);
 """
-
-
-def check_person_id(person_id: str) -> str:
-    """Return `person_id` if valid, else raise `StoreError` saying what a valid id looks like."""
-    if not PERSON_ID_PATTERN.match(person_id or ""):
-        suggestion = re.sub(r"[^a-z0-9_-]+", "-", (person_id or "").lower()).strip("-_")
-        hint = f", e.g. {suggestion}" if suggestion and PERSON_ID_PATTERN.match(suggestion) else ""
-        raise StoreError(
-            f"'{person_id}' is not a valid person id: use lowercase letters, digits, '-' and "
-            f"'_' (at most 64, starting and ending with a letter or digit){hint}"
-        )
-    return person_id
-
-
-def name_from_id(person_id: str) -> str:
-    """A display name guessed from an id: ``alex-mueller`` -> ``Alex Mueller``."""
-    return " ".join(part.capitalize() for part in re.split(r"[-_]+", person_id) if part)
 
 
 def now_iso() -> str:
@@ -328,6 +308,8 @@ class Store:
         A `name` different from the stored one renames the person in the same transaction.
         """
         check_person_id(person_id)
+        if name is not None:
+            name = check_name(name, person_id)
         vector = np.asarray(vector, dtype="<f4").reshape(-1)
         if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
             raise StoreError(f"not a valid {EMBEDDING_SIZE}-d embedding for {person_id}")
@@ -356,10 +338,9 @@ class Store:
                 ) from None
 
     def rename(self, person_id: str, name: str) -> None:
-        if not name.strip():
-            raise StoreError("a display name cannot be empty")
+        name = check_name(name, person_id)
         with self._transaction() as db:
-            renamed = db.execute("UPDATE people SET name=? WHERE id=?", (name.strip(), person_id))
+            renamed = db.execute("UPDATE people SET name=? WHERE id=?", (name, person_id))
             if renamed.rowcount == 0:
                 raise StoreError(f"nobody with id '{person_id}' is enrolled")
 
@@ -444,8 +425,7 @@ def _check_records(people: Sequence[PersonRecord]) -> None:
     """Refuse what `add_embedding` would refuse, and ids or photos given twice."""
     for person in people:
         check_person_id(person.id)
-        if not person.name.strip():
-            raise StoreError(f"{person.id}: a display name cannot be empty")
+        check_name(person.name, person.id)
         if not person.embeddings:
             raise StoreError(f"{person.id}: nobody is enrolled without an embedding")
         for embedding in person.embeddings:

@@ -23,13 +23,21 @@ Latin Extended-B (Romanian "Ș") and Vietnamese; Debian's fonts-dejavu-core is n
 machine (a laptop, a container, CI) and lives at different paths elsewhere; bundling 1.4 MB
 makes every machine render the same pixels. Characters the font lacks (emoji) are left out
 of the text rather than drawn as boxes.
+
+**Any text, bounded cost.** The greetings file and the store refuse text the screen cannot
+show (`greeter.people`), but the screen does not rely on it: a greeting is cut to
+`MAX_GREETING_CHARACTERS` and `MAX_GREETING_LINES`, a line to `MAX_LINE_CHARACTERS`, control
+characters become spaces, and rendered text is cached up to `TEXT_CACHE_BYTES`. Before, a
+5,000-character greeting took 2.5 s a frame on the 800x480 screen, and 100,000 characters
+froze the robot with gigabytes of memory.
 """
 
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -38,6 +46,7 @@ import pygame  # noqa: E402  (after the variable that silences its banner)
 import pygame.freetype  # noqa: E402
 
 from greeter.errors import GreeterError  # noqa: E402
+from greeter.people import ELLIPSIS, shown  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +59,20 @@ BOLD_FONT = FONTS / "DejaVuSans-Bold.ttf"
 #: Size of a headless screen when none is given.
 HEADLESS_SIZE = (1280, 720)
 LOST_COLOUR: RGB = (235, 80, 70)
-#: Rendered texts kept for the next frames: a greeting is drawn ~30 times a second for seconds.
-_TEXT_CACHE_SIZE = 256
+#: Whatever text reaches the screen (a store of an older greeter, a greetings file edited while
+#: the robot runs), drawing it costs bounded time and memory: a greeting is cut to this many
+#: characters (a message of `greeter.people.MESSAGE_MAX_LENGTH` with two long names fits) ...
+MAX_GREETING_CHARACTERS = 480
+#: ... and to this many wrapped lines, the last ending in an ellipsis (8 lines of the smallest
+#: greeting size fill the 800x480 screen between the title and the camera);
+MAX_GREETING_LINES = 8
+#: a single line (title, value, status) to this many characters (names have at most 64).
+MAX_LINE_CHARACTERS = 120
+#: The host's value lines drawn at most (12 of the smallest size fill the 800x480 screen).
+MAX_HOST_LINES = 10
+#: Rendered texts are kept for the next frames (a greeting is drawn ~30 times a second for
+#: seconds), the least recently used dropped beyond this many bytes of pixels.
+TEXT_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class DisplayError(GreeterError):
@@ -114,49 +135,100 @@ def _mix(first: RGB, second: RGB, amount: float) -> RGB:
     return tuple(int(round(a + (b - a) * amount)) for a, b in zip(first, second))
 
 
+class _SurfaceCache:
+    """Rendered texts by key, the least recently used dropped once they hold more than
+    `max_bytes` of pixels (a count alone would let 256 huge texts take gigabytes)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._surfaces: OrderedDict[Hashable, pygame.Surface] = OrderedDict()
+
+    def get(self, key: Hashable, make: Callable[[], pygame.Surface]) -> pygame.Surface:
+        surface = self._surfaces.get(key)
+        if surface is not None:
+            self._surfaces.move_to_end(key)
+            return surface
+        surface = make()
+        self._surfaces[key] = surface
+        self.bytes += _pixel_bytes(surface)
+        while self.bytes > self.max_bytes and len(self._surfaces) > 1:
+            _, dropped = self._surfaces.popitem(last=False)
+            self.bytes -= _pixel_bytes(dropped)
+        return surface
+
+
+def _pixel_bytes(surface: pygame.Surface) -> int:
+    return surface.get_pitch() * surface.get_height()
+
+
 class _Fonts:
     """The bundled fonts, with rendered lines cached and characters they lack left out."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: _SurfaceCache) -> None:
         pygame.freetype.init()
         self.regular = pygame.freetype.Font(str(REGULAR_FONT))
         self.bold = pygame.freetype.Font(str(BOLD_FONT))
-        self._cache: Dict[Tuple[str, int, RGB, bool], pygame.Surface] = {}
-        self._reported: set = set()
+        self._cache = cache
+        self._reported: Set[str] = set()
 
-    def displayable(self, text: str) -> str:
-        """`text` without the characters the font has no glyph for (emoji...), and without
-        the double spaces their removal leaves."""
+    def displayable(self, text: str, max_length: int) -> str:
+        """`text` as the screen can draw it: cut to `max_length` characters with an ellipsis,
+        control characters as spaces (`greeter.people.shown`), without the characters the font
+        has no glyph for (emoji...) and the double spaces their removal leaves."""
+        text = shown(text, max_length)
         metrics = self.regular.get_metrics(text, size=12)
         kept = "".join(char for char, metric in zip(text, metrics)
                        if metric is not None or char.isspace())
         if kept == text:
             return text
-        if text not in self._reported:
-            self._reported.add(text)
+        missing = set(text) - set(kept) - self._reported
+        if missing:  # logged once per character, however many texts hold it
+            self._reported.update(missing)
             log.info("the font has no glyph for %r in %r; left out",
-                     "".join(sorted(set(text) - set(kept))), text)
+                     "".join(sorted(missing)), text)
         return " ".join(kept.split())
 
     def line(self, text: str, size: int, colour: RGB, bold: bool = False) -> pygame.Surface:
         """One line of text on a transparent surface as tall as the font's line height, the
         baseline at the font's ascender: lines of different letters align."""
-        key = (text, size, colour, bold)
-        surface = self._cache.get(key)
-        if surface is None:
-            font = self.bold if bold else self.regular
-            glyphs, bounds = font.render(self.displayable(text), colour, size=size)
-            surface = pygame.Surface((max(1, bounds.width), font.get_sized_height(size)),
-                                     pygame.SRCALPHA)
-            surface.blit(glyphs, (0, font.get_sized_ascender(size) - bounds.y))
-            if len(self._cache) >= _TEXT_CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = surface
+        text = self.displayable(text, MAX_LINE_CHARACTERS)
+        return self._cache.get(("line", text, size, colour, bold),
+                               lambda: self._render(text, size, colour, bold))
+
+    def _render(self, text: str, size: int, colour: RGB, bold: bool) -> pygame.Surface:
+        font = self.bold if bold else self.regular
+        glyphs, bounds = font.render(text, colour, size=size)
+        surface = pygame.Surface((max(1, bounds.width), font.get_sized_height(size)),
+                                 pygame.SRCALPHA)
+        surface.blit(glyphs, (0, font.get_sized_ascender(size) - bounds.y))
         return surface
 
     def width(self, text: str, size: int, bold: bool = False) -> int:
+        """Width of `text`, already displayable, in pixels."""
         font = self.bold if bold else self.regular
-        return font.get_rect(self.displayable(text), size=size).width
+        return font.get_rect(text, size=size).width
+
+    def wrap(self, text: str, size: int, max_width: int) -> Tuple[int, List[str]]:
+        """Bold `text` in as few lines as fit `max_width`: first smaller letters (down to 70 %),
+        then words wrapped onto more lines, at most `MAX_GREETING_LINES`, the last one ending
+        in an ellipsis when the text goes on. Returns the letter size and the lines."""
+        text = self.displayable(text, MAX_GREETING_CHARACTERS)
+        smallest = round(size * 0.7)
+        while size > smallest and self.width(text, size, True) > max_width:
+            size -= 1
+        lines: List[str] = []
+        for word in text.split():
+            if lines and self.width(f"{lines[-1]} {word}", size, True) <= max_width:
+                lines[-1] = f"{lines[-1]} {word}"
+            else:
+                lines.append(word)
+        if len(lines) > MAX_GREETING_LINES:
+            last = lines[MAX_GREETING_LINES - 1]
+            while " " in last and self.width(last + ELLIPSIS, size, True) > max_width:
+                last = last.rsplit(" ", 1)[0]
+            lines = lines[:MAX_GREETING_LINES - 1] + [last.rstrip(ELLIPSIS) + ELLIPSIS]
+        return size, lines or [""]
 
 
 class Screen:
@@ -185,13 +257,18 @@ class Screen:
                     "DISPLAY=:0, or use --headless"
                 ) from None
             pygame.display.set_caption(caption)
-        self._fonts = _Fonts()
+        self._text_cache = _SurfaceCache(TEXT_CACHE_BYTES)
+        self._fonts = _Fonts(self._text_cache)
         self._backgrounds: Dict[Path, Optional[pygame.Surface]] = {}
-        self._wrapped_cache: Dict[Tuple[str, int, RGB, int], pygame.Surface] = {}
 
     @property
     def size(self) -> Tuple[int, int]:
         return self.surface.get_size()
+
+    @property
+    def text_cache_bytes(self) -> int:
+        """Bytes of pixels held by rendered texts kept for the next frames."""
+        return self._text_cache.bytes
 
     def render(self, scene: Scene) -> None:
         """Draw `scene` and show it."""
@@ -287,7 +364,7 @@ class Screen:
                              scene.text_colour, True, width - 2 * margin)
         lines = [self._fitted(text, self._text_size(self.style.text_height), scene.text_colour,
                               False, width - 2 * margin)
-                 for text in (scene.lines if with_lines else ())]
+                 for text in (scene.lines[:MAX_HOST_LINES] if with_lines else ())]
         bottom = margin + title.get_height() + bar_height
         if lines:
             bottom += margin // 2 + sum(line.get_height() for line in lines)
@@ -309,7 +386,7 @@ class Screen:
         title = self._fitted(scene.title, self._text_size(self.style.greeting_text_height),
                              scene.text_colour, True, int(width * 0.9))
         lines = [self._fitted(text, self._text_size(self.style.text_height), scene.text_colour,
-                              False, int(width * 0.9)) for text in scene.lines]
+                              False, int(width * 0.9)) for text in scene.lines[:MAX_HOST_LINES]]
         total = title.get_height() + gap + sum(line.get_height() for line in lines)
         top = (height - total) // 2
         block_width = max([title.get_width()] + [line.get_width() for line in lines])
@@ -444,28 +521,15 @@ class Screen:
             line, (max_width, max(1, round(line.get_height() * factor))))
 
     def _wrapped(self, text: str, size: int, colour: RGB, max_width: int) -> pygame.Surface:
-        """Bold text in as few lines as fit `max_width`: first smaller letters (down to 70 %),
-        then words wrapped onto more lines, each centred. Cached: a greeting stays for
+        """Bold text wrapped by `_Fonts.wrap`, each line centred. Cached: a greeting stays for
         seconds."""
-        key = (text, size, colour, max_width)
-        if key not in self._wrapped_cache:
-            if len(self._wrapped_cache) >= _TEXT_CACHE_SIZE:
-                self._wrapped_cache.clear()
-            self._wrapped_cache[key] = self._wrap(text, size, colour, max_width)
-        return self._wrapped_cache[key]
+        text = self._fonts.displayable(text, MAX_GREETING_CHARACTERS)
+        return self._text_cache.get(("wrapped", text, size, colour, max_width),
+                                    lambda: self._wrap(text, size, colour, max_width))
 
     def _wrap(self, text: str, size: int, colour: RGB, max_width: int) -> pygame.Surface:
-        text = self._fonts.displayable(text)
-        smallest = round(size * 0.7)
-        while size > smallest and self._fonts.width(text, size, True) > max_width:
-            size -= 1
-        lines: List[str] = []
-        for word in text.split():
-            if lines and self._fonts.width(f"{lines[-1]} {word}", size, True) <= max_width:
-                lines[-1] = f"{lines[-1]} {word}"
-            else:
-                lines.append(word)
-        rendered = [self._fitted(line, size, colour, True, max_width) for line in lines or [""]]
+        size, lines = self._fonts.wrap(text, size, max_width)
+        rendered = [self._fitted(line, size, colour, True, max_width) for line in lines]
         block = pygame.Surface((max(line.get_width() for line in rendered),
                                 sum(line.get_height() for line in rendered)), pygame.SRCALPHA)
         top = 0

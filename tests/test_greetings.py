@@ -155,6 +155,26 @@ BROKEN_FILES = {
         ["{path}: screen.title: contains U+D83D, half of a surrogate pair that the screen "
          "cannot show"],
     ),
+    "too many values": (
+        json.dumps({"screen": {"values": [f"value {number}" for number in range(11)]}}),
+        ["{path}: screen.values: list should have at most 10 items after validation, not 11"],
+    ),
+    "a name too long for the screen": (
+        json.dumps({"people": {"kim": {"name": "K" * 65, "messages": ["Hi"]}}}),
+        ["{path}: people.kim.name: is 65 characters long, but at most 64 fit on the screen: "
+         "shorten it"],
+    ),
+    "a direction override": (
+        '{"screen": {"title": "Welcome \\u202eyadot"}}',
+        ["{path}: screen.title: contains U+202E, a text direction control that the screen "
+         "cannot show"],
+    ),
+    "a line break in a key": (
+        '{"people": {"kim\\nlee": {"name": "Kim", "messages": ["Hi"]}}}',
+        ["{path}: people.kim\\nlee: 'kim\\nlee' is not a valid person id: use lowercase "
+         "letters, digits, '-' and '_' (at most 64, starting and ending with a letter or "
+         "digit), e.g. kim-lee"],
+    ),
     "bad colour": (
         '{"screen": {"accent_color": "orange"}}',
         ["{path}: screen.accent_color: 'orange' is not a colour: write #rrggbb, e.g. #14213d"],
@@ -383,6 +403,17 @@ def test_a_new_file_is_private_and_an_existing_one_keeps_its_mode(tmp_path):
     save_greetings(shared, Greetings(language="de"))
     assert stat.S_IMODE(shared.stat().st_mode) == 0o644
     assert load_greetings(shared).language == "de"
+
+
+def test_the_editing_lock_is_private_too(tmp_path):
+    """It was created 0755 (os.open's default mode): executable and world-readable."""
+    path = tmp_path / "greetings.json"
+    umask = os.umask(0o022)
+    try:
+        update_greetings(path, lambda greetings: greetings.model_copy(update={"language": "de"}))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / ".greetings.json.lock").stat().st_mode) == 0o600
 
 
 def test_a_symbolic_link_is_followed_not_replaced(tmp_path):

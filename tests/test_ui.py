@@ -3,6 +3,7 @@ checked pixel by pixel."""
 
 import logging
 import os
+from datetime import datetime
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -11,6 +12,9 @@ import pygame  # noqa: E402
 import pygame.freetype  # noqa: E402
 import pytest  # noqa: E402
 
+from greeter import ui  # noqa: E402
+from greeter.greetings import render  # noqa: E402
+from greeter.people import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH  # noqa: E402
 from greeter.settings import UiSettings  # noqa: E402
 from greeter.ui import (  # noqa: E402
     BOLD_FONT,
@@ -339,3 +343,73 @@ def test_fullscreen_takes_the_display_resolution():
         width, height = screen.size
         assert width > 0 and height > 0
         screen.render(scene())
+
+
+# --- any text, bounded cost -----------------------------------------------------------------
+
+
+def test_a_100000_character_greeting_is_cut_to_a_few_lines_and_a_bounded_cache():
+    """What froze the robot (91 frames in 890 s, 8.5 GB): now cut with an ellipsis, wrapped
+    into at most MAX_GREETING_LINES lines, its rendered pixels within TEXT_CACHE_BYTES."""
+    huge = "Welcome back dear guest " * 4200  # 100,800 characters
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        for age in (0.5, 1.0, 2.0):  # fading in: a new opacity, the same cached text
+            screen.render(scene(title=huge, lines=[huge], status=huge,
+                                greetings=[ShownGreeting(huge, age), ShownGreeting(huge[1:], age)],
+                                camera=camera_frame()))
+        size, lines = screen._fonts.wrap(huge, 24, 692)  # what the panel shows of it
+        cached = screen.text_cache_bytes
+        mask = text_mask(pixels(screen))
+    assert len(lines) == ui.MAX_GREETING_LINES
+    assert lines[-1].endswith("\u2026")
+    assert sum(map(len, lines)) <= ui.MAX_GREETING_CHARACTERS
+    assert cached <= ui.TEXT_CACHE_BYTES
+    assert mask[int(480 * 0.3):int(480 * 0.7)].mean() > 0.01  # the greeting is on screen
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_only_the_value_lines_that_fit_are_drawn(idle):
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        screen.render(scene(lines=[f"value {number}" for number in range(100_000)], idle=idle))
+        many = pixels(screen)
+        screen.render(scene(lines=[f"value {number}" for number in range(ui.MAX_HOST_LINES)],
+                            idle=idle))
+        assert np.array_equal(many, pixels(screen))
+
+
+def test_the_text_cache_drops_the_oldest_texts_beyond_its_size(screen):
+    for number in range(300):
+        screen.render(scene(greetings=[ShownGreeting(f"Welcome back, guest number {number}!",
+                                                     2.0)]))
+        assert screen.text_cache_bytes <= ui.TEXT_CACHE_BYTES
+
+
+@pytest.mark.parametrize("text", ["Kim\x00Lee", "line\nbreak\u2028and\u202eback", "half\ud800",
+                                  "\x1b[31mred"])
+def test_text_the_rule_refuses_is_still_drawn_without_crashing(text):
+    """An older store or a file edited while running may hold it: drawn with spaces, never a
+    pygame error (a NUL made pygame raise)."""
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        screen.render(scene(title=text, lines=[text], status=text,
+                            greetings=[ShownGreeting(text, 2.0)]))
+        assert text_mask(pixels(screen)).any()
+
+
+def test_the_longest_allowed_greeting_fits_the_robot_screen_uncut():
+    """The measurement behind MESSAGE_MAX_LENGTH: a message of that length with a name of
+    NAME_MAX_LENGTH wraps, at the smallest greeting size, into the space between the title and
+    the camera of the 800x480 screen, without an ellipsis."""
+    words = ("Welcome back, {name}! It is wonderful to see you again at the Open Lab Day: the "
+             "robots, the workshops and the coffee are waiting for you in hall B, and the demo "
+             "of the new greeter starts at three near the main stage. Enjoy your visit and "
+             "have a great time with us today, we will see you later on! ") * 2
+    message = words[:MESSAGE_MAX_LENGTH]
+    name = ("Maximilian Alexander Ferdinand von Hohenzollern-Sigmaringen " * 2)[:NAME_MAX_LENGTH]
+    text = render(message, name, datetime(2024, 5, 17, 15, 0))
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        screen.render(scene(greetings=[ShownGreeting(text, 2.0)], camera=camera_frame()))
+        size = screen._text_size(STYLE.text_height)
+        _, lines = screen._fonts.wrap(text, size, 692)
+        line_height = screen._fonts.bold.get_sized_height(size)
+    assert " ".join(lines) == text
+    assert len(lines) * line_height <= 241  # the height measured in greeter.people

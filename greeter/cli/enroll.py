@@ -18,6 +18,7 @@ from greeter.enrolment import (
     jobs_for_person,
     jobs_from_folders,
 )
+from greeter.people import escaped
 
 DEFAULT_INBOX = Path("enroll")
 
@@ -89,4 +90,4 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
 
 def _report_problem(outcome: PhotoOutcome) -> None:
     if outcome.status == REJECTED:
-        problem(f"{outcome.path}: rejected: {outcome.reason}")
+        problem(f"{escaped(str(outcome.path))}: rejected: {escaped(outcome.reason)}")

@@ -20,7 +20,7 @@ from greeter.greetings import (
     update_greetings,
     with_greeting,
 )
-from greeter.store import check_person_id
+from greeter.people import check_person_id
 
 
 @click.group()
@@ -65,7 +65,7 @@ def list_greetings(ctx: click.Context, as_json: bool) -> None:
                     for person_id, entry in sorted(config.people.items())])
         return
     print_table(f"{len(config.people)} greetings", ("id", "name", "messages"),
-                ((person_id, entry.name, "\n".join(entry.messages))
+                ((person_id, entry.name, entry.messages)
                  for person_id, entry in sorted(config.people.items())))
     click.echo(f"strangers: {' | '.join(config.stranger)}")
     click.echo(f"enrolled people without a greeting: {' | '.join(config.enrolled)}")

@@ -7,6 +7,9 @@ from typing import Any, Iterable, Sequence
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from greeter.people import escaped
 
 
 def stdout_console() -> Console:
@@ -19,12 +22,19 @@ def stderr_console() -> Console:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A table on stdout. Cells are plain text, never rich markup ("Kim [she/her]" keeps its
+    brackets), each on one line (`escaped`); a list or tuple is a cell of several lines."""
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row))
+        table.add_row(*(_cell(value) for value in row))
     stdout_console().print(table)
+
+
+def _cell(value: Any) -> Text:
+    lines = value if isinstance(value, (list, tuple)) else ["" if value is None else value]
+    return Text("\n".join(escaped(str(line)) for line in lines))
 
 
 def print_json(value: Any) -> None:
@@ -32,5 +42,5 @@ def print_json(value: Any) -> None:
 
 
 def problem(text: str) -> None:
-    """One line on stderr naming the file and the reason."""
+    """One line on stderr naming the file and the reason (compose it with `escaped` parts)."""
     click.echo(text, err=True)

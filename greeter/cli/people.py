@@ -11,6 +11,7 @@ from greeter.cli.output import print_json, print_table
 from greeter.errors import ConfigError, StoreError
 from greeter.faces import MODEL_ID
 from greeter.greetings import remove_greeting
+from greeter.people import check_name, escaped
 from greeter.store import ADDED, REPLACED, SKIPPED
 
 
@@ -46,7 +47,7 @@ def show(ctx: click.Context, person_id: str) -> None:
         if person is None:
             raise StoreError(f"nobody with id '{person_id}' is enrolled")
         photos = store.photos(person_id)
-    click.echo(f"{person.id}: {person.name} (enrolled {person.created})")
+    click.echo(f"{person.id}: {escaped(person.name)} (enrolled {person.created})")
     print_table(f"{len(photos)} photos", ("photo", "face px", "sharpness", "sha256", "enrolled"),
                 ((p.photo_name, p.face_size, f"{p.sharpness:.0f}", p.photo_sha256[:12], p.created)
                  for p in photos))
@@ -58,9 +59,10 @@ def show(ctx: click.Context, person_id: str) -> None:
 @click.pass_context
 def rename(ctx: click.Context, person_id: str, name: str) -> None:
     """Change a person's display name."""
+    name = check_name(name, person_id)
     with open_store(ctx) as store:
         store.rename(person_id, name)
-    click.echo(f"{person_id} is now called {name.strip()}")
+    click.echo(f"{person_id} is now called {name}")
 
 
 @people.command()
