@@ -339,7 +339,8 @@ class Greeter:
         if (self.store is None and self.settings.store.exists()) or \
                 (self.store is not None and self._store_changed()):
             self.recogniser = self._load_recogniser()
-            log.info("store reloaded: %d people enrolled", len(self.recogniser.gallery))
+            if not self._store_problem:
+                log.info("store reloaded: %d people enrolled", len(self.recogniser.gallery))
         if self.greetings.poll() and self.speaker:
             self.speaker.language = self.greetings.current.language
 

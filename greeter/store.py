@@ -334,7 +334,7 @@ class Store:
         if text in ("database is locked", "database table is locked"):
             return StoreUnavailable(
                 f"{self.path} is busy: another greeter command has been changing it for "
-                f"{BUSY_TIMEOUT_SECONDS:.0f} s", "try again once it has finished", not_done)
+                f"{BUSY_TIMEOUT_SECONDS:g} s", "try again once it has finished", not_done)
         if "readonly" in text or text in ("unable to open database file", "disk I/O error"):
             found = _access_problem(self.path)
             if found:
