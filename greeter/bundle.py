@@ -79,7 +79,7 @@ VERSION = 1
 #: The L2 norms dlib's embeddings (this model, averaged with the mirror image) have: measured
 #: NORM_MEASURED. The accepted range is wider by a safe margin, and still refuses vectors
 #: that would overflow (all 3e38) or that no face gives (all zeros, random numbers).
-EMBEDDING_NORM_RANGE = (NORM_LOW, NORM_HIGH)
+EMBEDDING_NORM_RANGE = (0.2, 2.0)
 
 #: Sharpness is the variance of the Laplacian of 8-bit gray levels: each Laplacian value lies
 #: within +-4 x 255, so the variance cannot exceed (4 x 255)^2.
