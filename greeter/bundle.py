@@ -31,8 +31,9 @@ the store's: embeddings of two models cannot be compared), then every field, by 
 only by shape: a number JSON can write but a float cannot hold (``1e400`` reads as infinity),
 an embedding that no face gives (all zeros, or far from the length of dlib's embeddings), a face
 size or sharpness no photo gives. One bad value refuses the whole bundle, naming the field.
-The dlib version that computed the embeddings does not matter; the model does. What an import does with each
-person (added, replaced, skipped; never removed) is described at `Store.import_people`.
+The dlib version that computed the embeddings does not matter; the model does. What an import
+does with each person (added, replaced, skipped; never removed) is described at
+`Store.import_people`.
 """
 
 import base64
