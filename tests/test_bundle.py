@@ -36,7 +36,7 @@ def sha(label):
 def vector(label):
     """A made-up embedding with the length of dlib's (see `EMBEDDING_NORM_RANGE`)."""
     values = np.random.default_rng(int(sha(label)[:8], 16)).normal(size=128)
-    return (0.6 * values / np.linalg.norm(values)).astype(np.float32)
+    return (1.4 * values / np.linalg.norm(values)).astype(np.float32)
 
 
 def base64_of(values):
@@ -349,7 +349,7 @@ BAD_BUNDLES = {
         lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][1].update(
             vector=base64_of(np.full(128, 3e38)))),
         "invalid bundle: people[0].embeddings[1].vector: length (L2 norm) 3.39e+39, but dlib's "
-        "face embeddings have 0.2 to 2: not a face's embedding"),
+        "face embeddings have 0.8 to 2.5: not a face's embedding"),
     "vector of zeros": (
         lambda path: rewrite(path, lambda d: d["people"][2]["embeddings"][0].update(
             vector=base64_of(np.zeros(128)))),
@@ -359,7 +359,7 @@ BAD_BUNDLES = {
         lambda path: rewrite(path, lambda d: d["people"][1]["embeddings"][0].update(
             vector=base64_of(np.random.default_rng(1).normal(size=128)))),
         "invalid bundle: people[1].embeddings[0].vector: length (L2 norm) 10.3, but dlib's "
-        "face embeddings have 0.2 to 2: not a face's embedding"),
+        "face embeddings have 0.8 to 2.5: not a face's embedding"),
     "huge face size": (
         lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][0].update(
             face_size=10**30)),
