@@ -269,6 +269,16 @@ def test_enrolling_on_a_full_disk_says_the_photo_was_not_stored(small_disk, samp
     assert contents(path) == before
 
 
+def test_a_read_only_file_system_is_named(small_disk):
+    path = small_disk / "greeter.sqlite3"
+    enrol(path, "alex-m")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    result = invoke(path, "people", "rename", "alex-m", "Alex")
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {path} is on a read-only file system: remount it "
+                             "read-write, or move the store to a writable disk\n")
+
+
 def test_a_full_store_file_refuses_the_photo(tmp_path):
     """SQLite's ``max_page_count`` gives the same error as a full disk wherever this runs."""
     path = tmp_path / "greeter.sqlite3"
