@@ -79,8 +79,8 @@ VERSION = 1
 
 #: The L2 norms of this model's embeddings (dlib's ResNet with the mirror image, as enrolled):
 #: 1.27 to 1.66, median 1.42, over 331 faces of lfw-dev and the samples. The accepted range
-#: leaves a wide margin (jitter averaging shortens a vector a little) and still refuses
-#: vectors that would overflow (all 3e38) or that no face gives (zeros, random numbers ~11).
+#: leaves a wide margin on both sides and still refuses vectors that would overflow (all
+#: 3e38) or that no face gives (zeros, random numbers: ~11).
 EMBEDDING_NORM_RANGE = (0.8, 2.5)
 
 #: Sharpness is the variance of the Laplacian of 8-bit gray levels: each Laplacian value lies

@@ -316,6 +316,11 @@ def unprivileged():
 def shared_folder(unprivileged):
     """A folder the unprivileged user owns and reaches (pytest's tmp_path is root's, 0700)."""
     folder = Path(tempfile.mkdtemp(prefix="greeter-store-"))
+    closed = [parent for parent in folder.parents if not parent.stat().st_mode & stat.S_IXOTH]
+    if os.geteuid() != unprivileged[0] and closed:
+        shutil.rmtree(folder)
+        pytest.skip(f"{closed[0]} is closed to other users, so {unprivileged[2]} cannot reach "
+                    "a folder in it (set TMPDIR)")
     os.chmod(folder, 0o755)
     os.chown(folder, *unprivileged[:2])
     yield folder / "data"
