@@ -128,6 +128,7 @@ class Greeter:
         self.speaker = Speaker(self.greetings.current.language) if options.speak else None
         self.engine = FaceEngine()
         self.store: Optional[Store] = None
+        self._store_problem = ""
         self.recogniser = self._load_recogniser()
         self.summary = RunSummary()
         self._stop = threading.Event()
@@ -315,20 +316,40 @@ class Greeter:
     # -- reloading and status -----------------------------------------------------------------
 
     def _load_recogniser(self) -> Recogniser:
-        if self.store is None and self.settings.store.exists():
-            try:
+        """The store's people; with a store that cannot be read (damaged, another user's...),
+        nobody: it is reopened every second, and its problem logged once until it changes."""
+        try:
+            if self.store is None and self.settings.store.exists():
                 self.store = Store(self.settings.store, create=False)
-            except StoreError as error:
+            if self.store is not None:
+                self.store.check_integrity()
+            recogniser = Recogniser.from_store(self.engine, self.store, self.settings.matching)
+        except StoreError as error:
+            if str(error) != self._store_problem:
                 log.error("%s; everybody is a stranger until it is fixed", error)
-        return Recogniser.from_store(self.engine, self.store, self.settings.matching)
+            self._store_problem = str(error)
+            if self.store is not None:
+                self.store.close()
+                self.store = None
+            return Recogniser.from_store(self.engine, None, self.settings.matching)
+        self._store_problem = ""
+        return recogniser
 
     def _reload(self) -> None:
         if (self.store is None and self.settings.store.exists()) or \
-                (self.store is not None and self.store.changed()):
+                (self.store is not None and self._store_changed()):
             self.recogniser = self._load_recogniser()
-            log.info("store reloaded: %d people enrolled", len(self.recogniser.gallery))
+            if not self._store_problem:
+                log.info("store reloaded: %d people enrolled", len(self.recogniser.gallery))
         if self.greetings.poll() and self.speaker:
             self.speaker.language = self.greetings.current.language
+
+    def _store_changed(self) -> bool:
+        """True also when the store went bad since: `_load_recogniser` says how."""
+        try:
+            return self.store.changed()
+        except StoreError:
+            return True
 
     def _log_status(self, elapsed: float, frames_before: int, detections_before: int) -> None:
         if elapsed <= 0:

@@ -30,7 +30,7 @@ from greeter.errors import ConfigError, StoreError
 from greeter.faces import model_path
 from greeter.greetings import load_greetings
 from greeter.settings import CameraSettings, Settings
-from greeter.store import Store
+from greeter.store import Store, StoreProblem
 from greeter.throttle import MemoryReading, open_memory_reader
 
 OK = "ok"
@@ -202,15 +202,19 @@ def check_models() -> Check:
 
 
 def check_store(path: Path) -> Check:
-    """The store opens, with this greeter's model; nobody enrolled is only a warning."""
+    """The store opens as this user, with this greeter's model, and its pages are intact
+    (what the robot checks at start-up); nobody enrolled is only a warning."""
     enrol = ("enrol people (`greeter enroll`), or import them from the laptop "
              "(`greeter people import people.bundle`)")
     if not path.exists():
         return Check("store", WARN, f"{path}: no store yet, nobody enrolled yet", enrol)
     try:
         with Store(path, create=False) as store:
+            store.check_integrity()
             people = store.people()
             model_id = store.model_id
+    except StoreProblem as error:
+        return Check("store", FAIL, error.problem, error.fix)
     except StoreError as error:
         return Check("store", FAIL, str(error),
                      "check --store / GREETER_STORE, and run doctor as the user the robot runs "

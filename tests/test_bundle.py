@@ -34,8 +34,13 @@ def sha(label):
 
 
 def vector(label):
-    seed = int(sha(label)[:8], 16)
-    return np.random.default_rng(seed).normal(size=128).astype(np.float32)
+    """A made-up embedding with the length of dlib's (see `EMBEDDING_NORM_RANGE`)."""
+    values = np.random.default_rng(int(sha(label)[:8], 16)).normal(size=128)
+    return (1.4 * values / np.linalg.norm(values)).astype(np.float32)
+
+
+def base64_of(values):
+    return base64.b64encode(np.asarray(values, dtype="<f4").tobytes()).decode()
 
 
 def enrol(store_path, person_id, photos, name=None):
@@ -335,6 +340,41 @@ BAD_BUNDLES = {
         lambda path: rewrite(path, lambda d: d["people"][1]["embeddings"][0].update(
             vector="not base64!")),
         "invalid bundle: people[1].embeddings[0].vector: not valid base64"),
+    "a number beyond float": (
+        lambda path: path.write_text(path.read_text().replace(
+            '"sharpness": 80.5', '"sharpness": 1e400', 1)),
+        "invalid bundle: people[0].embeddings[0].sharpness: a number out of range (not a finite "
+        "float); export it again"),
+    "vector of 3e38": (
+        lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][1].update(
+            vector=base64_of(np.full(128, 3e38)))),
+        "invalid bundle: people[0].embeddings[1].vector: length (L2 norm) 3.39e+39, but dlib's "
+        "face embeddings have 0.8 to 2.5: not a face's embedding"),
+    "vector of zeros": (
+        lambda path: rewrite(path, lambda d: d["people"][2]["embeddings"][0].update(
+            vector=base64_of(np.zeros(128)))),
+        "invalid bundle: people[2].embeddings[0].vector: all 128 values are 0: not a face's "
+        "embedding"),
+    "random vector": (
+        lambda path: rewrite(path, lambda d: d["people"][1]["embeddings"][0].update(
+            vector=base64_of(np.random.default_rng(1).normal(size=128)))),
+        "invalid bundle: people[1].embeddings[0].vector: length (L2 norm) 10.3, but dlib's "
+        "face embeddings have 0.8 to 2.5: not a face's embedding"),
+    "huge face size": (
+        lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][0].update(
+            face_size=10**30)),
+        "invalid bundle: people[0].embeddings[0].face_size: input should be less than or equal "
+        "to 65535"),
+    "face size 0": (
+        lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][0].update(
+            face_size=0)),
+        "invalid bundle: people[0].embeddings[0].face_size: input should be greater than or "
+        "equal to 1"),
+    "impossible sharpness": (
+        lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][0].update(
+            sharpness=2e6)),
+        "invalid bundle: people[0].embeddings[0].sharpness: input should be less than or equal "
+        "to 1040400"),
     "a photo twice": (
         lambda path: rewrite(path, lambda d: d["people"][2]["embeddings"].append(
             d["people"][0]["embeddings"][0])),

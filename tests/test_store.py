@@ -150,6 +150,10 @@ def test_a_failed_write_leaves_the_store_as_it_was(store, monkeypatch):
     class FailingAfterPersonInsert:
         """Fails the embedding insert: the person insert before it must be rolled back."""
 
+        @property
+        def in_transaction(self):
+            return original.in_transaction
+
         def execute(self, sql, *args):
             if sql.startswith("INSERT INTO embeddings"):
                 raise Boom()

@@ -68,6 +68,7 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
         TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=stderr_console(), transient=True,
     ) as progress:
+        store.check_writable("nothing was enrolled")  # before analysing photos it cannot keep
         task = progress.add_task("enrol", total=len(jobs))
 
         def on_outcome(outcome: PhotoOutcome) -> None:

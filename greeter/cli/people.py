@@ -74,6 +74,7 @@ def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
     with open_store(ctx) as store:
         if store.person(person_id) is None:
             raise StoreError(f"nobody with id '{person_id}' is enrolled")
+        store.check_writable(f"{person_id} was not removed")  # before asking to confirm
         if not yes:
             click.confirm(f"Erase {person_id} and all their embeddings?", abort=True)
         count = store.remove(person_id)
