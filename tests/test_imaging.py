@@ -2,13 +2,12 @@
 generated here)."""
 
 import io
-import math
 import os
 import struct
-import zlib
 
 import numpy as np
 import pytest
+from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ImageError
@@ -117,29 +116,6 @@ def test_directory_and_missing_file(tmp_path):
         load_rgb(tmp_path)
     with pytest.raises(ImageError, match="file not found"):
         load_rgb(tmp_path / "nope.jpg")
-
-
-def flat_png(path, width, height):
-    """A valid RGB PNG of black pixels, however large, in about 1 MB per 250 megapixels and a
-    second: a block of rows deflated once, its compressed bytes repeated (a full flush makes
-    them independent of what came before)."""
-    rows = math.gcd(height, 100)
-    block = bytes((1 + 3 * width) * rows)  # each row: filter byte 0, then black pixels
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    deflated = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
-    checksum = 1
-    for _ in range(height // rows):
-        checksum = zlib.adler32(block, checksum)
-    stream = (b"\x78\xda" + deflated * (height // rows) + b"\x03\x00"  # an empty final block
-              + struct.pack(">I", checksum))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream)
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def test_flat_png_is_a_real_png(tmp_path):
