@@ -220,7 +220,7 @@ def test_huge_photos_are_reduced_before_conversion(tmp_path):
     for mode in ("P", "RGBA", "I;16"):
         image = gradient(6000, 4000)
         image = image.convert(mode) if mode != "I;16" else Image.fromarray(
-            (np.asarray(image.convert("L")).astype("<u2") * 257))
+            np.asarray(image.convert("L")).astype("<u2") * 257)
         path = tmp_path / f"big-{mode.replace(';', '')}.png"
         image.save(path)
         rgb = load_rgb(path, max_side=1000)
