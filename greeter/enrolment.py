@@ -7,11 +7,20 @@ keeps everything enrolled before the interruption.
 
 Photos are analysed in worker processes, one per core: dlib holds the GIL for most of its
 work, so threads would not use the second core. Only the main process writes to the store.
+Workers never outlive the run: they die with the main process even when it is killed with
+``kill -9``, and Ctrl-C or SIGTERM ends them at once (`EnrolmentInterrupted`), mid-photo,
+instead of after every queued photo.
 """
 
+import ctypes
 import multiprocessing
 import os
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -20,7 +29,7 @@ import numpy as np
 
 from greeter.errors import FaceError, GreeterError, ImageError
 from greeter.faces import FaceEngine
-from greeter.imaging import check_readable, file_sha256, is_photo_name, load_rgb
+from greeter.imaging import PHOTO_SUFFIXES, check_readable, file_sha256, is_photo_name, load_rgb
 from greeter.people import check_name, check_person_id, name_from_file
 from greeter.settings import DetectionSettings, EnrolmentSettings
 from greeter.store import Store
@@ -44,10 +53,30 @@ class PhotoJob:
 
 @dataclass(frozen=True)
 class PhotoOutcome:
+    """What became of one photo (or of a folder, for problems found while scanning one).
+
+    ``warning`` marks a skip staff must hear about, such as a person folder without photos.
+    """
+
     path: Path
     person_id: Optional[str]
     status: str
     reason: str = ""
+    warning: bool = False
+
+
+class EnrolmentInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a signal turned into KeyboardInterrupt) stopped a run.
+
+    Everything reported in `outcomes` is final (enrolled photos stay enrolled); the other
+    `not_analysed` photos were left as they were. A KeyboardInterrupt, so that callers that do
+    not look at it stop as they did before.
+    """
+
+    def __init__(self, outcomes: List["PhotoOutcome"], not_analysed: int):
+        super().__init__(f"interrupted: {not_analysed} photos not analysed")
+        self.outcomes = outcomes
+        self.not_analysed = not_analysed
 
 
 @dataclass(frozen=True)
@@ -96,15 +125,24 @@ def _person_folder(folder: Path, jobs: List[PhotoJob], outcomes: List[PhotoOutco
         outcomes.append(PhotoOutcome(folder, person_id, REJECTED,
                                      f"{NAME_FILE} {error}; no photo of {person_id} was enrolled"))
         return
+    photos = others = 0
     for child in sorted(folder.iterdir()):
         if child.name.startswith(".") or child.name == NAME_FILE \
                 or child.name.lower().startswith("readme"):
             continue
         if is_photo_name(child):
             jobs.append(PhotoJob(person_id, name, child))
+            photos += 1
         else:
             outcomes.append(
                 PhotoOutcome(child, person_id, SKIPPED, "not a photo file (by its name)"))
+            others += 1
+    if not photos:
+        found = f"none of its {others} files is a photo" if others else "no photos in it"
+        outcomes.append(PhotoOutcome(
+            folder, person_id, SKIPPED, warning=True,
+            reason=f"{found}: put photos of {person_id}'s face in this folder "
+                   f"({', '.join(sorted(PHOTO_SUFFIXES))})"))
 
 
 def _read_name_file(path: Path) -> Optional[str]:
@@ -168,10 +206,41 @@ def analyse_photo(
     return PhotoAnalysis(face.embedding, face.size, face.sharpness)
 
 
-def _limit_blas_threads() -> None:
+#: prctl(2) option: the signal the kernel sends a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _prepare_worker(parent_pid: int) -> None:
+    """Runs first in every analysing process."""
     # Each worker already has a core of its own; BLAS threads on top only contend.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
+    # Ctrl-C in a terminal reaches the whole process group: the main process decides what
+    # stops (and stops the workers itself).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker as soon as the main process is gone, even killed by ``kill -9``, which
+    no handler of the main process sees (orphaned workers held ~150 MB each forever).
+
+    Linux kills it at once (``PR_SET_PDEATHSIG``); elsewhere a thread checks every second
+    whether it has been handed to another parent.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0:
+            if os.getppid() != parent_pid:  # the parent died before the request took effect
+                os._exit(1)
+            return
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def analyse_photos(
@@ -183,7 +252,9 @@ def analyse_photos(
     """`analyse_photo` over many photos on all cores; yields in the order given.
 
     A worker that dies (out of memory, killed) turns its photo and the ones after it into
-    errors instead of ending the whole run.
+    errors instead of ending the whole run. When the caller stops early (an exception such as
+    KeyboardInterrupt while waiting, or closing the generator), queued photos are cancelled and
+    the workers ended at once, mid-photo.
     """
     workers = min(enrolment.workers or os.cpu_count() or 1, len(paths))
     if workers <= 1:
@@ -194,11 +265,35 @@ def analyse_photos(
         return
     # spawn, not fork: the caller may run threads (progress bars) that fork would copy.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_limit_blas_threads) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare_worker,
+                               initargs=(os.getpid(),))
+    futures: List[Future] = []
+    finished = False
+    try:
         futures = [pool.submit(analyse_photo, path, detection, enrolment, largest)
                    for path in paths]
         for path, future in zip(paths, futures):
             yield path, _attempt(future.result)
+        finished = True
+    finally:
+        if finished:
+            pool.shutdown()
+        else:
+            _stop_now(pool, futures)
+
+
+def _stop_now(pool: ProcessPoolExecutor, futures: Sequence[Future]) -> None:
+    """Cancel the queued photos and end the workers mid-photo: `shutdown` alone would wait
+    until every photo already handed to the pool was analysed."""
+    for future in futures:
+        future.cancel()
+    # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join()
 
 
 def _attempt(analysis: Callable[[], PhotoAnalysis]) -> Union[PhotoAnalysis, GreeterError]:
@@ -210,6 +305,10 @@ def _attempt(analysis: Callable[[], PhotoAnalysis]) -> Union[PhotoAnalysis, Gree
         return GreeterError("not enough memory to read this photo")
     except BrokenExecutor:
         return GreeterError("the analysing process died (out of memory?); run again")
+    except Exception as error:
+        # A library's surprise on one odd photo (or a bug) must not end the whole run.
+        return GreeterError(f"could not be analysed: {type(error).__name__}: {error} (use "
+                            f"another photo, or re-save this one as JPEG)")
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -235,12 +334,21 @@ class Enroller:
         jobs: Sequence[PhotoJob],
         on_outcome: Callable[[PhotoOutcome], None] = lambda outcome: None,
     ) -> List[PhotoOutcome]:
+        """One outcome per job, in the order of `jobs` except that photos needing no analysis
+        come first. Ctrl-C raises `EnrolmentInterrupted` with the outcomes so far."""
         outcomes: List[PhotoOutcome] = []
 
         def report(outcome: PhotoOutcome) -> None:
             outcomes.append(outcome)
             on_outcome(outcome)
 
+        try:
+            self._run(jobs, report)
+        except KeyboardInterrupt:
+            raise EnrolmentInterrupted(outcomes, len(jobs) - len(outcomes)) from None
+        return outcomes
+
+    def _run(self, jobs: Sequence[PhotoJob], report: Callable[[PhotoOutcome], None]) -> None:
         pending: List[Tuple[PhotoJob, str]] = []
         seen: Dict[str, Path] = {}
         for job in jobs:
@@ -251,9 +359,10 @@ class Enroller:
                 pending.append((job, screened))
         results = analyse_photos([job.path for job, _ in pending], self.detection,
                                  self.enrolment, self.largest)
-        for (job, digest), (_, result) in zip(pending, results):
-            report(self._store(job, digest, result))
-        return outcomes
+        # closing: an interruption between two photos ends the workers now, not at exit
+        with closing(results):
+            for (job, digest), (_, result) in zip(pending, results):
+                report(self._store(job, digest, result))
 
     def _screen(self, job: PhotoJob, seen: Dict[str, Path]) -> Union[str, PhotoOutcome]:
         """The hash of a photo worth analysing, or the outcome that makes analysis needless."""

@@ -1,31 +1,74 @@
 """Loading photos as RGB arrays, whatever the phone or camera wrote.
 
-Phone photos are often stored sideways with an EXIF orientation tag; scanners write CMYK or
-16-bit files; PNGs come with alpha or a palette. `load_rgb` turns all of them into an
-upright ``(H, W, 3) uint8`` array and refuses, with a specific message, anything that is not a
-complete image. Huge photos are shrunk while decoding (JPEG DCT scaling) so a 12000x9000
-photo costs a fraction of a second and tens of megabytes, not seconds and gigabytes.
+Phone photos are often stored sideways with an EXIF orientation tag; iPhones write HEIC;
+scanners write CMYK or 16-bit files; PNGs come with alpha or a palette. `load_rgb` turns all of
+them into an upright ``(H, W, 3) uint8`` array and refuses, with a specific message, anything
+that is not a complete image.
+
+Memory is bounded before any pixel is decoded: JPEGs are decoded reduced (DCT scaling, 1/2 to
+1/8) so a 12000x9000 photo costs a fraction of a second and tens of megabytes; other formats
+can only be decoded whole, so they are refused beyond `MAX_DECODED_PIXELS`. What is decoded is
+reduced by an integer factor first and converted afterwards, so conversions copy small images.
 """
 
 import hashlib
 import os
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from greeter.errors import ImageError
 
+try:
+    import pillow_heif
+except ImportError:  # a declared dependency; without it HEIC photos get a message saying so
+    pillow_heif = None
+else:
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):  # pillow-heif < 1.0; later Pillow reads AVIF
+        pillow_heif.register_avif_opener()
+
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: File name endings treated as photos when a folder is scanned.
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+#: HEIF containers: iPhones' .heic, other cameras' .heif, and AVIF.
+HEIF_SUFFIXES = frozenset({".heic", ".heif", ".avif"})
 
-#: Larger images are refused before decoding: 250 megapixels is beyond any phone or DSLR and
-#: a PNG that size would need ~750 MB to decode.
+#: File name endings treated as photos when a folder is scanned.
+PHOTO_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"} | HEIF_SUFFIXES)
+
+#: Larger images are refused outright: 250 megapixels is beyond any phone or DSLR.
 MAX_PIXELS = 250_000_000
+
+#: Most pixels decoded at once, whatever the format. A JPEG counts at the reduced size it is
+#: decoded at; PNG, TIFF, WebP, HEIC and AVIF are decoded whole. 50 megapixels admits the
+#: largest photos phones take (48 MP HEIC on iPhones) and keeps a worker's memory well inside
+#: the 4 GB Jetson Nano's: measured peak RSS of `load_rgb(path, max_side=2048)` for a 48 MP
+#: PNG 270 MB (470 MB before reducing ahead of conversions), a 48 MP HEIC 380 MB, and for a
+#: 15,800x15,800 PNG 2.1 GB before this cap, 37 MB now (refused from its header). A face needs
+#: far less: photos are analysed at 2048 px at most.
+MAX_DECODED_PIXELS = 50_000_000
+
+#: EXIF orientation -> the transposition that shows the photo upright (as viewers do).
+_UPRIGHT = {
+    2: Image.FLIP_LEFT_RIGHT,
+    3: Image.ROTATE_180,
+    4: Image.FLIP_TOP_BOTTOM,
+    5: Image.TRANSPOSE,
+    6: Image.ROTATE_270,
+    7: Image.TRANSVERSE,
+    8: Image.ROTATE_90,
+}
+_EXIF_ORIENTATION = 0x0112
+
+#: Formats whose decoder can decode reduced (`Image.draft`).
+_REDUCIBLE_FORMATS = frozenset({"JPEG", "MPO"})
+
+#: Modes whose pixels may be averaged channel by channel (not palette indices or 1-bit).
+_AVERAGEABLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "I", "F"})
 
 # Pillow's own bomb check would warn at 89 MP and raise at 179 MP; ours replaces it.
 Image.MAX_IMAGE_PIXELS = None
@@ -70,37 +113,88 @@ def load_rgb(path: PathLike, max_side: int = 0) -> np.ndarray:
     the result is shrunk so that its longer side is at most ``max_side`` pixels.
 
     Raises `ImageError` naming the file and the reason for anything that is not a complete,
-    readable image.
+    readable image, or that would need more than `MAX_DECODED_PIXELS` to decode.
     """
     check_readable(path)
     try:
         with Image.open(path) as image:
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise ImageError(
-                    f"{path}: image is {width}x{height}, larger than "
-                    f"{MAX_PIXELS // 1_000_000} megapixels"
-                )
-            if max_side and image.format == "JPEG":
-                # Decode at 1/2, 1/4 or 1/8 scale straight from the DCT coefficients.
-                image.draft("RGB", _draft_size(image.size, max_side))
+            _check_size(path, image, max_side)
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image.load()
-            upright = ImageOps.exif_transpose(image)
-            rgb = _to_rgb(upright)
+            orientation = _orientation(path, image)
+            rgb = _reduced(_to_rgb(_reduced(image, max_side)), max_side)
+            if orientation in _UPRIGHT:
+                rgb = rgb.transpose(_UPRIGHT[orientation])
+            if max_side and max(rgb.size) > max_side:
+                rgb.thumbnail((max_side, max_side), Image.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8)
     except ImageError:
         raise
     except PermissionError:
         raise ImageError(f"{path}: cannot read file (permission denied)") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image, or a format that cannot be read") from None
+        raise ImageError(_unidentified(path)) from None
     except (OSError, SyntaxError, ValueError) as error:
         # Pillow reports truncated or damaged data as OSError/SyntaxError/ValueError.
         raise ImageError(f"{path}: image data is corrupt or truncated ({error})") from None
-    if max_side and max(rgb.size) > max_side:
-        rgb.thumbnail((max_side, max_side), Image.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _check_size(path: PathLike, image: Image.Image, max_side: int) -> None:
+    """Refuse, from the header alone, an image whose decoding would not fit in memory; ask a
+    JPEG decoder to decode reduced (to no less than ``max_side``)."""
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"{path}: image is {width}x{height}, larger than "
+            f"{MAX_PIXELS // 1_000_000} megapixels"
+        )
+    if max_side:
+        # Only JPEG decoders can (1/2, 1/4 or 1/8 from the DCT coefficients); for other
+        # formats draft() does nothing. Afterwards image.size is the size to be decoded.
+        image.draft("RGB", _draft_size(image.size, max_side))
+    decoded_width, decoded_height = image.size
+    if decoded_width * decoded_height > MAX_DECODED_PIXELS:
+        whole = "" if image.format in _REDUCIBLE_FORMATS else \
+            f"{image.format} images are decoded at full size, and "
+        alternative = "" if image.format in _REDUCIBLE_FORMATS else " or as JPEG"
+        raise ImageError(
+            f"{path}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
+            f"{whole}at most {MAX_DECODED_PIXELS // 1_000_000} megapixels fit in memory: "
+            f"save it smaller (e.g. 6000x4000){alternative}"
+        )
+
+
+def _orientation(path: PathLike, image: Image.Image) -> Optional[int]:
+    """The EXIF orientation tag (1-8), or None. Read from the file as opened: conversions do
+    not keep a TIFF's own tags."""
+    try:
+        orientation = image.getexif().get(_EXIF_ORIENTATION)
+    except Exception as error:
+        # Pillow has raised TypeError, ZeroDivisionError... on malformed EXIF blocks.
+        raise ImageError(
+            f"{path}: could not be analysed: {type(error).__name__} in EXIF orientation "
+            f"({error}); open the photo in a photo app and export it as JPEG") from None
+    return orientation if isinstance(orientation, int) else None
+
+
+def _unidentified(path: PathLike) -> str:
+    if Path(path).suffix.lower() in HEIF_SUFFIXES and pillow_heif is None:
+        return (f"{path}: HEIC/AVIF photos need the pillow-heif package: run "
+                f"`pip install pillow-heif` (or export the photo as JPEG)")
+    return f"{path}: not an image, or a format that cannot be read"
+
+
+def _reduced(image: Image.Image, max_side: int) -> Image.Image:
+    """The image reduced by the largest integer factor that keeps its longer side at least
+    ``max_side`` (box averaging), so that conversions copy the small image, not the full one.
+    Palette and 1-bit images cannot be averaged and come back as they are."""
+    factor = max(image.size) // max_side if max_side else 1
+    if factor < 2:
+        return image
+    if image.mode.startswith("I;16"):
+        image = image.convert("I")  # 32-bit integers average; the 8-bit stretch comes later
+    return image.reduce(factor) if image.mode in _AVERAGEABLE_MODES else image
 
 
 def _draft_size(size, max_side):

@@ -1,10 +1,13 @@
-"""Shared fixtures: the real face data beside the repository, and SDL without a screen.
+"""Shared fixtures: the real face data beside the repository, SDL without a screen, huge PNGs.
 
 Tests that need ``../shared/faces`` skip with a clear reason when it is absent (a user's
 clone has no ``../shared``), except under CI (``CI=true``), where a missing folder is a failure.
 """
 
+import math
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,27 @@ def cli_runner():
         return CliRunner(mix_stderr=False)
     except TypeError:
         return CliRunner()
+
+
+def flat_png(path, width, height):
+    """A valid RGB PNG of black pixels, however large, in about 1 MB per 250 megapixels and a
+    second: a block of rows deflated once, its compressed bytes repeated (a full flush makes
+    them independent of what came before)."""
+    rows = math.gcd(height, 100)
+    block = bytes((1 + 3 * width) * rows)  # each row: filter byte 0, then black pixels
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    checksum = 1
+    for _ in range(height // rows):
+        checksum = zlib.adler32(block, checksum)
+    stream = (b"\x78\xda" + deflated * (height // rows) + b"\x03\x00"  # an empty final block
+              + struct.pack(">I", checksum))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream)
+                     + chunk(b"IEND", b""))
+    return path

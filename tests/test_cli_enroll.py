@@ -4,10 +4,13 @@ Photos come from ../shared/faces/samples (face_recognition's examples); bad phot
 from them or generated in a temporary folder.
 """
 
+import contextlib
 import io
 import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli_runner
+from conftest import cli_runner, flat_png
 from PIL import Image, ImageFilter
 
 from greeter.cli import main
@@ -297,3 +300,246 @@ def test_stranger_photos_leave_no_trace(knn_store, samples):
     before = Path(knn_store).read_bytes()
     identify_json(knn_store, samples / "lin-manuel-miranda.png")
     assert Path(knn_store).read_bytes() == before
+
+
+# --- stopping a run: kill -9, Ctrl-C, SIGTERM -------------------------------------------------
+
+
+def start_enrolment(lfw, tmp_path, photos=120):
+    """The real `greeter enroll` on many real photos with two worker processes, in a session of
+    its own (as a terminal's job is), and the photos it was given."""
+    sources = sorted((lfw / "people").glob("*/*.jpg"))[:photos]
+    store = tmp_path / "greeter.sqlite3"
+    output = (tmp_path / "stdout.txt").open("w"), (tmp_path / "stderr.txt").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "greeter", "--store", str(store), "enroll", "--largest",
+         "--workers", "2", "--person", "crowd", *map(str, sources)],
+        stdout=output[0], stderr=output[1], start_new_session=True)
+    for handle in output:
+        handle.close()
+    return process, store, sources
+
+
+def wait_until_enrolled(process, store, count):
+    deadline = time.monotonic() + 120
+    while _enrolled_count(store) < count:
+        assert process.poll() is None, "the run ended before it could be stopped"
+        assert time.monotonic() < deadline, "nothing was enrolled within two minutes"
+        time.sleep(0.05)
+
+
+def children_of(pid):
+    """Pids of the live (not zombie) processes whose parent is `pid`, from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (command) state ppid ...": the command may hold spaces and parentheses
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue
+        if int(ppid) == pid and state != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be collected
+
+
+def wait_until_gone(pids):
+    """The pids still alive after waiting (bounded) for them to end."""
+    deadline = time.monotonic() + 30
+    while any(map(is_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if is_alive(pid)]
+
+
+@pytest.fixture
+def cleanup_group():
+    """Kills whatever a test leaves of the process groups it registers, pass or fail."""
+    groups = []
+    yield groups.append
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_die_with_an_enrolment_killed_by_sigkill(lfw, tmp_path, cleanup_group):
+    """kill -9 of the enrolment alone (not its group): its workers (~150 MB each) used to live
+    on forever."""
+    process, store, _ = start_enrolment(lfw, tmp_path)
+    cleanup_group(process.pid)
+    wait_until_enrolled(process, store, 2)
+    workers = children_of(process.pid)
+    assert len(workers) >= 2, "two analysing processes (and the resource tracker)"
+
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    assert wait_until_gone(workers) == []
+    with sqlite3.connect(str(store)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] >= 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("stop, status", [
+    # Ctrl-C: the terminal signals the whole foreground group, workers included
+    (lambda process: os.killpg(process.pid, signal.SIGINT), 130),
+    # kill / systemd: the enrolment alone
+    (lambda process: os.kill(process.pid, signal.SIGTERM), 143),
+], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_enrolment_stops_at_once_and_keeps_what_was_enrolled(
+        lfw, tmp_path, cleanup_group, stop, status):
+    process, store, sources = start_enrolment(lfw, tmp_path)
+    cleanup_group(process.pid)
+    wait_until_enrolled(process, store, 2)
+    workers = children_of(process.pid)
+    enrolled_before = _enrolled_count(store)
+
+    stop(process)
+    assert process.wait(timeout=120) == status
+
+    stdout = (tmp_path / "stdout.txt").read_text()
+    assert wait_until_gone(workers) == []
+    enrolled, skipped, rejected = map(int, re.search(
+        r"(\d+) enrolled, (\d+) skipped, (\d+) rejected", stdout).groups())
+    not_analysed = int(re.search(r"interrupted: (\d+) photos not analysed", stdout).group(1))
+    assert enrolled + skipped + rejected + not_analysed == len(sources)
+    assert _enrolled_count(store) == enrolled
+    # at most the photos in hand when the signal came; not every queued photo (the old way)
+    assert enrolled <= enrolled_before + 2
+    assert not_analysed >= len(sources) - enrolled_before - rejected - 2
+
+
+# --- odd photos ----------------------------------------------------------------------------------
+
+
+def test_a_photo_with_malformed_exif_no_longer_ends_the_run(samples, tmp_path):
+    """Pillow's exif_transpose raised AttributeError on this file's EXIF, which ended the
+    whole enrolment; it is read as any sideways photo now."""
+    obama = Image.open(samples / "obama.jpg").convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x011A] = 72.0
+    # one byte: XResolution's entry becomes DateTime's, a rational where Pillow expects text
+    odd_exif = exif.tobytes().replace(b"\x01\x1a\x00\x05", b"\x01\x32\x00\x05")
+    odd = tmp_path / "odd.jpg"
+    obama.transpose(Image.ROTATE_90).save(odd, exif=odd_exif)
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", "--person", "obama", odd, samples / "obama2.jpg")
+
+    assert result.exit_code == 0, result.output
+    assert "2 enrolled, 0 skipped, 0 rejected" in result.stdout
+
+
+def test_any_failure_analysing_one_photo_rejects_only_that_photo(samples, tmp_path, monkeypatch):
+    """Whatever a library raises on one photo (Pillow has raised ZeroDivisionError on odd files)
+    becomes that photo's rejection; the run goes on."""
+    import greeter.enrolment
+
+    real_load_rgb = greeter.enrolment.load_rgb
+
+    def load_rgb(path, max_side=0):
+        if Path(path).name == "odd.jpg":
+            raise ZeroDivisionError("division by zero")
+        return real_load_rgb(path, max_side)
+
+    monkeypatch.setattr(greeter.enrolment, "load_rgb", load_rgb)
+    odd = tmp_path / "odd.jpg"
+    shutil.copy(samples / "biden.jpg", odd)
+    store = tmp_path / "greeter.sqlite3"
+
+    # one worker: the photos are analysed in this process, where the failing loader is
+    result = invoke(store, "enroll", "--workers", "1", "--person", "obama", odd,
+                    samples / "obama.jpg")
+
+    assert result.exit_code == 1
+    assert (f"{odd}: rejected: could not be analysed: ZeroDivisionError: division by zero"
+            in result.stderr)
+    assert "1 enrolled, 0 skipped, 1 rejected" in result.stdout
+
+
+def test_iphone_heic_and_avif_photos_are_enrolled(samples, tmp_path):
+    """HEIC is what iPhones take; it was 'not an image', and .heic/.avif files in a person
+    folder were skipped without a word."""
+    obama = Image.open(samples / "obama.jpg").convert("RGB")
+    person = tmp_path / "inbox" / "obama"
+    person.mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # held upright, stored turned left: as an iPhone writes it
+    obama.transpose(Image.ROTATE_90).save(person / "IMG_0001.HEIC", "HEIF", exif=exif.tobytes())
+    obama.rotate(4, resample=Image.BILINEAR).save(person / "IMG_0002.avif", "AVIF")
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", tmp_path / "inbox")
+
+    assert result.exit_code == 0, result.output
+    assert "2 enrolled, 0 skipped, 0 rejected" in result.stdout
+    with Store(store) as opened:
+        assert sorted(p.photo_name for p in opened.photos("obama")) == ["IMG_0001.HEIC",
+                                                                       "IMG_0002.avif"]
+    assert people_in(identify_json(store, samples / "obama2.jpg")[0]) == ["obama"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in KB on Linux")
+def test_a_huge_png_is_refused_in_bounded_memory(tmp_path):
+    """15,800x15,800 pixels in a 0.7 MB PNG, under the 250-megapixel cap: enrolling it took
+    2.2 GB (two of them 4.5 GB). Measured in a process of its own."""
+    huge = flat_png(tmp_path / "huge.png", 15_800, 15_800)
+    measure = ("import resource, sys\n"
+               "from greeter.cli import main\n"
+               "try:\n"
+               "    main(sys.argv[1:])\n"
+               "finally:\n"
+               "    print('peak', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    completed = subprocess.run(
+        [sys.executable, "-c", measure, "--store", str(tmp_path / "greeter.sqlite3"),
+         "enroll", "--workers", "1", "--person", "big", str(huge)],
+        capture_output=True, text=True)
+    assert completed.returncode == 1
+    assert (f"{huge}: rejected: image is 15800x15800 (250 megapixels); PNG images are decoded "
+            f"at full size, and at most 50 megapixels fit in memory" in completed.stderr)
+    peak_kb = int(re.search(r"peak (\d+)", completed.stdout).group(1))
+    assert peak_kb < 400_000, f"peak memory {peak_kb // 1024} MB"
+
+
+# --- person folders without photos ----------------------------------------------------------------
+
+
+def test_person_folders_without_photos_are_warned_about(samples, tmp_path):
+    inbox = tmp_path / "inbox"
+    (inbox / "alex").mkdir(parents=True)
+    (inbox / "alex" / "name.txt").write_text("Alex\n")
+    (inbox / "zoe").mkdir()
+    (inbox / "zoe" / "zoe.docx").write_text("photos to follow")
+    (inbox / "zoe" / "clip.mov").write_bytes(b"\0" * 10)
+    (inbox / "obama").mkdir()
+    shutil.copy(samples / "obama.jpg", inbox / "obama" / "1.jpg")
+
+    result = invoke(tmp_path / "greeter.sqlite3", "enroll", inbox)
+
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
+    assert warnings == [
+        f"{inbox / 'alex'}: warning: no photos in it: put photos of alex's face in this folder "
+        f"(.avif, .bmp, .gif, .heic, .heif, .jpeg, .jpg, .png, .tif, .tiff, .webp)",
+        f"{inbox / 'zoe'}: warning: none of its 2 files is a photo: put photos of zoe's face "
+        f"in this folder (.avif, .bmp, .gif, .heic, .heif, .jpeg, .jpg, .png, .tif, .tiff, "
+        f".webp)",
+    ]
+    assert "1 enrolled, 4 skipped, 0 rejected" in result.stdout
+
+
+def test_an_inbox_of_empty_person_folders_is_an_error(tmp_path):
+    (tmp_path / "inbox" / "alex").mkdir(parents=True)
+    result = invoke(tmp_path / "greeter.sqlite3", "enroll", tmp_path / "inbox")
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'inbox' / 'alex'}: warning: no photos in it" in result.stderr
+    assert f"Error: no photos found in {tmp_path / 'inbox'}" in result.stderr

@@ -1,14 +1,17 @@
-"""Loading photos: every mode, EXIF rotation, huge and broken files (images generated here)."""
+"""Loading photos: every mode and format, EXIF rotation, huge and broken files (images
+generated here)."""
 
 import io
 import os
+import struct
 
 import numpy as np
 import pytest
+from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ImageError
-from greeter.imaging import MAX_PIXELS, load_rgb
+from greeter.imaging import MAX_DECODED_PIXELS, MAX_PIXELS, is_photo_name, load_rgb
 
 
 def gradient(width=64, height=48):
@@ -113,3 +116,113 @@ def test_directory_and_missing_file(tmp_path):
         load_rgb(tmp_path)
     with pytest.raises(ImageError, match="file not found"):
         load_rgb(tmp_path / "nope.jpg")
+
+
+def test_flat_png_is_a_real_png(tmp_path):
+    rgb = load_rgb(flat_png(tmp_path / "flat.png", 300, 200))
+    assert rgb.shape == (200, 300, 3) and rgb.max() == 0
+
+
+def test_a_png_too_large_to_decode_is_refused_before_decoding(tmp_path):
+    """15,800x15,800 is under the 250 MP cap, and took 2.2 GB to decode at full size."""
+    path = flat_png(tmp_path / "huge.png", 15_800, 15_800)
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(ImageError, match=(
+            r"huge\.png: image is 15800x15800 \(250 megapixels\); PNG images are decoded at "
+            r"full size, and at most 50 megapixels fit in memory: save it smaller \(e\.g\. "
+            r"6000x4000\) or as JPEG")):
+        load_rgb(path, max_side=2048)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".webp", ".gif", ".bmp"])
+def test_every_format_beyond_the_decoding_cap_is_refused(tmp_path, suffix):
+    side = int(MAX_DECODED_PIXELS ** 0.5) + 10
+    path = tmp_path / f"large{suffix}"
+    Image.new("L", (side, side), 128).save(path)
+    with pytest.raises(ImageError, match=f"{side}x{side} .* at most 50 megapixels fit"):
+        load_rgb(path, max_side=2048)
+
+
+def test_a_large_jpeg_is_decoded_reduced_and_refused_only_at_full_size(tmp_path):
+    side = int(MAX_DECODED_PIXELS ** 0.5) + 10
+    path = tmp_path / "large.jpg"
+    Image.new("L", (side, side), 128).save(path)
+    assert load_rgb(path, max_side=2048).shape == (2048, 2048, 3)
+    with pytest.raises(ImageError, match=r"megapixels\); at most 50 megapixels fit in memory: "
+                                         r"save it smaller \(e\.g\. 6000x4000\)$"):
+        load_rgb(path)
+
+
+def heif_claiming(format, width, height):
+    """A small HEIC or AVIF whose header claims `width` x `height` pixels (its 'ispe' box):
+    encoding a real 50-megapixel HEIC takes 15 s, and the claim is all that is checked."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 120, 150)).save(buffer, format)
+    data = buffer.getvalue()
+    size_at = data.index(b"ispe") + 8  # after the box type and its version/flags
+    return data[:size_at] + struct.pack(">II", width, height) + data[size_at + 8:]
+
+
+@pytest.mark.parametrize("suffix, format", [(".heic", "HEIF"), (".avif", "AVIF")])
+def test_heic_and_avif_beyond_the_decoding_cap_are_refused(tmp_path, suffix, format):
+    path = tmp_path / f"large{suffix}"
+    path.write_bytes(heif_claiming(format, 9000, 7000))
+    with pytest.raises(ImageError, match=r"9000x7000 \(63 megapixels\); (HEIF|AVIF) images are "
+                                         r"decoded at full size"):
+        load_rgb(path, max_side=2048)
+
+
+@pytest.mark.parametrize("suffix, format", [(".heic", "HEIF"), (".HEIC", "HEIF"),
+                                            (".heif", "HEIF"), (".avif", "AVIF")])
+def test_heic_and_avif_are_photos(tmp_path, suffix, format):
+    path = tmp_path / f"iphone{suffix}"
+    gradient().save(path, format, quality=95)
+    assert is_photo_name(path)
+    rgb = load_rgb(path)
+    assert rgb.shape == (48, 64, 3)
+    assert np.abs(rgb.astype(int) - np.asarray(gradient()).astype(int)).mean() < 8
+
+
+@pytest.mark.parametrize("format", ["HEIF", "AVIF"])
+def test_sideways_heic_and_avif_are_turned_upright(tmp_path, format):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned left, as a phone held upright writes it
+    path = tmp_path / f"phone.{format.lower()}"
+    gradient().transpose(Image.ROTATE_90).save(path, format, exif=exif.tobytes(), quality=95)
+    rgb = load_rgb(path)
+    assert rgb.shape == (48, 64, 3)
+    assert np.abs(rgb.astype(int) - np.asarray(gradient()).astype(int)).mean() < 8
+
+
+def malformed_exif(orientation):
+    """EXIF whose XResolution entry was turned into DateTime's tag (one byte, as a careless
+    editor writes): a rational where Pillow expects text. Pillow reads such files, but its
+    `exif_transpose` raised AttributeError rewriting the block, which ended whole runs."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x011A] = 72.0
+    raw = exif.tobytes()
+    entry = b"\x01\x1a\x00\x05"  # big-endian ("MM") tag 0x011A, type RATIONAL
+    assert raw.count(entry) == 1
+    return raw.replace(entry, b"\x01\x32\x00\x05")
+
+
+def test_malformed_exif_still_turns_the_photo_upright(tmp_path):
+    path = tmp_path / "odd.jpg"
+    gradient().transpose(Image.ROTATE_90).save(path, exif=malformed_exif(6), quality=95)
+    rgb = load_rgb(path)
+    assert rgb.shape == (48, 64, 3)
+    assert np.abs(rgb.astype(int) - np.asarray(gradient()).astype(int)).mean() < 8
+
+
+def test_huge_photos_are_reduced_before_conversion(tmp_path):
+    """A palette PNG and an RGBA one at 6000x4000: converted after reduction, same result."""
+    for mode in ("P", "RGBA", "I;16"):
+        image = gradient(6000, 4000)
+        image = image.convert(mode) if mode != "I;16" else Image.fromarray(
+            np.asarray(image.convert("L")).astype("<u2") * 257)
+        path = tmp_path / f"big-{mode.replace(';', '')}.png"
+        image.save(path)
+        rgb = load_rgb(path, max_side=1000)
+        assert rgb.shape == (667, 1000, 3), mode
+        assert rgb.min() < 40 and rgb.max() > 200, mode

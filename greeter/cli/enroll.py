@@ -1,8 +1,10 @@
 """``greeter enroll``: staff add photos of guests to the store."""
 
+import signal
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,6 +16,7 @@ from greeter.enrolment import (
     REJECTED,
     SKIPPED,
     Enroller,
+    EnrolmentInterrupted,
     PhotoOutcome,
     jobs_for_person,
     jobs_from_folders,
@@ -44,7 +47,8 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
     A person folder is named by the person's id (enroll/alex-mueller/1.jpg) and may hold a
     name.txt with the display name. Each photo needs exactly one clear face of at least the
     minimum size. Photos already enrolled are skipped. Exits with status 1 when any photo was
-    rejected; every good photo is enrolled regardless.
+    rejected; every good photo is enrolled regardless. Ctrl-C or SIGTERM stop at once, keeping
+    what was enrolled (exit status 130 or 143).
     """
     settings = settings_of(ctx)
     enrolment = settings.enrolment.model_copy(update={
@@ -60,14 +64,15 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
         jobs, outcomes = jobs_from_folders(paths or (DEFAULT_INBOX,))
     for outcome in outcomes:
         _report_problem(outcome)
-    if not jobs and not outcomes:
+    if not jobs and not any(outcome.status == REJECTED for outcome in outcomes):
         searched = ", ".join(map(str, paths or (DEFAULT_INBOX,)))
         raise click.ClickException(f"no photos found in {searched}")
 
+    signals: List[int] = []
     with open_store(ctx, create=True) as store, Progress(
         TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=stderr_console(), transient=True,
-    ) as progress:
+    ) as progress, _sigterm_interrupts(signals):
         store.check_writable("nothing was enrolled")  # before analysing photos it cannot keep
         task = progress.add_task("enrol", total=len(jobs))
 
@@ -75,7 +80,13 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
             progress.advance(task)
             _report_problem(outcome)
 
-        outcomes += Enroller(store, settings.detection, enrolment, largest).run(jobs, on_outcome)
+        enroller = Enroller(store, settings.detection, enrolment, largest)
+        try:
+            outcomes += enroller.run(jobs, on_outcome)
+            interrupted = None
+        except EnrolmentInterrupted as stopped:
+            outcomes += stopped.outcomes
+            interrupted = stopped
 
     print_table(
         "Enrolment",
@@ -85,10 +96,32 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
     counts = Counter(outcome.status for outcome in outcomes)
     click.echo(f"{counts[ENROLLED]} enrolled, {counts[SKIPPED]} skipped, "
                f"{counts[REJECTED]} rejected")
+    if interrupted is not None:
+        click.echo(f"interrupted: {interrupted.not_analysed} photos not analysed (run the same "
+                   f"command again to enrol them)")
+        ctx.exit(128 + (signals[0] if signals else signal.SIGINT))
     if counts[REJECTED]:
         ctx.exit(1)
+
+
+@contextmanager
+def _sigterm_interrupts(received: List[int]) -> Iterator[None]:
+    """SIGTERM (``kill``, systemd stopping a job) stops the run as Ctrl-C does: workers end at
+    once, what was enrolled stays, and the summary is printed. `received` collects the signal."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report_problem(outcome: PhotoOutcome) -> None:
     if outcome.status == REJECTED:
         problem(f"{escaped(str(outcome.path))}: rejected: {escaped(outcome.reason)}")
+    elif outcome.warning:
+        problem(f"{escaped(str(outcome.path))}: warning: {escaped(outcome.reason)}")
