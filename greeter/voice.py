@@ -37,6 +37,11 @@ class Speaker:
     def available(self) -> bool:
         return self._command is not None
 
+    @property
+    def speaking(self) -> bool:
+        """True while an utterance is being spoken."""
+        return self._process is not None and self._process.poll() is None
+
     def require(self) -> None:
         """Raise `VoiceError` when the program is not installed."""
         if self._command is None:
@@ -47,7 +52,7 @@ class Speaker:
         """Start speaking `text` in `language`; False when dropped because the voice is busy.
         Raises `VoiceError` when the program is missing or cannot start."""
         self.require()
-        if self._process is not None and self._process.poll() is None:
+        if self.speaking:
             return False
         self._collect()
         try:
@@ -69,7 +74,7 @@ class Speaker:
 
     def close(self) -> None:
         """Stop speaking. The last utterance's failure, if any, stays for `check`."""
-        if self._process is not None and self._process.poll() is None:
+        if self.speaking:
             self._process.terminate()
             self._process.wait()
             self._process = None
