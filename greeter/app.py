@@ -374,7 +374,10 @@ class Greeter:
             self._store_broken(error)
             return Recogniser.from_store(self.engine, None, self.settings.matching)
         if self._store_problem:
-            log.warning("%s: readable again, %d people enrolled", path, len(recogniser.names))
+            if self.store is None:
+                log.warning("%s: gone; everybody is a stranger until somebody is enrolled", path)
+            else:
+                log.warning("%s: readable again, %d people enrolled", path, len(recogniser.names))
             self._store_problem = None
         return recogniser
 
