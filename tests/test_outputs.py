@@ -45,8 +45,9 @@ def tiny_disk(tmp_path):
         pytest.skip("a full disk needs root to mount a small tmpfs")
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", f"greeter-{uuid.uuid4().hex[:8]}",
-                              str(mount_point)], capture_output=True, text=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k",
+                              f"greeter-{uuid.uuid4().hex[:8]}", str(mount_point)],
+                             capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     yield mount_point
@@ -146,7 +147,8 @@ def test_screenshots_are_private_and_a_folder_that_became_a_file_fails_alone(tmp
     assert [record.getMessage().split(" failed")[0] for record in caplog.records] == [
         f"screenshots in {folder}"]
     assert sorted(path.name for path in folder.iterdir()) == ["greeting-000004-stranger.png"]
-    assert shots.saved == 2 and list(shots.recent) == [first, folder / "greeting-000004-stranger.png"]
+    assert shots.saved == 2
+    assert list(shots.recent) == [first, folder / "greeting-000004-stranger.png"]
     assert [frame.index for frame in drawn] == [1, 2, 3, 4]
     assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 4
 
