@@ -78,7 +78,8 @@ def run_greeter(samples: Path, folder: Path):
     enrol_lin(samples, store)
     settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
     greeter = Greeter(settings, RunOptions(source=str(samples / "short_hamilton_clip.mp4"),
-                                           headless=True, window=(1280, 720)))
+                                           headless=True, window=(1280, 720),
+                                           record_face_frames=True))
     return greeter.run()
 
 

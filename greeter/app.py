@@ -17,22 +17,36 @@ One loop on the main thread (pygame wants the main thread)::
   greetings on any machine), the monotonic clock for cameras.
 * **Hot reload**: once a second the store is asked whether it changed (one PRAGMA) and the
   greetings file whether it was edited (one stat).
+* **A broken store** (damaged, not a store, another model's) does not stop the robot: it
+  greets everybody as a stranger, logs the problem once (again only if the problem changes),
+  and opens the store again when its file changes (fixed, replaced, re-enrolled). Strangers
+  rather than the last good gallery: the damage may hide a removal, and a removed person must
+  not be greeted by name.
+* **Outputs** (events file, screenshots, voice: `greeter.outputs`) may each fail alone; the
+  status line counts their failures.
+* **Memory stays flat** over a day: the summary keeps counters and the newest greetings only,
+  and nothing is kept per frame or per ended track.
+* **Keys**: in a window Esc and q quit; fullscreen (the kiosk) ignores keys, so a stray key
+  or a guest at the keyboard cannot end it (stop it with SIGTERM, e.g. ``systemctl stop``).
 * **Privacy**: nothing about strangers is stored. Screenshots (``--screenshot-dir``) pixelate
   every face in the camera inset that is not an enrolled person's.
 """
 
 import collections
+import contextlib
 import json
 import logging
 import math
+import os
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Deque, List, Optional, Sequence, Tuple
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -41,6 +55,7 @@ from greeter.camera import Frame, LatestFrameReader, ReaderState, is_live, open_
 from greeter.errors import StoreError
 from greeter.faces import Box, FaceEngine, scale_boxes
 from greeter.greetings import GreetingsWatcher, message_for
+from greeter.outputs import EventsFile, Greeted, Output, Outputs, Screenshots, Voice
 from greeter.policy import Greeting, GreetingPolicy
 from greeter.recognition import Recogniser
 from greeter.settings import Settings
@@ -55,6 +70,8 @@ log = logging.getLogger(__name__)
 #: Frames detected ahead of the one being recognised: one per detection thread.
 DETECTION_THREADS = 2
 RELOAD_EVERY_SECONDS = 1.0
+#: Greetings kept in the run's summary: the newest ones, so a day's run keeps its memory flat.
+RECENT_GREETINGS = 1000
 
 
 @dataclass
@@ -68,21 +85,36 @@ class RunOptions:
     events_out: Optional[Path] = None
     screenshot_dir: Optional[Path] = None
     speak: bool = False
+    #: The voice program (espeak-ng's options); tests give another.
+    voice_command: str = "espeak-ng"
     status_every_seconds: float = 5.0
+    #: Keep the number of every frame with a face in `RunSummary.face_frames` (benchmarks
+    #: measure recall with it; a day's run would grow without bound).
+    record_face_frames: bool = False
 
 
 @dataclass
 class RunSummary:
-    """What a run did, for the caller and the benchmarks."""
+    """What a run did, for the caller and the benchmarks: counters, and the newest greetings
+    and screenshots (bounded, so a day's run keeps its memory flat)."""
 
     frames: int = 0
-    #: Numbers of the frames on which a face was found (by this frame's detection or, between
-    #: detections, by the last one).
-    face_frames: List[int] = field(default_factory=list)
+    #: Frames on which a face was found (by this frame's detection or, between detections, by
+    #: the last one).
+    frames_with_faces: int = 0
+    #: Their numbers, only with `RunOptions.record_face_frames`.
+    face_frames: Optional[List[int]] = None
     detections: int = 0
     embeddings: int = 0
-    greetings: List[dict] = field(default_factory=list)
+    greeted: int = 0
+    #: The newest `RECENT_GREETINGS` greetings (the events file's lines), oldest first.
+    greetings: Deque[dict] = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT_GREETINGS))
+    screenshots_saved: int = 0
+    #: The newest screenshots' paths, oldest first.
     screenshots: List[Path] = field(default_factory=list)
+    #: Failures per output (events, screenshots, voice) that did not stop the run.
+    output_failures: Dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -125,12 +157,16 @@ class Greeter:
         self.policy = GreetingPolicy(settings.greeting_policy)
         self.throttle = Throttle(settings.throttle, open_memory_reader())
         self.greetings = GreetingsWatcher(settings.greetings, log)
-        self.speaker = Speaker(self.greetings.current.language) if options.speak else None
         self.engine = FaceEngine()
         self.store: Optional[Store] = None
-        self._store_problem = ""
+        #: (device, inode) of the open store's file: a file replaced under it is reopened.
+        self._store_identity: Optional[Tuple[int, int]] = None
+        #: What was wrong with the store (logged once), and its files' state then: it is
+        #: opened again only once they change.
+        self._store_problem: Optional[str] = None
+        self._broken_store_files: Optional[Tuple] = None
         self.recogniser = self._load_recogniser()
-        self.summary = RunSummary()
+        self.summary = RunSummary(face_frames=[] if options.record_face_frames else None)
         self._stop = threading.Event()
         self._engines = threading.local()
         self._pool = ThreadPoolExecutor(DETECTION_THREADS, thread_name_prefix="detect")
@@ -140,12 +176,16 @@ class Greeter:
         self._next_detection_at = float("-inf")
         self._last_detection_at = float("-inf")
         self._now = 0.0
-        # Held open for the whole run (closed in `_close`), line-buffered so every greeting
-        # is on disk at once.
-        self._events = open(  # noqa: SIM115
-            options.events_out, "a", encoding="utf-8", buffering=1) if options.events_out else None
-        if options.screenshot_dir:
-            options.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        self._screenshots = Screenshots(options.screenshot_dir, self.screen,
+                                        self._draw_screenshot) if options.screenshot_dir else None
+        outputs: List[Output] = []
+        if options.events_out:
+            outputs.append(EventsFile(options.events_out))
+        if self._screenshots:
+            outputs.append(self._screenshots)
+        if options.speak:
+            outputs.append(Voice(Speaker(self.greetings.current.language, options.voice_command)))
+        self.outputs = Outputs(outputs)
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -174,13 +214,14 @@ class Greeter:
                         status_detections = self.summary.detections
                         next_status = wall + self.options.status_every_seconds
                     self.throttle.update()
+                    self.outputs.poll()
                     self._fill_pipeline()
                     if self._in_flight:
                         frame, detection = self._in_flight.popleft()
                         self._recognise(frame, detection.result() if detection else None)
                         if any(t.last_seen == self._last_detection_at
                                for t in self.tracker.tracks):
-                            self.summary.face_frames.append(frame.index)
+                            self._count_face_frame(frame)
                         self._show(frame)
                     elif self.reader.state is ReaderState.FINISHED:
                         break
@@ -190,16 +231,22 @@ class Greeter:
             self._pool.shutdown(wait=True)
             self._close()
         self.summary.seconds = time.monotonic() - started
+        if self._screenshots:
+            self.summary.screenshots_saved = self._screenshots.saved
+            self.summary.screenshots = list(self._screenshots.recent)
+        self.summary.output_failures = dict(self.outputs.failures)
         return self.summary
 
     def _close(self) -> None:
-        if self._events:
-            self._events.close()
-        if self.speaker:
-            self.speaker.close()
+        self.outputs.close()
         if self.store:
             self.store.close()
         self.screen.close()
+
+    def _count_face_frame(self, frame: Frame) -> None:
+        self.summary.frames_with_faces += 1
+        if self.summary.face_frames is not None:
+            self.summary.face_frames.append(frame.index)
 
     # -- frames and detection ---------------------------------------------------------------
 
@@ -253,21 +300,23 @@ class Greeter:
         track = next(t for t in self.tracker.tracks if t.id == greeting.track_id)
         name = self.recogniser.names.get(greeting.person) if greeting.person else None
         message = message_for(self.greetings.current, greeting.person, datetime.now(),
-                              visit=(greeting.visit or 1) - 1, store_name=name)
+                              visit=greeting.visit - 1, store_name=name)
         distance = float(track.identity.distance)
         event = {"t": round(frame.t, 3), "frame": frame.index, "person": greeting.person,
                  "name": name, "message": message,
                  # nobody enrolled: no distance (JSON has no Infinity)
                  "distance": round(distance, 4) if math.isfinite(distance) else None}
         log.info("greeting %s", json.dumps(event, ensure_ascii=False))
+        self.summary.greeted += 1
         self.summary.greetings.append(event)
         self._shown.append((message, frame.t))
-        if self._events:
-            self._events.write(json.dumps(event, ensure_ascii=False) + "\n")
-        if self.speaker:
-            self.speaker.say(message)
-        if self.options.screenshot_dir:
-            self._screenshot(frame, greeting)
+        self.outputs.greeted(Greeted(event, self._language_of(greeting.person), frame))
+
+    def _language_of(self, person: Optional[str]) -> str:
+        """The language of the person's greetings entry, else the greetings file's."""
+        greetings = self.greetings.current
+        entry = greetings.people.get(person) if person else None
+        return (entry.language if entry else None) or greetings.language
 
     # -- screen ------------------------------------------------------------------------------
 
@@ -305,58 +354,109 @@ class Greeter:
             frame = self.reader.latest
         self.screen.render(self._scene(frame))
 
-    def _screenshot(self, frame: Frame, greeting: Greeting) -> None:
-        """The screen as it looks once the new greeting has faded in."""
+    def _draw_screenshot(self, frame: Frame) -> None:
+        """The screen as it looks once the new greeting has faded in, strangers pixelated."""
         self.screen.render(self._scene(frame, private=True,
                                        age_floor=self.settings.ui.fade_in_seconds))
-        path = self.options.screenshot_dir / \
-            f"greeting-{frame.index:06d}-{greeting.person or 'stranger'}.png"
-        self.summary.screenshots.append(self.screen.save_screenshot(path))
 
     # -- reloading and status -----------------------------------------------------------------
 
     def _load_recogniser(self) -> Recogniser:
-        """The store's people; with a store that cannot be read (damaged, another user's...),
-        nobody: it is reopened every second, and its problem logged once until it changes."""
+        """The store's people now; everybody a stranger when there is no store or it cannot
+        be read (see the module docstring)."""
+        path = self.settings.store
         try:
-            if self.store is None and self.settings.store.exists():
-                self.store = Store(self.settings.store, create=False)
+            if self.store is None and path.exists():
+                self.store = Store(path, create=False)
+                self._store_identity = _file_identity(path)
             if self.store is not None:
                 self.store.check_integrity()
             recogniser = Recogniser.from_store(self.engine, self.store, self.settings.matching)
-        except StoreError as error:
-            if str(error) != self._store_problem:
-                log.error("%s; everybody is a stranger until it is fixed", error)
-            self._store_problem = str(error)
-            if self.store is not None:
-                self.store.close()
-                self.store = None
+        except (StoreError, sqlite3.DatabaseError) as error:
+            self._store_broken(error)
             return Recogniser.from_store(self.engine, None, self.settings.matching)
-        self._store_problem = ""
+        if self._store_problem:
+            if self.store is None:
+                log.warning("%s: gone; everybody is a stranger until somebody is enrolled", path)
+            else:
+                log.warning("%s: readable again, %d people enrolled", path, len(recogniser.names))
+            self._store_problem = None
         return recogniser
 
-    def _reload(self) -> None:
-        if (self.store is None and self.settings.store.exists()) or \
-                (self.store is not None and self._store_changed()):
-            self.recogniser = self._load_recogniser()
-            if not self._store_problem:
-                log.info("store reloaded: %d people enrolled", len(self.recogniser.gallery))
-        if self.greetings.poll() and self.speaker:
-            self.speaker.language = self.greetings.current.language
+    def _store_broken(self, error: Exception) -> None:
+        """Close the store, log what is wrong (once per problem), and remember the files'
+        state so the store is opened again only once they change."""
+        if self.store is not None:
+            with contextlib.suppress(sqlite3.Error):  # a damaged store may fail to close too
+                self.store.close()
+            self.store = None
+        self._broken_store_files = _files_state(self.settings.store)
+        problem = str(error) if isinstance(error, StoreError) else \
+            f"{self.settings.store}: damaged ({error})"
+        if problem != self._store_problem:
+            log.error("%s; everybody is greeted as a stranger until the store is fixed "
+                      "(restore a backup, or re-enrol with `greeter enroll`)", problem)
+            self._store_problem = problem
 
-    def _store_changed(self) -> bool:
-        """True also when the store went bad since: `_load_recogniser` says how."""
+    def _store_due(self) -> bool:
+        """True when the store should be (re)loaded: it changed, its file was replaced, it
+        appeared, or it was broken and its files changed since."""
+        path = self.settings.store
+        if self.store is None:
+            if self._store_problem is not None:
+                return _files_state(path) != self._broken_store_files
+            return path.exists()
+        if _file_identity(path) != self._store_identity:
+            self.store.close()
+            self.store = None
+            return True
         try:
             return self.store.changed()
-        except StoreError:
-            return True
+        except (StoreError, sqlite3.DatabaseError):
+            return True  # reloading finds out what is wrong and logs it
+
+    def _reload(self) -> None:
+        if self._store_due():
+            self.recogniser = self._load_recogniser()
+            if self._store_problem is None:
+                log.info("store reloaded: %d people enrolled", len(self.recogniser.names))
+        self.greetings.poll()
+
 
     def _log_status(self, elapsed: float, frames_before: int, detections_before: int) -> None:
         if elapsed <= 0:
             return
         every = self.options.status_every_seconds
-        log.info("status: %.1f fps, %.1f detections/s, %d faces, memory %s, camera %s",
+        problems = []
+        if self._store_problem:
+            problems.append("store unreadable")
+        if self.outputs.failing():
+            problems.append(f"outputs failing: {self.outputs.failing()}")
+        log.info("status: %.1f fps, %.1f detections/s, %d faces, memory %s, camera %s%s",
                  (self.summary.frames - frames_before) / every,
                  (self.summary.detections - detections_before) / every,
                  len(self.tracker.tracks), self.throttle.level.name.lower(),
-                 self.reader.state.value)
+                 self.reader.state.value, "".join(f", {problem}" for problem in problems))
+
+
+def _file_identity(path: Path) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _files_state(store: Path) -> Tuple:
+    """What changes when anybody writes the store: its file's and its journal's identity,
+    size and modification time."""
+    state = []
+    for path in (store, store.with_name(store.name + "-wal")):
+        try:
+            status = os.stat(path)
+        except OSError:
+            state.append(None)
+        else:
+            state.append((status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns))
+    return tuple(state)

@@ -32,6 +32,7 @@ characters become spaces, and rendered text is cached up to `TEXT_CACHE_BYTES`. 
 froze the robot with gigabytes of memory.
 """
 
+import contextlib
 import logging
 import os
 from collections import OrderedDict
@@ -240,6 +241,9 @@ class Screen:
         `size`; `headless` draws off screen (at `size`, or `HEADLESS_SIZE`) with no display."""
         self.style = style
         self.headless = headless
+        #: Keys (Esc, q) quit only a window: fullscreen is the kiosk, where a stray key or a
+        #: curious guest at the keyboard must not end the greeter.
+        self.keys_quit = not headless and size is not None
         if headless:
             self.surface = pygame.Surface(size or HEADLESS_SIZE)
         else:
@@ -285,22 +289,33 @@ class Screen:
             pygame.display.flip()
 
     def handle_events(self) -> bool:
-        """Process pending window events; True when the user asked to quit (Esc, q, or closing
-        the window). A headless screen has no events."""
+        """Process pending window events; True when the user asked to quit: closing the window
+        (or the session), or Esc or q in a window (`keys_quit`). A headless screen has no
+        events."""
         if self.headless:
             return False
         quit_requested = False
         for event in pygame.event.get():
             closed = event.type == pygame.QUIT
-            quit_key = event.type == pygame.KEYDOWN and event.key in (pygame.K_ESCAPE, pygame.K_q)
+            quit_key = self.keys_quit and event.type == pygame.KEYDOWN and \
+                event.key in (pygame.K_ESCAPE, pygame.K_q)
             quit_requested = quit_requested or closed or quit_key
         return quit_requested
 
     def save_screenshot(self, path: Path) -> Path:
-        """Save what the screen shows now as an image (PNG for ``.png``), folders created."""
+        """Save what the screen shows now as an image (PNG for ``.png``), folders created.
+        The file is ``0600`` (it shows guests); a failed save leaves no partial file."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        pygame.image.save(self.surface, str(path))
+        try:
+            with os.fdopen(os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                           "wb") as file:
+                os.fchmod(file.fileno(), 0o600)
+                pygame.image.save(self.surface, file, path.name)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
         return path
 
     def close(self) -> None:

@@ -1,7 +1,10 @@
 """``greeter run`` end to end on the real Hamilton clip, and the loop's parts on real frames."""
 
 import json
+import logging
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +23,9 @@ from greeter.store import Store
 
 pytestmark = pytest.mark.slow
 LIN = "lin-manuel-miranda"
+#: Memory throttling off where a test compares runs: whatever RAM the machine has free.
+NO_THROTTLE = {"GREETER_THROTTLE__PRESSURE_BELOW": "0.02",
+               "GREETER_THROTTLE__CRITICAL_BELOW": "0.01"}
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -185,3 +191,125 @@ def test_an_unplugged_camera_shows_camera_lost_and_comes_back(tmp_path):
     assert greeter.summary.frames >= 10 and len(opens) >= 4
     assert any(scene.camera_lost for scene in scenes)
     assert not scenes[-1].camera_lost
+
+
+# --- failures that must not stop the robot -------------------------------------------------
+
+
+def damage(store: Path) -> None:
+    """Write garbage over the page holding the embeddings table: SQLite opens the file, but
+    reading the enrolled faces fails with "database disk image is malformed"."""
+    with sqlite3.connect(str(store)) as db:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name='embeddings'").fetchone()[0]
+    db.close()
+    with open(store, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(bytes(range(256)) * (page_size // 256))
+
+
+def enrol_lin(samples: Path, store: Path) -> None:
+    enrolled = subprocess.run(
+        [sys.executable, "-m", "greeter", "--store", str(store), "enroll", "--person", LIN,
+         "--name", "Lin-Manuel Miranda", str(samples / "lin-manuel-miranda.png")],
+        capture_output=True, text=True)
+    assert enrolled.returncode == 0, enrolled.stderr
+
+
+def test_a_damaged_store_greets_everybody_as_a_stranger_and_is_logged_once(samples, tmp_path):
+    store = tmp_path / "greeter.sqlite3"
+    enrol_lin(samples, store)
+    damage(store)
+    events = tmp_path / "events.jsonl"
+    completed = subprocess.run(
+        [sys.executable, "-m", "greeter", "--store", str(store), "run", "--headless",
+         "--source", str(samples / "short_hamilton_clip.mp4"), "--events-out", str(events)],
+        capture_output=True, text=True, env={**os.environ, "SDL_VIDEODRIVER": "dummy"},
+        timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    greetings = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    assert greetings and all(g["person"] is None and g["message"] == "Welcome Stranger!"
+                             for g in greetings)
+    problems = [line for line in completed.stderr.splitlines() if "as a stranger" in line]
+    assert len(problems) == 1, completed.stderr
+    assert f"{store}: " in problems[0] and "malformed" in problems[0]
+
+
+class ActingSource(FrameSource):
+    """The clip, doing `act` (on the reader's thread) just before handing out frame `at`."""
+
+    def __init__(self, inner: FrameSource, at: int, act):
+        self.inner, self.at, self.act = inner, at, act
+
+    def read(self):
+        frame = self.inner.read()
+        if frame is not None and frame.index == self.at:
+            self.act()
+        return frame
+
+    def close(self):
+        self.inner.close()
+
+
+def test_a_store_fixed_while_the_robot_runs_is_used_again(samples, tmp_path, caplog):
+    """Damaged at start (strangers only); a good copy replaces it before Lin-Manuel walks in
+    (frame ~85), and he is greeted by name."""
+    good, store = tmp_path / "good.sqlite3", tmp_path / "greeter.sqlite3"
+    enrol_lin(samples, good)
+    shutil.copy(good, store)
+    damage(store)
+    settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
+    gate = threading.Event()
+    source = GatedSource(open_source(str(samples / "short_hamilton_clip.mp4")), 60, gate)
+    with caplog.at_level(logging.INFO, logger="greeter.app"):
+        greeter = Greeter(settings, RunOptions(headless=True),
+                          reader=LatestFrameReader(lambda: source, reconnect=False))
+        runner = threading.Thread(target=greeter.run)
+        runner.start()
+        assert source.held.wait(60)
+        assert len(greeter.recogniser.gallery) == 0
+        os.replace(good, store)
+        time.sleep(1.5)
+        gate.set()
+        runner.join(timeout=300)
+    assert not runner.is_alive()
+    assert [g["person"] for g in greeter.summary.greetings if g["person"]] == [LIN]
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("as a stranger" in message for message in messages) == 1
+    assert f"{store}: readable again, 1 people enrolled" in messages
+
+
+def test_failing_outputs_do_not_change_the_greetings(clip_run, samples, tmp_path, caplog):
+    """The events file on a full device, a screenshot folder that becomes a file once the run
+    has started, and a voice program that does not exist: each is logged once and counted,
+    and the robot greets exactly as it does with working outputs."""
+    expected, shots, _ = clip_run
+    folder = tmp_path / "shots"
+
+    def break_screenshots():
+        folder.rmdir()
+        folder.write_text("not a folder any more")
+
+    settings = Settings.load(environ=NO_THROTTLE, store=shots.parent / "greeter.sqlite3",
+                             greetings=REPO / "config/greetings.json")
+    source = ActingSource(open_source(str(samples / "short_hamilton_clip.mp4")), 0,
+                          break_screenshots)
+    options = RunOptions(headless=True, window=(1280, 720), events_out=Path("/dev/full"),
+                         screenshot_dir=folder, speak=True,
+                         voice_command=str(tmp_path / "no-such-espeak-ng"))
+    with caplog.at_level(logging.ERROR):
+        greeter = Greeter(settings, options,
+                          reader=LatestFrameReader(lambda: source, reconnect=False))
+        summary = greeter.run()
+    assert [(g["frame"], g["person"]) for g in summary.greetings] == [
+        (g["frame"], g["person"]) for g in expected]
+    greeted = summary.greeted
+    assert greeted == len(expected)
+    assert summary.output_failures == {"events": greeted, "screenshots": greeted,
+                                       "voice": greeted + 1}
+    problems = [record.getMessage().split(" failed: ")[0] for record in caplog.records]
+    assert sorted(problems) == sorted(["events file /dev/full", f"screenshots in {folder}",
+                                       "voice"])
+    assert summary.screenshots_saved == 0 and summary.face_frames is None
+    assert summary.frames_with_faces > 0

@@ -76,9 +76,27 @@ def test_the_same_person_settled_on_two_tracks_at_once_is_greeted_once():
 
 def test_a_stranger_is_greeted_once_per_track_without_cooldown():
     rules = policy()
-    assert rules.decide([track(1, None)], now=0.0) == [Greeting(1, None, 0.0, None)]
+    assert rules.decide([track(1, None)], now=0.0) == [Greeting(1, None, 0.0, 1)]
     assert rules.decide([track(1, None)], now=1.0) == []
-    assert rules.decide([track(2, None)], now=2.0) == [Greeting(2, None, 2.0, None)]
+    assert rules.decide([track(2, None)], now=2.0) == [Greeting(2, None, 2.0, 2)]
+
+
+def test_strangers_share_one_visit_count_so_their_messages_take_turns():
+    rules = policy()
+    rules.decide([track(1, "alice")], now=0.0)
+    greetings = rules.decide([track(2, None), track(3, None)], now=1.0)
+    greetings += rules.decide([track(4, None)], now=2.0)
+    assert [greeting.visit for greeting in greetings] == [1, 2, 3]
+    assert rules.visits("alice") == 1
+
+
+def test_a_track_the_tracker_ended_is_forgotten():
+    """Decided tracks are kept only while they are live, so a day of passers-by does not
+    grow the policy's memory: an id that comes back (never from a real tracker) is new."""
+    rules = policy()
+    assert rules.decide([track(1, None)], now=0.0) == [Greeting(1, None, 0.0, 1)]
+    assert rules.decide([], now=1.0) == []
+    assert rules.decide([track(1, None)], now=2.0) == [Greeting(1, None, 2.0, 2)]
 
 
 def test_a_zero_cooldown_greets_a_person_on_every_new_track():

@@ -3,6 +3,7 @@ checked pixel by pixel."""
 
 import logging
 import os
+import stat
 from datetime import datetime
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -300,6 +301,7 @@ def test_a_screenshot_is_saved_as_png(tmp_path):
                             camera=camera_frame(), status="12 fps"))
         path = screen.save_screenshot(tmp_path / "shots" / "greeting.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     saved = pygame.image.load(str(path))
     assert saved.get_size() == (800, 480)
 
@@ -322,6 +324,17 @@ def test_escape_q_and_closing_the_window_ask_to_quit(event):
         screen.render(scene())
         assert screen.handle_events() is False
         pygame.event.post(event)
+        assert screen.handle_events() is True
+
+
+@pytest.mark.parametrize("key", [pygame.K_ESCAPE, pygame.K_q], ids=["escape", "q"])
+def test_fullscreen_the_kiosk_ignores_the_quit_keys(key):
+    """A stray key (or a curious guest at the keyboard) must not end the kiosk."""
+    with Screen(STYLE) as screen:
+        assert not screen.keys_quit
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key))
+        assert screen.handle_events() is False
+        pygame.event.post(pygame.event.Event(pygame.QUIT))
         assert screen.handle_events() is True
 
 

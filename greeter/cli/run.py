@@ -40,7 +40,8 @@ def run(ctx: click.Context, source: str, realtime: bool, window: Optional[Tuple[
         speak: bool) -> None:
     """Run the greeter: recognise guests in front of the camera and welcome them.
 
-    Esc or q (or SIGTERM) quits. A video file or image folder ends the run at its end.
+    SIGTERM quits; in a --window, Esc and q too (fullscreen ignores keys: a stray key must not
+    end the kiosk). A video file or image folder ends the run at its end.
     """
     from greeter.app import Greeter, RunOptions
 
@@ -48,6 +49,13 @@ def run(ctx: click.Context, source: str, realtime: bool, window: Optional[Tuple[
                          events_out=events_out, screenshot_dir=screenshot_dir, speak=speak)
     summary = Greeter(settings_of(ctx), options).run()
     click.echo(f"{summary.frames} frames in {summary.seconds:.1f} s, "
-               f"{len(summary.greetings)} greetings", err=True)
+               f"{summary.greeted} greetings", err=True)
+    earlier = summary.screenshots_saved - len(summary.screenshots)
+    if earlier:
+        click.echo(f"{earlier} earlier screenshots in {screenshot_dir}", err=True)
     for path in summary.screenshots:
         click.echo(f"screenshot: {path}", err=True)
+    failures = ", ".join(f"{name} {count}" for name, count in summary.output_failures.items()
+                         if count)
+    if failures:
+        click.echo(f"outputs that failed (the run went on): {failures}", err=True)

@@ -1,0 +1,240 @@
+"""What a greeting does besides showing on the screen: the events file, screenshots, the voice.
+
+Each output is a small object with one interface (`Output`: `open`, `greeted`, `poll`,
+`close`), and `Outputs` runs them so that each may fail alone: an exception (a full disk, a
+folder that became unwritable, a ``pygame.error``, a voice program that is missing or fails)
+is logged once per kind, counted per output for the status line, and never stops the robot.
+A robot at an event's door should go on greeting with its disk full; the operator sees the
+count and the one log line, not a dead kiosk.
+
+Outputs that failed are tried again at the next greeting, so a disk that was cleaned up or a
+folder that was fixed works again without a restart.
+
+The events file and the screenshots hold names and faces, so they are private like the store:
+the events file is ``0600`` and a screenshot folder the robot creates is ``0700`` (whatever
+the umask), each screenshot ``0600``.
+"""
+
+import errno
+import json
+import logging
+import os
+import stat
+from collections import deque
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple
+
+from greeter.camera import Frame
+from greeter.errors import GreeterError
+from greeter.ui import Screen
+from greeter.voice import Speaker, VoiceError
+
+log = logging.getLogger(__name__)
+
+#: Screenshot paths remembered for the run's summary: the newest ones only, so a day's run
+#: keeps its memory flat.
+RECENT_SCREENSHOTS = 100
+
+
+@dataclass(frozen=True)
+class Greeted:
+    """One greeting as the outputs see it: the events file's line (`event`: t, frame, person,
+    name, message, distance), the message's `language`, and the `frame` it was decided on."""
+
+    event: Dict[str, Any]
+    language: str
+    frame: Frame
+
+
+class Output:
+    """One side effect of greetings. Any method may raise; `Outputs` contains the failure."""
+
+    #: Short name, for the status line ("events 3").
+    name = "output"
+
+    @property
+    def description(self) -> str:
+        """What the output is, for the log ("events file data/events.jsonl")."""
+        return self.name
+
+    def open(self) -> None:
+        """Get ready (create the file or folder); called once at start."""
+
+    def greeted(self, greeted: Greeted) -> None:
+        """Do the output's part for one greeting."""
+
+    def poll(self) -> None:
+        """Raise a failure that happened in the background (called often: keep it cheap)."""
+
+    def close(self) -> None:
+        """Finish; called once at the end."""
+
+
+class EventsFile(Output):
+    """One JSON line per greeting appended to a file, written whole or not at all.
+
+    Each line is one ``write`` to an ``O_APPEND`` descriptor (no buffer that could hold a
+    half-written line after a failure); a line cut short by a full disk is cut off again, so
+    the file stays valid JSON Lines.
+    """
+
+    name = "events"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: Optional[int] = None
+        self._regular = False
+
+    @property
+    def description(self) -> str:
+        return f"events file {self.path}"
+
+    def open(self) -> None:
+        if self._fd is not None:
+            return
+        fd = os.open(str(self.path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
+        if self._regular:  # never chmod a device such as /dev/stdout
+            os.fchmod(fd, 0o600)
+        self._fd = fd
+
+    def greeted(self, greeted: Greeted) -> None:
+        self.open()
+        line = (json.dumps(greeted.event, ensure_ascii=False) + "\n").encode("utf-8")
+        end = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
+        try:
+            done = 0
+            while done < len(line):
+                written = os.write(self._fd, line[done:])
+                if written == 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                done += written
+        except OSError:
+            if self._regular:
+                with suppress(OSError):
+                    os.ftruncate(self._fd, end)
+            raise
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+class Screenshots(Output):
+    """The screen saved as a PNG at each greeting, drawn by `draw` (the app's private scene:
+    strangers' faces pixelated)."""
+
+    name = "screenshots"
+
+    def __init__(self, folder: Path, screen: Screen, draw: Callable[[Frame], None]):
+        self.folder = Path(folder)
+        self._screen = screen
+        self._draw = draw
+        self.saved = 0
+        #: The newest `RECENT_SCREENSHOTS` paths saved.
+        self.recent: Deque[Path] = deque(maxlen=RECENT_SCREENSHOTS)
+
+    @property
+    def description(self) -> str:
+        return f"screenshots in {self.folder}"
+
+    def open(self) -> None:
+        """Create the folder ``0700`` when missing; an existing folder (maybe a shared one)
+        keeps its mode, the screenshots in it are ``0600`` anyway."""
+        if not self.folder.is_dir():
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.folder, 0o700)
+
+    def greeted(self, greeted: Greeted) -> None:
+        self.open()
+        self._draw(greeted.frame)
+        event = greeted.event
+        path = self.folder / f"greeting-{event['frame']:06d}-{event['person'] or 'stranger'}.png"
+        self._screen.save_screenshot(path)
+        self.saved += 1
+        self.recent.append(path)
+
+
+class Voice(Output):
+    """Each greeting said aloud in its language; see `greeter.voice`."""
+
+    name = "voice"
+
+    def __init__(self, speaker: Speaker):
+        self._speaker = speaker
+
+    def open(self) -> None:
+        self._speaker.require()
+
+    def greeted(self, greeted: Greeted) -> None:
+        self._speaker.say(greeted.event["message"], greeted.language)
+
+    def poll(self) -> None:
+        self._speaker.check()
+
+    def close(self) -> None:
+        self._speaker.close()
+        self._speaker.check()
+
+
+class Outputs:
+    """Runs every output, each in its own guard; see the module docstring."""
+
+    def __init__(self, outputs: Sequence[Output]):
+        self._outputs = list(outputs)
+        #: Failures so far, per output name.
+        self.failures: Dict[str, int] = {output.name: 0 for output in self._outputs}
+        self._logged: Set[Tuple[str, str, Any]] = set()
+        for output in self._outputs:
+            self._guarded(output, output.open)
+
+    def greeted(self, greeted: Greeted) -> None:
+        for output in self._outputs:
+            self._guarded(output, output.greeted, greeted)
+
+    def poll(self) -> None:
+        for output in self._outputs:
+            self._guarded(output, output.poll)
+
+    def close(self) -> None:
+        for output in self._outputs:
+            self._guarded(output, output.close)
+
+    def failing(self) -> str:
+        """The outputs that failed and how often, e.g. ``events 3, voice 1``; "" if none."""
+        return ", ".join(f"{name} {count}" for name, count in self.failures.items() if count)
+
+    def _guarded(self, output: Output, action: Callable, *args) -> None:
+        try:
+            action(*args)
+        except Exception as error:  # whatever an output does wrong, the robot goes on
+            self.failures[output.name] += 1
+            kind = _kind(output, error)
+            if kind in self._logged:
+                return
+            self._logged.add(kind)
+            expected = isinstance(error, (OSError, GreeterError))
+            log.error("%s failed: %s; greeting goes on without it (failures are counted in "
+                      "the status line)", output.description, _reason(error),
+                      exc_info=None if expected else error)
+
+
+def _kind(output: Output, error: Exception) -> Tuple[str, str, Any]:
+    """Failures of one kind are logged once: same output, same exception type, and the same
+    errno (a full disk) or, for greeter's own errors, the same message."""
+    if isinstance(error, OSError):
+        detail: Any = error.errno
+    elif isinstance(error, VoiceError):
+        detail = str(error)
+    else:
+        detail = None
+    return output.name, type(error).__name__, detail
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}" + (f": {error.filename}" if error.filename else "")
+    return str(error) or type(error).__name__
