@@ -115,6 +115,8 @@ class Probe:
         gc.collect()
         self.points.append((label, self.process.memory_info().rss / 2**20,
                             sys.getallocatedblocks()))
+        print(f"{time.strftime('%H:%M:%S')} {label}: {self.points[-1][1]:.1f} MB",
+              file=sys.stderr, flush=True)
 
     def frame_time(self, t: float) -> None:
         while self._pending and t >= self._pending[0][1]:
