@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 DETECTION_THREADS = 2
 RELOAD_EVERY_SECONDS = 1.0
 #: Greetings kept in the run's summary: the newest ones, so a day's run keeps its memory flat.
-RECENT_GREETINGS = 1000
+RECENT_GREETINGS = 100
 
 
 @dataclass
