@@ -392,10 +392,9 @@ class Greeter:
             self.store = None
         self._broken_store_files = _files_state(self.settings.store)
         problem = str(error) if isinstance(error, StoreError) else \
-            f"{self.settings.store}: damaged ({error})"
+            f"{self.settings.store}: cannot be read ({error})"
         if problem != self._store_problem:
-            log.error("%s; everybody is greeted as a stranger until the store is fixed "
-                      "(restore a backup, or re-enrol with `greeter enroll`)", problem)
+            log.error("%s; everybody is greeted as a stranger until it is fixed", problem)
             self._store_problem = problem
 
     def _store_due(self) -> bool:

@@ -292,7 +292,7 @@ def test_people_import_and_export_through_standard_streams(tmp_path: Path):
 
     laptop, robot = tmp_path / "laptop.sqlite3", tmp_path / "robot.sqlite3"
     with Store(laptop) as store:
-        store.add_embedding("zoe", "Zoë", np.ones(128, dtype=np.float32), "ab" * 32, "z.jpg",
+        store.add_embedding("zoe", "Zoë", np.full(128, 0.125, dtype=np.float32), "ab" * 32, "z.jpg",
                             120, 80.5)
     exported = cli_runner().invoke(main, ["--store", str(laptop), "people", "export", "-"])
     assert exported.exit_code == 0, exported.output

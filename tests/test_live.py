@@ -233,7 +233,7 @@ def test_a_damaged_store_greets_everybody_as_a_stranger_and_is_logged_once(sampl
                              for g in greetings)
     problems = [line for line in completed.stderr.splitlines() if "as a stranger" in line]
     assert len(problems) == 1, completed.stderr
-    assert f"{store}: " in problems[0] and "malformed" in problems[0]
+    assert f"{store} is damaged (" in problems[0], problems[0]
 
 
 class ActingSource(FrameSource):

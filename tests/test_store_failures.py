@@ -199,7 +199,7 @@ def test_the_robot_greets_everybody_as_a_stranger_and_logs_the_damage_once(
     problems = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(problems) == 1, [r.getMessage() for r in problems]
     assert problems[0].getMessage().startswith(f"{path} is damaged (")
-    assert problems[0].getMessage().endswith("everybody is a stranger until it is fixed")
+    assert problems[0].getMessage().endswith("everybody is greeted as a stranger until it is fixed")
     assert path.read_bytes() == before
 
 
