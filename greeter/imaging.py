@@ -24,8 +24,8 @@ from greeter.errors import ImageError
 
 try:
     import pillow_heif
-except ImportError:  # a declared dependency; without it HEIC photos get a message saying so
-    pillow_heif = None
+except ImportError:  # a declared dependency; without it HEIC photos are refused with the fix
+    pass
 else:
     pillow_heif.register_heif_opener()
     if hasattr(pillow_heif, "register_avif_opener"):  # pillow-heif < 1.0; later Pillow reads AVIF
@@ -179,9 +179,11 @@ def _orientation(path: PathLike, image: Image.Image) -> Optional[int]:
 
 
 def _unidentified(path: PathLike) -> str:
-    if Path(path).suffix.lower() in HEIF_SUFFIXES and pillow_heif is None:
-        return (f"{path}: HEIC/AVIF photos need the pillow-heif package: run "
-                f"`pip install pillow-heif` (or export the photo as JPEG)")
+    suffix = Path(path).suffix.lower()
+    if suffix in HEIF_SUFFIXES and suffix not in Image.registered_extensions():
+        return (f"{path}: reading {suffix} photos needs the pillow-heif package (and for .avif "
+                f"Pillow 11.2 or newer): run `pip install -U pillow-heif Pillow`, or export the "
+                f"photo as JPEG")
     return f"{path}: not an image, or a format that cannot be read"
 
 
