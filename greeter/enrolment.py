@@ -213,8 +213,9 @@ def _die_with_parent(parent_pid: int) -> None:
     """End this worker as soon as the main process is gone, even killed by ``kill -9``, which
     no handler of the main process sees (orphaned workers held ~150 MB each forever).
 
-    Linux kills it at once (``PR_SET_PDEATHSIG``); elsewhere a thread checks every second
-    whether it has been handed to another parent.
+    Linux kills it at once (``PR_SET_PDEATHSIG``; strictly, when the thread that started it
+    ends, which is the thread consuming `analyse_photos` from start to close); elsewhere a
+    thread checks every second whether it has been handed to another parent.
     """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
