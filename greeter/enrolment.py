@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -66,17 +66,20 @@ class PhotoOutcome:
 
 
 class EnrolmentInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or a signal turned into KeyboardInterrupt) stopped a run.
+    """Ctrl-C or SIGTERM (`signal_number`; None for a KeyboardInterrupt raised otherwise)
+    stopped a run.
 
-    Everything reported in `outcomes` is final (enrolled photos stay enrolled); the other
+    `outcomes` are final and match the store (enrolled photos stay enrolled); the other
     `not_analysed` photos were left as they were. A KeyboardInterrupt, so that callers that do
     not look at it stop as they did before.
     """
 
-    def __init__(self, outcomes: List["PhotoOutcome"], not_analysed: int):
+    def __init__(self, outcomes: List["PhotoOutcome"], not_analysed: int,
+                 signal_number: Optional[int]):
         super().__init__(f"interrupted: {not_analysed} photos not analysed")
         self.outcomes = outcomes
         self.not_analysed = not_analysed
+        self.signal_number = signal_number
 
 
 @dataclass(frozen=True)
@@ -225,8 +228,9 @@ def _die_with_parent(parent_pid: int) -> None:
     """End this worker as soon as the main process is gone, even killed by ``kill -9``, which
     no handler of the main process sees (orphaned workers held ~150 MB each forever).
 
-    Linux kills it at once (``PR_SET_PDEATHSIG``); elsewhere a thread checks every second
-    whether it has been handed to another parent.
+    Linux kills it at once (``PR_SET_PDEATHSIG``; strictly, when the thread that started it
+    ends, which is the thread consuming `analyse_photos` from start to close); elsewhere a
+    thread checks every second whether it has been handed to another parent.
     """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
@@ -335,20 +339,24 @@ class Enroller:
         on_outcome: Callable[[PhotoOutcome], None] = lambda outcome: None,
     ) -> List[PhotoOutcome]:
         """One outcome per job, in the order of `jobs` except that photos needing no analysis
-        come first. Ctrl-C raises `EnrolmentInterrupted` with the outcomes so far."""
+        come first. Ctrl-C or SIGTERM raise `EnrolmentInterrupted` with the outcomes so far."""
         outcomes: List[PhotoOutcome] = []
 
         def report(outcome: PhotoOutcome) -> None:
             outcomes.append(outcome)
             on_outcome(outcome)
 
+        interruptions = _Interruptions()
         try:
-            self._run(jobs, report)
+            with interruptions.caught():
+                self._run(jobs, report, interruptions)
         except KeyboardInterrupt:
-            raise EnrolmentInterrupted(outcomes, len(jobs) - len(outcomes)) from None
+            raise EnrolmentInterrupted(outcomes, len(jobs) - len(outcomes),
+                                       interruptions.signal_number) from None
         return outcomes
 
-    def _run(self, jobs: Sequence[PhotoJob], report: Callable[[PhotoOutcome], None]) -> None:
+    def _run(self, jobs: Sequence[PhotoJob], report: Callable[[PhotoOutcome], None],
+             interruptions: "_Interruptions") -> None:
         pending: List[Tuple[PhotoJob, str]] = []
         seen: Dict[str, Path] = {}
         for job in jobs:
@@ -362,7 +370,8 @@ class Enroller:
         # closing: an interruption between two photos ends the workers now, not at exit
         with closing(results):
             for (job, digest), (_, result) in zip(pending, results):
-                report(self._store(job, digest, result))
+                with interruptions.held():
+                    report(self._store(job, digest, result))
 
     def _screen(self, job: PhotoJob, seen: Dict[str, Path]) -> Union[str, PhotoOutcome]:
         """The hash of a photo worth analysing, or the outcome that makes analysis needless."""
@@ -395,6 +404,52 @@ class Enroller:
         except GreeterError as error:
             return PhotoOutcome(job.path, job.person_id, REJECTED, _reason(error, job.path))
         return PhotoOutcome(job.path, job.person_id, ENROLLED)
+
+
+class _Interruptions:
+    """SIGINT (Ctrl-C) and SIGTERM during a run, raised as KeyboardInterrupt in the main
+    thread, except while a photo is being stored and reported: there the signal waits until
+    the outcome is reported, so that what the run reports is exactly what the store holds."""
+
+    def __init__(self) -> None:
+        self.signal_number: Optional[int] = None
+        self._holding = False
+        self._pending = False
+
+    @contextmanager
+    def caught(self) -> Iterator[None]:
+        """Handle both signals while the block runs (signals reach only the main thread; a
+        signal the process ignores, such as SIGINT under ``nohup``, stays ignored)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.getsignal(number)
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+        for number, handler in previous.items():
+            if handler is not signal.SIG_IGN:
+                signal.signal(number, self._handle)
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._pending:
+            raise KeyboardInterrupt
+
+    def _handle(self, number: int, frame: object) -> None:
+        self.signal_number = self.signal_number or number
+        if self._holding:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
 
 
 def _reason(error: Exception, path: Path) -> str:

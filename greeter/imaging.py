@@ -24,8 +24,8 @@ from greeter.errors import ImageError
 
 try:
     import pillow_heif
-except ImportError:  # a declared dependency; without it HEIC photos get a message saying so
-    pillow_heif = None
+except ImportError:  # a declared dependency; without it HEIC photos are refused with the fix
+    pass
 else:
     pillow_heif.register_heif_opener()
     if hasattr(pillow_heif, "register_avif_opener"):  # pillow-heif < 1.0; later Pillow reads AVIF
@@ -45,11 +45,11 @@ MAX_PIXELS = 250_000_000
 
 #: Most pixels decoded at once, whatever the format. A JPEG counts at the reduced size it is
 #: decoded at; PNG, TIFF, WebP, HEIC and AVIF are decoded whole. 50 megapixels admits the
-#: largest photos phones take (48 MP HEIC on iPhones) and keeps a worker's memory well inside
-#: the 4 GB Jetson Nano's: measured peak RSS of `load_rgb(path, max_side=2048)` for a 48 MP
-#: PNG 270 MB (470 MB before reducing ahead of conversions), a 48 MP HEIC 380 MB, and for a
-#: 15,800x15,800 PNG 2.1 GB before this cap, 37 MB now (refused from its header). A face needs
-#: far less: photos are analysed at 2048 px at most.
+#: largest photos phones take (48 MP HEIC on iPhones) and keeps an enrolment worker well inside
+#: the 4 GB Jetson Nano. Measured peak RSS of a worker (dlib models included) enrolling a 48 MP
+#: PNG: 320 MB (520 MB before images were reduced ahead of conversions); a 48 MP HEIC: 430 MB;
+#: a 15,800x15,800 PNG: 2.15 GB per worker before this cap, 91 MB now (refused by its header).
+#: A face needs far less: photos are analysed at 2048 px at most.
 MAX_DECODED_PIXELS = 50_000_000
 
 #: EXIF orientation -> the transposition that shows the photo upright (as viewers do).
@@ -179,9 +179,11 @@ def _orientation(path: PathLike, image: Image.Image) -> Optional[int]:
 
 
 def _unidentified(path: PathLike) -> str:
-    if Path(path).suffix.lower() in HEIF_SUFFIXES and pillow_heif is None:
-        return (f"{path}: HEIC/AVIF photos need the pillow-heif package: run "
-                f"`pip install pillow-heif` (or export the photo as JPEG)")
+    suffix = Path(path).suffix.lower()
+    if suffix in HEIF_SUFFIXES and suffix not in Image.registered_extensions():
+        return (f"{path}: reading {suffix} photos needs the pillow-heif package (and for .avif "
+                f"Pillow 11.2 or newer): run `pip install -U pillow-heif Pillow`, or export the "
+                f"photo as JPEG")
     return f"{path}: not an image, or a format that cannot be read"
 
 

@@ -4,6 +4,8 @@ generated here)."""
 import io
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -226,3 +228,19 @@ def test_huge_photos_are_reduced_before_conversion(tmp_path):
         rgb = load_rgb(path, max_side=1000)
         assert rgb.shape == (667, 1000, 3), mode
         assert rgb.min() < 40 and rgb.max() > 200, mode
+
+
+def test_without_pillow_heif_a_heic_photo_says_what_to_install(tmp_path):
+    heic = tmp_path / "IMG_0001.HEIC"
+    gradient().save(heic, "HEIF")
+    # a Python where pillow-heif is not installed: its import fails
+    code = ("import sys\n"
+            "sys.modules['pillow_heif'] = None\n"
+            "from greeter.imaging import load_rgb\n"
+            "load_rgb(sys.argv[1])\n")
+    completed = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True,
+                               text=True)
+    assert completed.returncode == 1
+    assert (f"ImageError: {heic}: reading .heic photos needs the pillow-heif package (and for "
+            f".avif Pillow 11.2 or newer): run `pip install -U pillow-heif Pillow`, or export the "
+            f"photo as JPEG") in completed.stderr

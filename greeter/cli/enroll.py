@@ -2,9 +2,8 @@
 
 import signal
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -68,11 +67,10 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
         searched = ", ".join(map(str, paths or (DEFAULT_INBOX,)))
         raise click.ClickException(f"no photos found in {searched}")
 
-    signals: List[int] = []
     with open_store(ctx, create=True) as store, Progress(
         TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=stderr_console(), transient=True,
-    ) as progress, _sigterm_interrupts(signals):
+    ) as progress:
         store.check_writable("nothing was enrolled")  # before analysing photos it cannot keep
         task = progress.add_task("enrol", total=len(jobs))
 
@@ -99,25 +97,9 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
     if interrupted is not None:
         click.echo(f"interrupted: {interrupted.not_analysed} photos not analysed (run the same "
                    f"command again to enrol them)")
-        ctx.exit(128 + (signals[0] if signals else signal.SIGINT))
+        ctx.exit(128 + (interrupted.signal_number or signal.SIGINT))
     if counts[REJECTED]:
         ctx.exit(1)
-
-
-@contextmanager
-def _sigterm_interrupts(received: List[int]) -> Iterator[None]:
-    """SIGTERM (``kill``, systemd stopping a job) stops the run as Ctrl-C does: workers end at
-    once, what was enrolled stays, and the summary is printed. `received` collects the signal."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _report_problem(outcome: PhotoOutcome) -> None:
