@@ -40,7 +40,7 @@ from collections import Counter
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 from pydantic import (
@@ -209,15 +209,21 @@ def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
     if _same_file(path, store.path):
         raise BundleError(f"{path}: is the store itself; name the bundle another file, e.g. "
                           "people.bundle")
+    people, content = bundle_bytes(store)
+    try:
+        replace_file(path, content, mode=0o600)
+    except OSError as error:
+        raise BundleError(f"{path}: cannot be written ({error.strerror})") from None
+    return people
+
+
+def bundle_bytes(store: Store) -> Tuple[List[PersonRecord], bytes]:
+    """Everybody in `store` and their bundle's content (the console sends it as a download)."""
     people = store.export_people()
     if not people:
         raise BundleError(f"{store.path}: nobody is enrolled, so there is nothing to export")
     text = json.dumps(bundle_document(people, store.model_id), indent=1, ensure_ascii=True)
-    try:
-        replace_file(path, (text + "\n").encode("ascii"), mode=0o600)
-    except OSError as error:
-        raise BundleError(f"{path}: cannot be written ({error.strerror})") from None
-    return people
+    return people, (text + "\n").encode("ascii")
 
 
 def _same_file(path: Path, other: Path) -> bool:
@@ -236,7 +242,13 @@ def read_bundle(path: Union[str, Path], model_id: str) -> Bundle:
     refused. Nothing is written, so a store is untouched by a refused bundle.
     """
     path = Path(path)
-    document = _parse(_read(path), path)
+    return bundle_from_bytes(_read(path), path, model_id)
+
+
+def bundle_from_bytes(content: bytes, path: Union[str, Path], model_id: str) -> Bundle:
+    """`read_bundle` for a bundle held in memory (an upload to the console); `path` names it
+    in the messages."""
+    document = _parse(content, Path(path))
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise BundleError(

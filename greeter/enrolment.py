@@ -9,10 +9,12 @@ Photos are analysed in worker processes, one per core: dlib holds the GIL for mo
 work, so threads would not use the second core. Only the main process writes to the store.
 """
 
+import hashlib
 import multiprocessing
 import os
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -20,7 +22,7 @@ import numpy as np
 
 from greeter.errors import FaceError, GreeterError, ImageError
 from greeter.faces import FaceEngine
-from greeter.imaging import check_readable, file_sha256, is_photo_name, load_rgb
+from greeter.imaging import check_readable, file_sha256, is_photo_name, load_rgb, load_rgb_bytes
 from greeter.settings import DetectionSettings, EnrolmentSettings
 from greeter.store import Store, check_person_id
 
@@ -34,11 +36,16 @@ NAME_FILE = "name.txt"
 
 @dataclass(frozen=True)
 class PhotoJob:
-    """One photo to enrol for one person."""
+    """One photo to enrol for one person.
+
+    With `data` the photo is held in memory (an upload to the console): `path` only names it,
+    and nothing is read from or written to disk.
+    """
 
     person_id: str
     name: Optional[str]
     path: Path
+    data: Optional[bytes] = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -125,13 +132,18 @@ def analyse_photo(
     enrolment: EnrolmentSettings,
     largest: bool = False,
     engine: Optional[FaceEngine] = None,
+    data: Optional[bytes] = None,
 ) -> PhotoAnalysis:
-    """The embedding of the one face in a photo, or a `GreeterError` saying why it is unusable."""
+    """The embedding of the one face in a photo (the file `path`, or `data` named `path`), or a
+    `GreeterError` saying why it is unusable."""
     global _worker_engine
     if engine is None:
         _worker_engine = _worker_engine or FaceEngine()
         engine = _worker_engine
-    rgb = load_rgb(path, max_side=detection.load_max_side)
+    if data is None:
+        rgb = load_rgb(path, max_side=detection.load_max_side)
+    else:
+        rgb = load_rgb_bytes(data, str(path), max_side=detection.load_max_side)
     boxes, faces = engine.faces_in_photo(
         rgb, detection.photo_max_side, detection.retry_upsample, enrolment.jitter, limit=1
     )
@@ -204,7 +216,11 @@ def _attempt(analysis: Callable[[], PhotoAnalysis]) -> Union[PhotoAnalysis, Gree
 
 
 class Enroller:
-    """Runs photo jobs into a store and reports one outcome per photo."""
+    """Runs photo jobs into a store and reports one outcome per photo.
+
+    With an `engine` (a server keeping the face models loaded between requests) photos are
+    analysed in this process with it, instead of in worker processes.
+    """
 
     def __init__(
         self,
@@ -212,11 +228,13 @@ class Enroller:
         detection: DetectionSettings,
         enrolment: EnrolmentSettings,
         largest: bool = False,
+        engine: Optional[FaceEngine] = None,
     ):
         self.store = store
         self.detection = detection
         self.enrolment = enrolment
         self.largest = largest
+        self.engine = engine
 
     def run(
         self,
@@ -237,8 +255,16 @@ class Enroller:
                 report(screened)
             else:
                 pending.append((job, screened))
-        results = analyse_photos([job.path for job, _ in pending], self.detection,
-                                 self.enrolment, self.largest)
+        engine = self.engine
+        if engine is None and any(job.data is not None for job, _ in pending):
+            engine = FaceEngine()  # photos in memory are not copied to worker processes
+        if engine is None:
+            results = analyse_photos([job.path for job, _ in pending], self.detection,
+                                     self.enrolment, self.largest)
+        else:
+            results = ((job.path, _attempt(partial(
+                analyse_photo, job.path, self.detection, self.enrolment, self.largest,
+                engine, job.data))) for job, _ in pending)
         for (job, digest), (_, result) in zip(pending, results):
             report(self._store(job, digest, result))
         return outcomes
@@ -246,8 +272,13 @@ class Enroller:
     def _screen(self, job: PhotoJob, seen: Dict[str, Path]) -> Union[str, PhotoOutcome]:
         """The hash of a photo worth analysing, or the outcome that makes analysis needless."""
         try:
-            check_readable(job.path)
-            digest = file_sha256(job.path)
+            if job.data is None:
+                check_readable(job.path)
+                digest = file_sha256(job.path)
+            elif not job.data:
+                raise ImageError(f"{job.path}: empty file (0 bytes)")
+            else:
+                digest = hashlib.sha256(job.data).hexdigest()
         except ImageError as error:
             return PhotoOutcome(job.path, job.person_id, REJECTED, _reason(error, job.path))
         except OSError as error:
