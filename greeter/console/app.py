@@ -106,7 +106,7 @@ class Console:
             session.flash.clear()
         html = self.templates.get_template(template).render(
             request=request, session=session, csrf=session.csrf if session else "",
-            flash=flash, path=request.url.path, **values)
+            flash=flash, here=request.url.path, **values)
         return HTMLResponse(html, status_code=status_code)
 
     def error_page(self, request: Request, status_code: int, message: str,
@@ -144,7 +144,8 @@ def page(handler: PageHandler) -> Callable[[Console], Callable[[Request], Awaita
             except BadForm as error:
                 return console.error_page(request, 400, f"Bad form: {error}.", session)
             except GreeterError as error:
-                return console.error_page(request, 400, str(error), session)
+                return console.error_page(request, 404 if _is_unknown(error) else 400,
+                                          str(error), session)
             except Exception:
                 log.exception("console page %s failed", request.url.path)
                 return console.error_page(request, 500, "Something went wrong on the robot; "

@@ -26,7 +26,7 @@ from greeter.console.auth import SESSION_MAX_AGE
 from greeter.console.hints import photo_verdict, quality_hint
 from greeter.console.uploads import BadForm, TooLarge, read_form
 from greeter.enrolment import ENROLLED, REJECTED, SKIPPED
-from greeter.errors import ConfigError, GreeterError
+from greeter.errors import ConfigError, GreeterError, StoreError
 from greeter.faces import MODEL_ID
 from greeter.greetings import (
     Greetings,
@@ -140,7 +140,7 @@ def _person_or_404(console: Console, person_id: str):
     check_person_id(person_id)
     person = console.store().person(person_id)
     if person is None:
-        raise GreeterError(f"nobody with id '{person_id}' is enrolled")
+        raise StoreError(f"nobody with id '{person_id}' is enrolled")
     return person
 
 
