@@ -11,9 +11,10 @@ set -euo pipefail
 python=${1:-python3}
 venv=${2:-.venv}
 stamp="$venv/.bootstrapped"
-# cmake and BLAS/LAPACK build dlib; gst-launch-1.0 reads CSI cameras when OpenCV lacks GStreamer
+# cmake and BLAS/LAPACK build dlib; gst-launch-1.0 reads CSI cameras when OpenCV lacks GStreamer;
+# chromium and its driver run the console's end-to-end test (tests/test_console_browser.py)
 build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tools
-                gstreamer1.0-plugins-base)
+                gstreamer1.0-plugins-base chromium chromium-driver)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
