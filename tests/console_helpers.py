@@ -31,7 +31,8 @@ def console_settings(folder: Path) -> Settings:
                          greetings=folder / "greetings.json")
 
 
-def make_client(folder: Path, limits: Limits = Limits(), clock: Optional[Clock] = None,
+def make_client(folder: Path, limits: Optional[Limits] = None,
+                clock: Optional[Clock] = None,
                 password: Optional[str] = PASSWORD):
     from starlette.testclient import TestClient
 

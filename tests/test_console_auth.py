@@ -4,6 +4,7 @@ limits, headers; and the `greeter console` commands that set the password and to
 import stat
 
 import pytest
+from conftest import cli_runner
 from console_helpers import (
     PASSWORD,
     Clock,
@@ -16,7 +17,6 @@ from console_helpers import (
     signed_in_csrf,
 )
 
-from conftest import cli_runner
 from greeter.cli import main
 from greeter.console.auth import FREE_ATTEMPTS, Credentials
 from greeter.console.uploads import Limits

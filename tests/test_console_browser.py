@@ -20,9 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from console_helpers import PASSWORD
 
-from conftest import REPO
 from greeter.console.auth import Credentials
 
 pytestmark = pytest.mark.slow
@@ -61,9 +61,9 @@ def console_url(tmp_path):
                GREETER_GREETINGS=str(tmp_path / "greetings.json"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
                                                         os.environ.get("PYTHONPATH")])))
-    log = open(tmp_path / "console.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen",
-                               f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+    with open(tmp_path / "console.log", "wb") as log:  # the child keeps its own descriptor
+        server = subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen",
+                                   f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -78,7 +78,6 @@ def console_url(tmp_path):
     yield url
     server.terminate()
     server.wait(timeout=20)
-    log.close()
 
 
 @pytest.fixture

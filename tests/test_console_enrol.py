@@ -5,9 +5,9 @@ import html
 import re
 
 import pytest
+from conftest import cli_runner
 from console_helpers import console_settings, make_client, signed_in_csrf
 
-from conftest import cli_runner
 from greeter.cli import main
 from greeter.console.auth import Credentials
 from greeter.store import Store

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from conftest import cli_runner
 from console_helpers import (
     console_settings,
     csrf_of,
@@ -14,7 +15,6 @@ from console_helpers import (
     signed_in_csrf,
 )
 
-from conftest import cli_runner
 from greeter.bundle import bundle_document
 from greeter.cli import main
 from greeter.console.auth import Credentials

@@ -57,10 +57,10 @@ SECURITY_HEADERS = (
 class Console:
     """What every route shares: settings, the store, the face engine, sign-in state."""
 
-    def __init__(self, settings: Settings, limits: Limits = Limits(),
+    def __init__(self, settings: Settings, limits: Optional[Limits] = None,
                  clock: Callable[[], float] = time.monotonic):
         self.settings = settings
-        self.limits = limits
+        self.limits = limits or Limits()
         self.credentials = Credentials(Path(settings.store).parent)
         self.sessions = Sessions(clock)
         self.throttle = SignInThrottle(clock)
@@ -220,7 +220,7 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings, limits: Limits = Limits(),
+def create_app(settings: Settings, limits: Optional[Limits] = None,
                clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The console for `settings` (its store, greetings file and their folder's credentials)."""
     from greeter.console import api as api_routes
