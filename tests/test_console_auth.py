@@ -1,6 +1,7 @@
 """The console's security: nothing without signing in, cookies, CSRF, throttling, tokens,
 limits, headers; and the `greeter console` commands that set the password and tokens."""
 
+import html
 import stat
 
 import pytest
@@ -248,3 +249,26 @@ def test_csrf_token_is_in_every_form(tmp_path):
         html = client.get(path).text
         assert html.count("<form method=\"post\"") <= html.count(f'value="{csrf}"')
         assert csrf_of(html) == csrf
+
+
+def test_a_damaged_password_file_is_explained_not_a_traceback(tmp_path):
+    client = make_client(tmp_path)
+    (tmp_path / "data" / "console-password.json").write_text("{\"salt\": \"zz\"}")
+    response = sign_in(client)
+    assert response.status_code == 500
+    assert "set the password again" in response.text and "Traceback" not in response.text
+
+
+def test_an_unexpected_failure_shows_no_traceback(tmp_path, caplog):
+    client = make_client(tmp_path)
+    signed_in_csrf(client)
+
+    def broken():
+        raise RuntimeError("secret internals")
+
+    client.app.state.console.store = broken
+    response = client.get("/people")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    assert "console's log" in html.unescape(response.text)
+    assert "secret internals" in caplog.text

@@ -61,8 +61,9 @@ def console(ctx: click.Context, listen: Tuple[str, int]) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"greeter console on http://{shown}:{port}/ (store {settings_of(ctx).store})",
                err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
-                proxy_headers=False)
+    # No access log: its URLs would put guests' ids and searched names into the system log.
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
+                server_header=False, proxy_headers=False)
 
 
 @console.command("set-password")

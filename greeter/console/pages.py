@@ -85,7 +85,11 @@ def login(console: Console):
         if not console.credentials.has_password():
             return await login_page(request, console, "No password is set: run `greeter "
                                     "console set-password` on the robot.", 403)
-        if not await in_thread(console.credentials.check_password, form.get("password")):
+        try:
+            right = await in_thread(console.credentials.check_password, form.get("password"))
+        except GreeterError as error:
+            return await login_page(request, console, str(error), 500)
+        if not right:
             console.throttle.failed(client)
             return await login_page(request, console, "Wrong password.", 401)
         console.throttle.succeeded(client)
