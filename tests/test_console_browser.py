@@ -101,11 +101,15 @@ def browser(tmp_path):
 
 
 def _screenshot(driver, folder: Path, name: str) -> None:
-    """The whole page at phone width."""
+    """The whole page as a phone 360 px wide shows it."""
     folder.mkdir(parents=True, exist_ok=True)
+    phone = {"width": PHONE_WIDTH, "deviceScaleFactor": 1, "mobile": False}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", dict(phone, height=640))
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(PHONE_WIDTH, max(640, min(int(height) + 90, 2400)))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           dict(phone, height=max(640, min(int(height), 2400))))
     driver.save_screenshot(str(folder / f"{name}.png"))
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path):

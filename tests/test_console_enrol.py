@@ -46,7 +46,9 @@ def test_enrol_page_enrols_obama_and_rejects_like_the_cli(tmp_path, photos):
     page = html.unescape(response.text)
     assert "1 enrolled, 0 skipped, 2 rejected" in page
     assert "obama.jpg</strong>: enrolled" in page
-    for path, reason in cli_reasons(tmp_path, [photos["two"], photos["text"]]).items():
+    expected = cli_reasons(tmp_path, [photos["two"], photos["text"]])
+    assert len(expected) == 2 and "2 faces found" in expected[str(photos["two"])]
+    for path, reason in expected.items():
         assert f"{path.rsplit('/', 1)[-1]}</strong>: rejected: {reason}" in page
     with Store(console_settings(tmp_path).store) as store:
         assert store.person("barack").name == "Barack Obama"

@@ -253,3 +253,25 @@ def test_api_lists_and_removes_people(console):
 def test_csrf_of_pages_is_the_sessions(console):
     client, csrf, _ = console
     assert csrf_of(client.get("/enrol").text) == csrf
+
+
+def test_a_damaged_status_file_is_named_on_the_page(console):
+    client, _, settings = console
+    path = status_path(settings.store)
+    path.write_text('{"format": "greeter-status", "version": 1}')
+    page = html.unescape(client.get("/status").text)
+    assert f"{path}: not a greeter status file" in page
+
+
+def test_the_status_file_is_private(tmp_path):
+    path = tmp_path / "robot-status.json"
+    write_status(path, _status(datetime.now(timezone.utc)))
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_malformed_multipart_form_is_a_400(console):
+    client, csrf, _ = console
+    response = client.post("/enrol", content=b"--xyz\r\nnonsense",
+                           headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code in (400, 403)
+    assert "Traceback" not in response.text
