@@ -275,3 +275,20 @@ def test_a_malformed_multipart_form_is_a_400(console):
                            headers={"content-type": "multipart/form-data; boundary=xyz"})
     assert response.status_code in (400, 403)
     assert "Traceback" not in response.text
+
+
+def test_the_people_list_comes_in_pages_of_100(tmp_path):
+    settings = console_settings(tmp_path)
+    for index in range(120):
+        enrol_vectors(settings.store, f"guest-{index:03d}", f"Guest {index:03d}",
+                      face_size=80 if index == 119 else 150, seed=index)
+    client = make_client(tmp_path)
+    signed_in_csrf(client)
+    first = client.get("/people").text
+    assert "Guest 099" in first and "Guest 100" not in first and "page 1 of 2" in first
+    second = client.get("/people", params={"page": "2"}).text
+    assert "Guest 100" in second and "Guest 119" in second and "Guest 099" not in second
+    assert "one small photo: add another" in second
+    with Store(settings.store) as store:
+        sizes = store.face_sizes()
+    assert len(sizes) == 120 and sizes["guest-119"] == [80]

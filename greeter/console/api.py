@@ -22,8 +22,7 @@ from greeter.store import check_person_id
 
 def _people(console: Console) -> list:
     store = console.store()
-    sizes = {record.id: [e.face_size for e in record.embeddings]
-             for record in store.export_people()}
+    sizes = store.face_sizes()
     return [{"id": p.id, "name": p.name, "photos": p.photos, "created": p.created,
              "hint": quality_hint(sizes.get(p.id, []))} for p in store.people()]
 

@@ -119,25 +119,32 @@ async def home(console, request, session, form) -> Response:
 # -- people --------------------------------------------------------------------------------
 
 
-def _people_rows(console: Console, query: str) -> List[dict]:
+#: People shown on one page of the list: a phone shows a few; search finds the others.
+PEOPLE_PER_PAGE = 100
+
+
+def _people_rows(console: Console, query: str, page_number: int) -> Tuple[List[dict], int]:
+    """One page of the people matching `query` (in the id or the name), and how many match."""
     store = console.store()
-    sizes: Dict[str, List[int]] = {
-        record.id: [e.face_size for e in record.embeddings] for record in store.export_people()
-    }
     wanted = query.casefold().strip()
-    return [
-        {"id": person.id, "name": person.name, "photos": person.photos,
-         "created": person.created[:10], "hint": quality_hint(sizes.get(person.id, []))}
-        for person in store.people()
-        if not wanted or wanted in person.id or wanted in person.name.casefold()
-    ]
+    matching = [person for person in store.people()
+                if not wanted or wanted in person.id or wanted in person.name.casefold()]
+    shown = matching[(page_number - 1) * PEOPLE_PER_PAGE:page_number * PEOPLE_PER_PAGE]
+    sizes = store.face_sizes() if shown else {}
+    return [{"id": person.id, "name": person.name, "photos": person.photos,
+             "created": person.created[:10], "hint": quality_hint(sizes.get(person.id, []))}
+            for person in shown], len(matching)
 
 
 @page
 async def people_list(console, request, session, form) -> Response:
     query = request.query_params.get("q", "")
-    rows = await in_thread(_people_rows, console, query)
-    return console.render("people.html", request, session, people=rows, query=query)
+    number = request.query_params.get("page", "1")
+    number = max(1, int(number)) if number.isdigit() else 1
+    rows, total = await in_thread(_people_rows, console, query, number)
+    pages = max(1, -(-total // PEOPLE_PER_PAGE))
+    return console.render("people.html", request, session, people=rows, query=query,
+                          total=total, page=number, pages=pages)
 
 
 def _person_or_404(console: Console, person_id: str):
