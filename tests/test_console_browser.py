@@ -101,19 +101,17 @@ def browser(tmp_path):
 
 
 def _screenshot(driver, folder: Path, name: str) -> None:
-    """The whole page as a phone 360 px wide shows it."""
+    """The whole page in a window 360 px wide, as tall as the page."""
     folder.mkdir(parents=True, exist_ok=True)
-    phone = {"width": PHONE_WIDTH, "deviceScaleFactor": 1, "mobile": False}
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", dict(phone, height=640))
+    frame = driver.execute_script("return window.outerHeight - window.innerHeight")
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           dict(phone, height=max(640, min(int(height), 2400))))
+    driver.set_window_size(PHONE_WIDTH, max(640, min(int(height), 2400)) + int(frame))
     driver.save_screenshot(str(folder / f"{name}.png"))
-    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
     find = browser.find_element
@@ -156,6 +154,10 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     messages = find(By.ID, "messages")
     messages.clear()
     messages.send_keys("Welcome back, {first_name}!")
+    # the page's own script previews while typing, within the Content-Security-Policy
+    WebDriverWait(browser, 30).until(
+        lambda driver: find(By.ID, "preview").text == "Welcome back, Barack!")
+    assert not find(By.CSS_SELECTOR, "[data-problems]").is_displayed()
     find(By.ID, "save-greeting").click()
     assert "saved barack's greeting" in find(By.CLASS_NAME, "flash").text
     assert find(By.ID, "preview").text == "Welcome back, Barack!"
@@ -171,3 +173,6 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
                        ("/status", "11-status")):
         browser.get(f"{console_url}{page}")
         _screenshot(browser, shots, name)
+    problems = [entry["message"] for entry in browser.get_log("browser")
+                if entry["level"] == "SEVERE" and "422" not in entry["message"]]
+    assert not problems, problems  # no script error, no resource refused or missing

@@ -27,7 +27,8 @@ document.querySelectorAll("form[data-preview]").forEach(function (form) {
   function refresh() {
     var data = new FormData(form);
     data.set("action", "preview");
-    fetch(form.action, { method: "POST", body: data, headers: { "X-Preview": "1" },
+    // form.action would be the buttons named "action": read the attribute
+    fetch(form.getAttribute("action"), { method: "POST", body: data, headers: { "X-Preview": "1" },
                          credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (result) {
