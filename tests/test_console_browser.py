@@ -104,6 +104,7 @@ def _screenshot(driver, folder: Path, name: str) -> None:
     """The whole page in a window 360 px wide, as tall as the page."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = driver.execute_script("return window.outerHeight - window.innerHeight")
+    driver.set_window_size(PHONE_WIDTH, 640 + int(frame))  # shrink first: pages only grow
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(PHONE_WIDTH, max(640, min(int(height), 2400)) + int(frame))
     driver.save_screenshot(str(folder / f"{name}.png"))
