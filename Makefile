@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: bootstrap test demo run lint bench clean
+.PHONY: bootstrap test demo console run lint bench clean
 
 bootstrap: $(VENV)/.bootstrapped
 
@@ -27,6 +27,10 @@ test: bootstrap
 demo: bootstrap
 	$(BIN)/greeter demo
 
+## console: the web console against a demo store; prints the URL and a demo password
+console: bootstrap
+	$(BIN)/python -m greeter.console.demo
+
 ## run: the robot with the default camera (RUN_ARGS="--source csi://0 --window 800x480")
 run: bootstrap
 	$(BIN)/greeter run $(RUN_ARGS)
@@ -38,6 +42,7 @@ lint: bootstrap
 bench: bootstrap
 	$(BIN)/python benchmarks/openset_lfw.py
 	$(BIN)/python benchmarks/enrol_speed.py
+	$(BIN)/python benchmarks/console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -45,7 +45,7 @@ from collections import Counter
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 from pydantic import (
@@ -243,7 +243,8 @@ def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
 
 
 def bundle_content(store: Store) -> Tuple[List[PersonRecord], bytes]:
-    """Everybody in `store` and the bundle of them, as `export_bundle` writes it."""
+    """Everybody in `store` and their bundle's content, as `export_bundle` writes it (the
+    console sends it as a download, the CLI to standard output)."""
     people = store.export_people()
     if not people:
         raise BundleError(f"{store.path}: nobody is enrolled, so there is nothing to export")
@@ -260,15 +261,20 @@ def _same_file(path: Path, other: Path) -> bool:
 # -- import ---------------------------------------------------------------------------------
 
 
-def read_bundle(path: Union[str, Path], model_id: str, content: Optional[bytes] = None) -> Bundle:
+def read_bundle(path: Union[str, Path], model_id: str) -> Bundle:
     """The bundle in `path`, fully checked, or `BundleError` naming the one thing wrong with it.
 
     `model_id` is the model of the store the bundle is for; a bundle of another model is
-    refused. Nothing is written, so a store is untouched by a refused bundle. With `content`
-    (a bundle read from standard input) `path` only names it in messages.
+    refused. Nothing is written, so a store is untouched by a refused bundle.
     """
     path = Path(path)
-    document = _parse(_read(path) if content is None else content, path)
+    return bundle_from_bytes(_read(path), path, model_id)
+
+
+def bundle_from_bytes(content: bytes, path: Union[str, Path], model_id: str) -> Bundle:
+    """`read_bundle` for a bundle held in memory (an upload to the console, standard input);
+    `path` names it in the messages."""
+    document = _parse(content, Path(path))
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         found = document.get("format") if isinstance(document, dict) else None
         raise BundleError(

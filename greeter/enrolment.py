@@ -13,6 +13,7 @@ instead of after every queued photo.
 """
 
 import ctypes
+import hashlib
 import multiprocessing
 import os
 import signal
@@ -21,7 +22,8 @@ import threading
 import time
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -29,7 +31,14 @@ import numpy as np
 
 from greeter.errors import FaceError, GreeterError, ImageError
 from greeter.faces import FaceEngine
-from greeter.imaging import PHOTO_SUFFIXES, check_readable, file_sha256, is_photo_name, load_rgb
+from greeter.imaging import (
+    PHOTO_SUFFIXES,
+    check_readable,
+    file_sha256,
+    is_photo_name,
+    load_rgb,
+    load_rgb_bytes,
+)
 from greeter.people import check_name, check_person_id, name_from_file
 from greeter.settings import DetectionSettings, EnrolmentSettings
 from greeter.store import Store
@@ -44,11 +53,16 @@ NAME_FILE = "name.txt"
 
 @dataclass(frozen=True)
 class PhotoJob:
-    """One photo to enrol for one person."""
+    """One photo to enrol for one person.
+
+    With `data` the photo is held in memory (an upload to the console): `path` only names it,
+    and nothing is read from or written to disk.
+    """
 
     person_id: str
     name: Optional[str]
     path: Path
+    data: Optional[bytes] = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -178,13 +192,18 @@ def analyse_photo(
     enrolment: EnrolmentSettings,
     largest: bool = False,
     engine: Optional[FaceEngine] = None,
+    data: Optional[bytes] = None,
 ) -> PhotoAnalysis:
-    """The embedding of the one face in a photo, or a `GreeterError` saying why it is unusable."""
+    """The embedding of the one face in a photo (the file `path`, or `data` named `path`), or a
+    `GreeterError` saying why it is unusable."""
     global _worker_engine
     if engine is None:
         _worker_engine = _worker_engine or FaceEngine()
         engine = _worker_engine
-    rgb = load_rgb(path, max_side=detection.load_max_side)
+    if data is None:
+        rgb = load_rgb(path, max_side=detection.load_max_side)
+    else:
+        rgb = load_rgb_bytes(data, str(path), max_side=detection.load_max_side)
     boxes, faces = engine.faces_in_photo(
         rgb, detection.photo_max_side, detection.retry_upsample, enrolment.jitter, limit=1
     )
@@ -319,7 +338,11 @@ def _attempt(analysis: Callable[[], PhotoAnalysis]) -> Union[PhotoAnalysis, Gree
 
 
 class Enroller:
-    """Runs photo jobs into a store and reports one outcome per photo."""
+    """Runs photo jobs into a store and reports one outcome per photo.
+
+    With an `engine` (a server keeping the face models loaded between requests) photos are
+    analysed in this process with it, instead of in worker processes.
+    """
 
     def __init__(
         self,
@@ -327,11 +350,13 @@ class Enroller:
         detection: DetectionSettings,
         enrolment: EnrolmentSettings,
         largest: bool = False,
+        engine: Optional[FaceEngine] = None,
     ):
         self.store = store
         self.detection = detection
         self.enrolment = enrolment
         self.largest = largest
+        self.engine = engine
 
     def run(
         self,
@@ -365,19 +390,38 @@ class Enroller:
                 report(screened)
             else:
                 pending.append((job, screened))
-        results = analyse_photos([job.path for job, _ in pending], self.detection,
-                                 self.enrolment, self.largest)
+        engine = self.engine
+        if engine is None and any(job.data is not None for job, _ in pending):
+            engine = FaceEngine()  # photos in memory are not copied to worker processes
+        if engine is None:
+            results = analyse_photos([job.path for job, _ in pending], self.detection,
+                                     self.enrolment, self.largest)
+        else:
+            results = self._analysed_here(engine, [job for job, _ in pending])
         # closing: an interruption between two photos ends the workers now, not at exit
         with closing(results):
             for (job, digest), (_, result) in zip(pending, results):
                 with interruptions.held():
                     report(self._store(job, digest, result))
 
+    def _analysed_here(self, engine: FaceEngine, jobs: Sequence[PhotoJob]
+                       ) -> Iterator[Tuple[Path, Union[PhotoAnalysis, GreeterError]]]:
+        """`analyse_photos` in this process, with `engine`, one photo at a time."""
+        for job in jobs:
+            yield job.path, _attempt(partial(
+                analyse_photo, job.path, self.detection, self.enrolment, self.largest,
+                engine, job.data))
+
     def _screen(self, job: PhotoJob, seen: Dict[str, Path]) -> Union[str, PhotoOutcome]:
         """The hash of a photo worth analysing, or the outcome that makes analysis needless."""
         try:
-            check_readable(job.path)
-            digest = file_sha256(job.path)
+            if job.data is None:
+                check_readable(job.path)
+                digest = file_sha256(job.path)
+            elif not job.data:
+                raise ImageError(f"{job.path}: empty file (0 bytes)")
+            else:
+                digest = hashlib.sha256(job.data).hexdigest()
         except ImageError as error:
             return PhotoOutcome(job.path, job.person_id, REJECTED, _reason(error, job.path))
         except OSError as error:

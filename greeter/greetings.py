@@ -371,6 +371,12 @@ def load_greetings(path: Union[str, Path]) -> Greetings:
     return _parse_greetings(content, path)
 
 
+def parse_greetings(content: bytes, path: Union[str, Path]) -> Greetings:
+    """What `load_greetings` makes of `content` as the file `path`, with the same messages as
+    ``greeter greetings check`` (the console checks an edit this way before writing it)."""
+    return _parse_greetings(content, Path(path))
+
+
 def _parse_greetings(content: bytes, path: Path) -> Greetings:
     bom = b"\xef\xbb\xbf" if content.startswith(b"\xef\xbb\xbf") else b""
     try:

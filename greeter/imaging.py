@@ -12,6 +12,7 @@ reduced by an integer factor first and converted afterwards, so conversions copy
 """
 
 import hashlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -116,8 +117,21 @@ def load_rgb(path: PathLike, max_side: int = 0) -> np.ndarray:
     readable image, or that would need more than `MAX_DECODED_PIXELS` to decode.
     """
     check_readable(path)
+    return _decode_rgb(path, path, max_side)
+
+
+def load_rgb_bytes(data: bytes, name: str, max_side: int = 0) -> np.ndarray:
+    """`load_rgb` for a photo held in memory (an upload to the console), never written to
+    disk; `name` stands for the file in the messages."""
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    return _decode_rgb(io.BytesIO(data), name, max_side)
+
+
+def _decode_rgb(source, path, max_side: int) -> np.ndarray:
+    """Decode `source` (a path or a file object); `path` names it in the messages."""
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             _check_size(path, image, max_side)
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -14,9 +14,10 @@ stamp="$venv/.bootstrapped"
 # cmake and BLAS/LAPACK build dlib; gst-launch-1.0 reads CSI cameras when OpenCV lacks GStreamer
 build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tools
                 gstreamer1.0-plugins-base)
-# installed when root only: tests/test_deploy_admin.py (which needs root) runs the robot's
-# /usr/local/bin/greeter, which switches users with sudo
-root_test_packages=(sudo)
+# Installed when root only (their tests skip with the reason elsewhere, fail under CI=true):
+# sudo for tests/test_deploy_admin.py, which runs the robot's /usr/local/bin/greeter; chromium
+# and its driver for the console's end-to-end test (tests/test_console_browser.py).
+root_test_packages=(sudo chromium chromium-driver)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 

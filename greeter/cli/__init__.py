@@ -69,6 +69,7 @@ def open_store(ctx: click.Context, create: bool = False) -> Store:
 
 from greeter.cli import (  # noqa: E402
     calibrate,
+    console,
     demo,
     doctor,
     enroll,
@@ -86,3 +87,4 @@ main.add_command(demo.demo)
 main.add_command(greetings.greetings)
 main.add_command(run.run)
 main.add_command(doctor.doctor)
+main.add_command(console.console)

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import click
 
-from greeter.bundle import bundle_content, export_bundle, import_bundle, read_bundle
+from greeter.bundle import (
+    bundle_content,
+    bundle_from_bytes,
+    export_bundle,
+    import_bundle,
+    read_bundle,
+)
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table
 from greeter.errors import ConfigError, StoreError
@@ -154,7 +160,7 @@ def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
     store_path = settings_of(ctx).store
     if str(file) == "-":
         file = Path("standard input")
-        bundle = read_bundle(file, MODEL_ID, click.open_file("-", "rb").read())
+        bundle = bundle_from_bytes(click.open_file("-", "rb").read(), file, MODEL_ID)
     else:
         bundle = read_bundle(file, MODEL_ID)
     report = import_bundle(bundle, store_path, dry_run=dry_run)

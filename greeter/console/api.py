@@ -1,0 +1,76 @@
+"""The JSON API for an event's registration system, authenticated by bearer tokens
+(``greeter console token create NAME``).
+
+* ``GET /api/people``: everybody enrolled;
+* ``POST /api/people/{id}/photos``: enrol one photo (multipart field ``photo``, optional
+  ``name`` and ``largest``): 201 with the outcome when enrolled, 200 when skipped (already
+  enrolled), 422 with the reason when rejected, exactly as ``greeter enroll`` would say;
+* ``DELETE /api/people/{id}``: the erasure of ``greeter people remove``, 204;
+* ``GET /api/status``: the robot's published status (nothing about strangers).
+"""
+
+from starlette.responses import JSONResponse, Response
+
+from greeter.console.app import Console, api, in_thread
+from greeter.console.hints import quality_hint
+from greeter.console.uploads import read_form
+from greeter.enrolment import ENROLLED, REJECTED
+from greeter.greetings import remove_greeting
+from greeter.status import read_status, status_path
+from greeter.store import check_person_id
+
+
+def _people(console: Console) -> list:
+    store = console.store()
+    sizes = store.face_sizes()
+    return [{"id": p.id, "name": p.name, "photos": p.photos, "created": p.created,
+             "hint": quality_hint(sizes.get(p.id, []))} for p in store.people()]
+
+
+@api
+async def list_people(console, request, owner) -> Response:
+    return JSONResponse(await in_thread(_people, console))
+
+
+@api
+async def add_photo(console, request, owner) -> Response:
+    person_id = check_person_id(request.path_params["person_id"])
+    form = await read_form(request, console.limits)
+    photos = [upload for upload in form.files if upload.field == "photo"]
+    if len(photos) != 1:
+        return JSONResponse({"error": "send exactly one photo in the multipart field 'photo'"},
+                            status_code=400)
+    outcome = (await in_thread(console.enrol, person_id, form.get("name").strip(), photos,
+                               form.get("largest") in ("1", "true", "yes", "on")))[0]
+    body = {"person": person_id, "photo": outcome.path.name, "outcome": outcome.status,
+            "reason": outcome.reason}
+    code = {ENROLLED: 201, REJECTED: 422}.get(outcome.status, 200)
+    return JSONResponse(body, status_code=code)
+
+
+def _erase(console: Console, person_id: str) -> None:
+    console.store().remove(person_id)
+    remove_greeting(console.settings.greetings, person_id)
+
+
+@api
+async def remove_person(console, request, owner) -> Response:
+    person_id = check_person_id(request.path_params["person_id"])
+    await in_thread(_erase, console, person_id)
+    return Response(status_code=204)
+
+
+@api
+async def robot_status(console, request, owner) -> Response:
+    reading = await in_thread(read_status, status_path(console.settings.store))
+    status = reading.status.model_dump(mode="json") if reading.status else None
+    return JSONResponse({"running": reading.running, "age_seconds": reading.age_seconds,
+                         "status": status})
+
+
+ROUTES = [
+    ("/api/people", list_people, ["GET"]),
+    ("/api/people/{person_id}/photos", add_photo, ["POST"]),
+    ("/api/people/{person_id}", remove_person, ["DELETE"]),
+    ("/api/status", robot_status, ["GET"]),
+]

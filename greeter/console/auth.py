@@ -1,0 +1,256 @@
+"""Who may use the console: the admin password, API tokens, sessions and sign-in throttling.
+
+The password and the tokens live in two private files (``0600``) beside the store, because the
+console and the robot share that folder and whoever can read the store can read the guests'
+biometric data anyway:
+
+* ``console-password.json``: the admin password as a salted ``scrypt`` hash (memory-hard:
+  16 MB and ~50 ms a guess), never the password;
+* ``console-tokens.json``: API tokens by name, each as the SHA-256 of a random 256-bit token
+  (a token is printed once, at creation; being random, it needs no slow hash).
+
+Sessions are kept in the console's memory only: restarting it signs everybody out.
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Union
+
+from greeter.atomicfile import replace_file
+from greeter.errors import GreeterError
+from greeter.store import now_iso
+
+PASSWORD_FILE = "console-password.json"
+TOKENS_FILE = "console-tokens.json"
+
+#: scrypt cost: n=2**14, r=8 needs 16 MB per guess.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
+MIN_PASSWORD_LENGTH = 10
+
+#: A session ends after this long without a request, and in any case after `SESSION_MAX_AGE`.
+SESSION_IDLE = 2 * 3600.0
+SESSION_MAX_AGE = 12 * 3600.0
+
+#: Wrong passwords a client may try freely; after that it must wait 1, 2, 4 ... 60 s.
+FREE_ATTEMPTS = 3
+MAX_WAIT = 60.0
+#: A client's failures are forgotten after this long without another.
+FAILURE_MEMORY = 15 * 60.0
+
+
+class AuthError(GreeterError):
+    """The console's password or tokens cannot be set, read or used."""
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+                          maxmem=256 * r * n, dklen=32)
+
+
+class Credentials:
+    """The password and token files of one store's console."""
+
+    def __init__(self, folder: Union[str, Path]):
+        self.folder = Path(folder)
+        self.password_file = self.folder / PASSWORD_FILE
+        self.tokens_file = self.folder / TOKENS_FILE
+
+    # -- the admin password ---------------------------------------------------------------
+
+    def set_password(self, password: str) -> None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise AuthError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} "
+                            "characters (a few words are easy to type and hard to guess)")
+        salt = secrets.token_bytes(16)
+        record = {"scheme": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
+                  "salt": salt.hex(), "hash": _scrypt(password, salt, SCRYPT_N, SCRYPT_R,
+                                                      SCRYPT_P).hex(), "set": now_iso()}
+        self._write(self.password_file, record)
+
+    def has_password(self) -> bool:
+        return self.password_file.is_file()
+
+    def check_password(self, password: str) -> bool:
+        record = self._read(self.password_file)
+        if not record:
+            return False
+        try:
+            computed = _scrypt(password, bytes.fromhex(record["salt"]), int(record["n"]),
+                               int(record["r"]), int(record["p"]))
+            return hmac.compare_digest(computed, bytes.fromhex(record["hash"]))
+        except (KeyError, ValueError, TypeError):
+            raise AuthError(f"{self.password_file}: damaged; set the password again with "
+                            "`greeter console set-password`") from None
+
+    # -- API tokens -------------------------------------------------------------------------
+
+    def create_token(self, name: str) -> str:
+        """A new token called `name`, returned once: only its hash is kept."""
+        if not name.strip() or len(name) > 64 or any(not ch.isprintable() for ch in name):
+            raise AuthError(f"'{name}' is not a usable token name: use up to 64 printable "
+                            "characters, e.g. registration-desk")
+        tokens = self._tokens()
+        if name in tokens:
+            raise AuthError(f"a token called '{name}' exists already: revoke it first "
+                            f"(`greeter console token revoke {name}`) or choose another name")
+        token = secrets.token_urlsafe(32)
+        tokens[name] = {"sha256": _token_hash(token), "created": now_iso()}
+        self._write(self.tokens_file, tokens)
+        return token
+
+    def revoke_token(self, name: str) -> None:
+        tokens = self._tokens()
+        if name not in tokens:
+            known = ", ".join(sorted(tokens)) or "none"
+            raise AuthError(f"no token called '{name}' (tokens: {known})")
+        del tokens[name]
+        self._write(self.tokens_file, tokens)
+
+    def token_names(self) -> List[str]:
+        return sorted(self._tokens())
+
+    def token_owner(self, token: str) -> Optional[str]:
+        """The name of the token `token`, or None when it is unknown or revoked. The file is
+        read on every request, so a token revoked from the command line stops at once."""
+        digest = _token_hash(token)
+        found = None
+        for name, entry in self._tokens().items():
+            if hmac.compare_digest(str(entry.get("sha256", "")), digest):
+                found = name
+        return found
+
+    def _tokens(self) -> Dict[str, Dict[str, str]]:
+        return self._read(self.tokens_file) or {}
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _read(self, path: Path) -> Optional[dict]:
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise AuthError(f"{path}: cannot be read ({error}); remove it and set it again "
+                            "with `greeter console`") from None
+        if not isinstance(value, dict):
+            raise AuthError(f"{path}: damaged; remove it and set it again with "
+                            "`greeter console`")
+        return value
+
+    def _write(self, path: Path, value: dict) -> None:
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            replace_file(path, (json.dumps(value, indent=1, sort_keys=True) + "\n").encode(),
+                         mode=0o600)
+        except OSError as error:
+            raise AuthError(f"{path}: cannot be written ({error.strerror})") from None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Session:
+    id: str
+    csrf: str
+    created: float
+    seen: float
+    flash: List[str] = field(default_factory=list)
+
+
+class Sessions:
+    """Signed-in browsers, in memory. `clock` is injectable so tests need not wait."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._sessions: Dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def create(self) -> Session:
+        now = self._clock()
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), now, now)
+        with self._lock:
+            self._forget_expired(now)
+            self._sessions[session.id] = session
+        return session
+
+    def get(self, session_id: Optional[str]) -> Optional[Session]:
+        if not session_id:
+            return None
+        now = self._clock()
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                return None
+            if now - session.seen > SESSION_IDLE or now - session.created > SESSION_MAX_AGE:
+                del self._sessions[session_id]
+                return None
+            session.seen = now
+            return session
+
+    def end(self, session_id: Optional[str]) -> None:
+        with self._lock:
+            self._sessions.pop(session_id or "", None)
+
+    def _forget_expired(self, now: float) -> None:
+        for key in [key for key, session in self._sessions.items()
+                    if now - session.seen > SESSION_IDLE
+                    or now - session.created > SESSION_MAX_AGE]:
+            del self._sessions[key]
+
+
+def csrf_matches(session: Session, submitted: Optional[str]) -> bool:
+    return bool(submitted) and hmac.compare_digest(session.csrf, submitted or "")
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: float
+
+
+class SignInThrottle:
+    """Slows down guessing: after `FREE_ATTEMPTS` wrong passwords from one client, each further
+    attempt must wait twice as long as the previous one (up to `MAX_WAIT`) after the last
+    failure. A right password clears the client's record."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_clients: int = 10000):
+        self._clock = clock
+        self._max_clients = max_clients
+        self._failures: Dict[str, _Failures] = {}
+        self._lock = threading.Lock()
+
+    def wait_needed(self, client: str) -> float:
+        """Seconds `client` must still wait before trying a password; 0 when it may try."""
+        now = self._clock()
+        with self._lock:
+            record = self._failures.get(client)
+            if record is None or now - record.last > FAILURE_MEMORY:
+                return 0.0
+            if record.count < FREE_ATTEMPTS:
+                return 0.0
+            delay = min(2.0 ** (record.count - FREE_ATTEMPTS), MAX_WAIT)
+            return max(0.0, record.last + delay - now)
+
+    def failed(self, client: str) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(self._failures) >= self._max_clients:
+                self._failures = {key: value for key, value in self._failures.items()
+                                  if now - value.last <= FAILURE_MEMORY}
+            record = self._failures.get(client)
+            if record is None or now - record.last > FAILURE_MEMORY:
+                record = self._failures[client] = _Failures(0, now)
+            record.count += 1
+            record.last = now
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)

@@ -1,0 +1,47 @@
+"""``make console``: the console on a fresh machine, against a demo store.
+
+The store and greetings file live in ``data/console-demo/``; the public-domain astronaut of
+``make demo`` is enrolled on the first run, a new random password is set on every run, and the
+URL and password are printed before the console starts (on 127.0.0.1 only).
+"""
+
+import secrets
+import sys
+from pathlib import Path
+
+from greeter.console.auth import Credentials
+
+FOLDER = Path("data/console-demo")
+LISTEN = ("127.0.0.1", 8080)
+
+
+def main() -> None:
+    import uvicorn
+
+    from greeter.console.app import create_app
+    from greeter.demo import DEMO_NAME, DEMO_PERSON, skimage_photo
+    from greeter.enrolment import Enroller, jobs_for_person
+    from greeter.greetings import update_greetings, with_greeting
+    from greeter.settings import Settings
+    from greeter.store import Store
+
+    settings = Settings.load(environ={}, store=FOLDER / "greeter.sqlite3",
+                             greetings=FOLDER / "greetings.json")
+    with Store(settings.store) as store:
+        if store.person(DEMO_PERSON) is None:
+            print(f"enrolling {DEMO_NAME} into the demo store {settings.store}")
+            Enroller(store, settings.detection, settings.enrolment).run(
+                jobs_for_person(DEMO_PERSON, DEMO_NAME, [skimage_photo("astronaut.png")]))
+    update_greetings(settings.greetings, lambda greetings: with_greeting(
+        greetings, DEMO_PERSON, ["Welcome back, {first_name}!"], DEMO_NAME)
+        if DEMO_PERSON not in greetings.people else greetings)
+    password = secrets.token_urlsafe(9)
+    Credentials(settings.store.parent).set_password(password)
+    host, port = LISTEN
+    print(f"\n  console:  http://{host}:{port}/\n  password: {password}\n", flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+                server_header=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

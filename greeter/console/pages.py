@@ -1,0 +1,471 @@
+"""The console's HTML pages: sign-in, people, enrolment, greetings, bundles and status.
+
+Each page is rendered on the server and works without JavaScript; every change is a POST form
+carrying the session's CSRF token, answered with a redirect (or, for enrolment and imports,
+with the outcome of each photo or person).
+"""
+
+import json
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from greeter.bundle import bundle_content, bundle_from_bytes
+from greeter.console.app import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Console,
+    in_thread,
+    page,
+)
+from greeter.console.auth import SESSION_MAX_AGE
+from greeter.console.hints import photo_verdict, quality_hint
+from greeter.console.uploads import BadForm, TooLarge, read_form
+from greeter.enrolment import ENROLLED, REJECTED, SKIPPED
+from greeter.errors import ConfigError, GreeterError, StoreError
+from greeter.faces import MODEL_ID
+from greeter.greetings import (
+    Greetings,
+    load_greetings,
+    message_for,
+    messages_for,
+    parse_greetings,
+    remove_greeting,
+    update_greetings,
+)
+from greeter.status import read_status, status_path
+from greeter.store import ADDED, REPLACED, check_person_id
+
+# -- signing in ----------------------------------------------------------------------------
+
+
+def _cookie_options(request: Request) -> dict:
+    return {"httponly": True, "samesite": "strict", "path": "/",
+            "secure": request.url.scheme == "https"}
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this console: never another site after signing in."""
+    return target if target.startswith("/") and not target.startswith("//") else "/people"
+
+
+async def login_page(request: Request, console: Console, problem: str = "",
+                     status_code: int = 200) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = console.render("login.html", request, None, status_code=status_code,
+                               login_token=token, problem=problem,
+                               next=_safe_next(request.query_params.get("next", "/people")),
+                               has_password=console.credentials.has_password())
+    response.set_cookie(LOGIN_COOKIE, token, max_age=900, **_cookie_options(request))
+    return response
+
+
+def login(console: Console):
+    async def endpoint(request: Request) -> Response:
+        if request.method == "GET":
+            return await login_page(request, console)
+        client = request.client.host if request.client else "unknown"
+        try:
+            form = await read_form(request, console.limits)
+        except (TooLarge, BadForm) as error:
+            return await login_page(request, console, f"{error}.",
+                                    413 if isinstance(error, TooLarge) else 400)
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not secrets.compare_digest(expected, form.get("login_token")):
+            return await login_page(request, console, "The sign-in form expired: try again.",
+                                    403)
+        wait = console.throttle.wait_needed(client)
+        if wait > 0:
+            return await login_page(request, console, f"Too many wrong passwords from this "
+                                    f"device: wait {int(wait) + 1} s and try again.", 429)
+        if not console.credentials.has_password():
+            return await login_page(request, console, "No password is set: run `greeter "
+                                    "console set-password` on the robot.", 403)
+        try:
+            right = await in_thread(console.credentials.check_password, form.get("password"))
+        except GreeterError as error:
+            return await login_page(request, console, str(error), 500)
+        if not right:
+            console.throttle.failed(client)
+            return await login_page(request, console, "Wrong password.", 401)
+        console.throttle.succeeded(client)
+        session = console.sessions.create()
+        response = RedirectResponse(_safe_next(form.get("next", "/people")), status_code=303)
+        response.set_cookie(SESSION_COOKIE, session.id, max_age=int(SESSION_MAX_AGE),
+                            **_cookie_options(request))
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    return endpoint
+
+
+@page
+async def logout(console, request, session, form) -> Response:
+    console.sessions.end(session.id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@page
+async def home(console, request, session, form) -> Response:
+    return RedirectResponse("/people", status_code=303)
+
+
+# -- people --------------------------------------------------------------------------------
+
+
+#: People shown on one page of the list: a phone shows a few; search finds the others.
+PEOPLE_PER_PAGE = 100
+
+
+def _people_rows(console: Console, query: str, page_number: int) -> Tuple[List[dict], int]:
+    """One page of the people matching `query` (in the id or the name), and how many match."""
+    store = console.store()
+    wanted = query.casefold().strip()
+    matching = [person for person in store.people()
+                if not wanted or wanted in person.id or wanted in person.name.casefold()]
+    shown = matching[(page_number - 1) * PEOPLE_PER_PAGE:page_number * PEOPLE_PER_PAGE]
+    sizes = store.face_sizes() if shown else {}
+    return [{"id": person.id, "name": person.name, "photos": person.photos,
+             "created": person.created[:10], "hint": quality_hint(sizes.get(person.id, []))}
+            for person in shown], len(matching)
+
+
+@page
+async def people_list(console, request, session, form) -> Response:
+    query = request.query_params.get("q", "")
+    number = request.query_params.get("page", "1")
+    number = max(1, int(number)) if number.isdigit() else 1
+    rows, total = await in_thread(_people_rows, console, query, number)
+    pages = max(1, -(-total // PEOPLE_PER_PAGE))
+    return console.render("people.html", request, session, people=rows, query=query,
+                          total=total, page=number, pages=pages)
+
+
+def _person_or_404(console: Console, person_id: str):
+    check_person_id(person_id)
+    person = console.store().person(person_id)
+    if person is None:
+        raise StoreError(f"nobody with id '{person_id}' is enrolled")
+    return person
+
+
+@page
+async def person_page(console, request, session, form) -> Response:
+    person_id = request.path_params["person_id"]
+    person = await in_thread(_person_or_404, console, person_id)
+    photos = await in_thread(console.store().photos, person_id)
+    rows = [{"name": p.photo_name, "face_size": p.face_size, "sharpness": f"{p.sharpness:.0f}",
+             "sha256": p.photo_sha256[:12], "created": p.created[:16].replace("T", " "),
+             "verdict": photo_verdict(p.face_size)} for p in photos]
+    return console.render("person.html", request, session, person=person, photos=rows,
+                          hint=quality_hint([p.face_size for p in photos]))
+
+
+@page
+async def person_rename(console, request, session, form) -> Response:
+    person_id = request.path_params["person_id"]
+    check_person_id(person_id)
+    name = form.get("name").strip()
+    await in_thread(console.store().rename, person_id, name)
+    session.flash.append(f"{person_id} is now called {name}")
+    return RedirectResponse(f"/people/{person_id}", status_code=303)
+
+
+@page
+async def person_remove(console, request, session, form) -> Response:
+    """GET asks for confirmation; POST erases, like ``greeter people remove``: every embedding
+    (secure delete, journal truncated) and the person's greeting."""
+    person_id = request.path_params["person_id"]
+    person = await in_thread(_person_or_404, console, person_id)
+    if request.method == "GET":
+        return console.render("remove.html", request, session, person=person)
+    count = await in_thread(console.store().remove, person_id)
+    message = f"removed {person_id} and {count} embedding{'s' if count != 1 else ''}"
+    try:
+        if await in_thread(remove_greeting, console.settings.greetings, person_id):
+            message += f"; removed {person_id}'s greeting"
+    except ConfigError as error:
+        message += (f"; {person_id}'s greeting is still in {console.settings.greetings}: "
+                    f"{error}")
+    session.flash.append(message)
+    return RedirectResponse("/people", status_code=303)
+
+
+# -- enrolment -----------------------------------------------------------------------------
+
+
+@page
+async def enrol(console, request, session, form) -> Response:
+    people = await in_thread(console.store().people)
+    values = {"people": people, "person_id": request.query_params.get("person", ""),
+              "name": "", "outcomes": None}
+    if request.method == "POST":
+        person_id = form.get("person_id").strip()
+        photos = [upload for upload in form.files if upload.field == "photos"]
+        values.update(person_id=person_id, name=form.get("name").strip())
+        if not photos:
+            values["problem"] = "Choose at least one photo."
+            return console.render("enrol.html", request, session, status_code=400, **values)
+        outcomes = await in_thread(console.enrol, person_id, form.get("name").strip(),
+                                   photos, bool(form.get("largest")))
+        values["outcomes"] = [{"photo": o.path.name, "status": o.status, "reason": o.reason}
+                              for o in outcomes]
+        values["counts"] = {status: sum(1 for o in outcomes if o.status == status)
+                            for status in (ENROLLED, SKIPPED, REJECTED)}
+    return console.render("enrol.html", request, session, **values)
+
+
+# -- greetings -----------------------------------------------------------------------------
+
+
+def _lines(text: str) -> List[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _current_greetings(path: Path) -> Greetings:
+    return load_greetings(path) if path.exists() else Greetings()
+
+
+def _checked(path: Path, greetings: Greetings, edit: Callable[[dict], None]) -> Greetings:
+    """`greetings` with `edit` applied to its JSON form, checked exactly as ``greeter
+    greetings check`` checks the file (`ConfigError` with its lines)."""
+    data = greetings.model_dump(mode="json", exclude_none=True)
+    edit(data)
+    return parse_greetings(json.dumps(data, ensure_ascii=False).encode("utf-8"), path)
+
+
+def _problems(error: ConfigError, path: Path) -> List[str]:
+    prefix = f"{path}: "
+    return [line[len(prefix):] if line.startswith(prefix) else line
+            for line in str(error).splitlines()]
+
+
+def _edit_greetings(console: Console, edit: Callable[[dict], None],
+                    save: bool) -> Tuple[Optional[Greetings], List[str]]:
+    """Check `edit` against the file; with `save`, write it with the CLI's locked, atomic
+    update. Returns the greetings after the edit, or None and the problems."""
+    path = Path(console.settings.greetings)
+    try:
+        if save:
+            _, after = update_greetings(path, lambda before: _checked(path, before, edit))
+        else:
+            after = _checked(path, _current_greetings(path), edit)
+    except ConfigError as error:
+        return None, _problems(error, path)
+    return after, []
+
+
+def _store_names(console: Console) -> Dict[str, str]:
+    return {person.id: person.name for person in console.store().people()}
+
+
+def _rendered(greetings: Greetings, person_id: Optional[str],
+              store_name: Optional[str]) -> List[str]:
+    now = datetime.now()
+    try:
+        return [message_for(greetings, person_id, now, visit, store_name)
+                for visit in range(len(messages_for(greetings, person_id)))]
+    except ConfigError as error:
+        return [str(error)]
+
+
+def _greetings_overview(console: Console) -> dict:
+    path = Path(console.settings.greetings)
+    names = _store_names(console)
+    try:
+        greetings, problems = _current_greetings(path), []
+    except ConfigError as error:
+        greetings, problems = None, _problems(error, path)
+    people = []
+    if greetings is not None:
+        for person_id in sorted(set(names) | set(greetings.people)):
+            entry = greetings.people.get(person_id)
+            people.append({"id": person_id, "name": entry.name if entry else names[person_id],
+                           "messages": entry.messages if entry else [],
+                           "enrolled": person_id in names})
+    return {"greetings": greetings, "file_problems": problems, "people": people, "path": path}
+
+
+@page
+async def greetings_page(console, request, session, form) -> Response:
+    values = await in_thread(_greetings_overview, console)
+    greetings = values["greetings"]
+    if greetings is not None:
+        values["defaults"] = {
+            "language": greetings.language, "stranger": "\n".join(greetings.stranger),
+            "enrolled": "\n".join(greetings.enrolled), "title": greetings.screen.title,
+            "values": "\n".join(greetings.screen.values)}
+        values["preview"] = _defaults_preview(greetings)
+    return console.render("greetings.html", request, session, problems=[], **values)
+
+
+def _defaults_preview(greetings: Greetings) -> Dict[str, List[str]]:
+    return {"stranger": _rendered(greetings, None, None),
+            "enrolled": _rendered(greetings, "-", "Alex Example")}
+
+
+@page
+async def greetings_defaults(console, request, session, form) -> Response:
+    submitted = {key: form.get(key) for key in ("language", "stranger", "enrolled", "title",
+                                                "values")}
+
+    def edit(data: dict) -> None:
+        data["language"] = submitted["language"]
+        data["stranger"] = _lines(submitted["stranger"])
+        data["enrolled"] = _lines(submitted["enrolled"])
+        screen = data.setdefault("screen", {})
+        screen["title"] = submitted["title"].strip()
+        screen["values"] = _lines(submitted["values"])
+
+    save = form.get("action") != "preview"
+    after, problems = await in_thread(_edit_greetings, console, edit, save)
+    preview = _defaults_preview(after) if after else {}
+    if request.headers.get("x-preview"):
+        return _preview_json(problems, preview.get("stranger", []) + preview.get("enrolled", []))
+    if after is not None and save:
+        session.flash.append("saved the defaults and the screen")
+        return RedirectResponse("/greetings", status_code=303)
+    values = await in_thread(_greetings_overview, console)
+    return console.render("greetings.html", request, session,
+                          status_code=200 if after else 422, problems=problems,
+                          defaults=submitted, preview=preview, **values)
+
+
+def _person_greeting_values(console: Console, person_id: str) -> dict:
+    names = _store_names(console)
+    greetings = _current_greetings(Path(console.settings.greetings))
+    entry = greetings.people.get(person_id)
+    if entry is None and person_id not in names:
+        raise GreeterError(f"nobody with id '{person_id}' is enrolled or has a greeting")
+    return {
+        "person_id": person_id, "has_entry": entry is not None,
+        "enrolled": person_id in names,
+        "form": {"name": entry.name if entry else names.get(person_id, ""),
+                 "first_name": (entry.first_name or "") if entry else "",
+                 "messages": "\n".join(entry.messages if entry else greetings.enrolled)},
+        "preview": _rendered(greetings, person_id, names.get(person_id)),
+    }
+
+
+@page
+async def person_greeting(console, request, session, form) -> Response:
+    person_id = check_person_id(request.path_params["person_id"])
+    values = await in_thread(_person_greeting_values, console, person_id)
+    if request.method == "GET":
+        return console.render("greeting.html", request, session, problems=[], **values)
+    submitted = {key: form.get(key) for key in ("name", "first_name", "messages")}
+
+    def edit(data: dict) -> None:
+        entry = {"name": submitted["name"].strip(), "messages": _lines(submitted["messages"])}
+        if submitted["first_name"].strip():
+            entry["first_name"] = submitted["first_name"].strip()
+        language = data.get("people", {}).get(person_id, {}).get("language")
+        if language:
+            entry["language"] = language
+        data.setdefault("people", {})[person_id] = entry
+
+    save = form.get("action") != "preview"
+    after, problems = await in_thread(_edit_greetings, console, edit, save)
+    preview = _rendered(after, person_id, None) if after else []
+    if request.headers.get("x-preview"):
+        return _preview_json(problems, preview)
+    if after is not None and save:
+        session.flash.append(f"saved {person_id}'s greeting")
+        return RedirectResponse(f"/greetings/people/{person_id}", status_code=303)
+    values.update(form=submitted, preview=preview)
+    return console.render("greeting.html", request, session, status_code=200 if after else 422,
+                          problems=problems, **values)
+
+
+@page
+async def person_greeting_remove(console, request, session, form) -> Response:
+    person_id = check_person_id(request.path_params["person_id"])
+    if await in_thread(remove_greeting, console.settings.greetings, person_id):
+        session.flash.append(f"removed the greeting for {person_id}")
+    else:
+        session.flash.append(f"{person_id} had no greeting of their own")
+    return RedirectResponse("/greetings", status_code=303)
+
+
+def _preview_json(problems: Sequence[str], preview: Sequence[str]) -> Response:
+    """For the page's script: the problems and the preview as the form stands."""
+    return JSONResponse({"problems": list(problems), "preview": list(preview)})
+
+
+# -- bundles -------------------------------------------------------------------------------
+
+
+@page
+async def bundles(console, request, session, form) -> Response:
+    people = await in_thread(console.store().people)
+    return console.render("bundles.html", request, session, count=len(people), report=None)
+
+
+@page
+async def bundle_export(console, request, session, form) -> Response:
+    _, content = await in_thread(bundle_content, console.store())
+    stamp = datetime.now().strftime("%Y%m%d-%H%M")
+    return Response(content, media_type="application/json", headers={
+        "content-disposition": f'attachment; filename="people-{stamp}.bundle"'})
+
+
+@page
+async def bundle_import(console, request, session, form) -> Response:
+    files = [upload for upload in form.files if upload.field == "bundle"]
+    if not files:
+        return console.render("bundles.html", request, session, status_code=400, report=None,
+                              count=len(console.store().people()),
+                              problem="Choose a bundle file.")
+    upload = files[0]
+    dry_run = bool(form.get("dry_run"))
+    bundle = bundle_from_bytes(upload.data, upload.filename or "bundle", MODEL_ID)
+    report = await in_thread(console.store().import_people, bundle.records(), bundle.model_id,
+                             dry_run)
+    rows = [{"id": p.id, "name": p.name, "outcome": p.outcome,
+             "change": (f"{p.photos_before} -> {p.photos}" if p.outcome == REPLACED
+                        else (str(p.photos) if p.outcome == ADDED else "unchanged"))}
+            for p in report.people]
+    counts = {outcome: report.count(outcome) for outcome in ("added", "replaced", "skipped")}
+    return console.render("bundles.html", request, session, count=len(console.store().people()),
+                          report=rows, counts=counts, dry_run=dry_run,
+                          not_imported=report.not_imported, filename=upload.filename)
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+@page
+async def status(console, request, session, form) -> Response:
+    path = status_path(console.settings.store)
+    try:
+        reading, problem = await in_thread(read_status, path), ""
+    except GreeterError as error:
+        reading, problem = None, str(error)
+    return console.render("status.html", request, session, reading=reading, problem=problem,
+                          path=path)
+
+
+ROUTES = [
+    ("/login", login, ["GET", "POST"]),
+    ("/logout", logout, ["POST"]),
+    ("/", home, ["GET"]),
+    ("/people", people_list, ["GET"]),
+    ("/people/{person_id}", person_page, ["GET"]),
+    ("/people/{person_id}/rename", person_rename, ["POST"]),
+    ("/people/{person_id}/remove", person_remove, ["GET", "POST"]),
+    ("/enrol", enrol, ["GET", "POST"]),
+    ("/greetings", greetings_page, ["GET"]),
+    ("/greetings/defaults", greetings_defaults, ["POST"]),
+    ("/greetings/people/{person_id}", person_greeting, ["GET", "POST"]),
+    ("/greetings/people/{person_id}/remove", person_greeting_remove, ["POST"]),
+    ("/bundles", bundles, ["GET"]),
+    ("/bundles/export", bundle_export, ["GET"]),
+    ("/bundles/import", bundle_import, ["POST"]),
+    ("/status", status, ["GET"]),
+]

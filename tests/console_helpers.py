@@ -1,0 +1,77 @@
+"""Shared by the console's tests: a console on a real store in a temporary folder, signed in
+through its own sign-in form."""
+
+import re
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from greeter.console.app import create_app
+from greeter.console.auth import Credentials
+from greeter.console.uploads import Limits
+from greeter.settings import Settings
+from greeter.store import Store
+
+PASSWORD = "correct horse battery"
+
+
+class Clock:
+    """A clock that moves only when told: sign-in throttling without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def console_settings(folder: Path) -> Settings:
+    return Settings.load(environ={}, store=folder / "data" / "greeter.sqlite3",
+                         greetings=folder / "greetings.json")
+
+
+def make_client(folder: Path, limits: Optional[Limits] = None,
+                clock: Optional[Clock] = None,
+                password: Optional[str] = PASSWORD):
+    from starlette.testclient import TestClient
+
+    settings = console_settings(folder)
+    if password:
+        Credentials(settings.store.parent).set_password(password)
+    app = create_app(settings, limits, clock or Clock())
+    return TestClient(app, follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login_token_of(html: str) -> str:
+    return re.search(r'name="login_token" value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, password: str = PASSWORD):
+    page = client.get("/login")
+    return client.post("/login", data={"login_token": login_token_of(page.text),
+                                       "password": password, "next": "/people"})
+
+
+def signed_in_csrf(client) -> str:
+    response = sign_in(client)
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/people").text)
+
+
+def enrol_vectors(store_path: Path, person_id: str, name: str, photos: int = 1,
+                  face_size: int = 150, seed: int = 0) -> None:
+    """People in the store without dlib: random unit embeddings stand for photos."""
+    rng = np.random.default_rng(seed)
+    with Store(store_path) as store:
+        for index in range(photos):
+            vector = rng.normal(size=128)
+            store.add_embedding(person_id, name, vector / np.linalg.norm(vector),
+                                f"{person_id}-{seed}-{index}".ljust(64, "0"),
+                                f"{index}.jpg", face_size, 120.0)

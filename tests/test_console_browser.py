@@ -1,0 +1,179 @@
+"""The console end to end in a real headless browser: Debian's Chromium driven by Selenium,
+against `greeter console` started as staff start it.
+
+Sign in, enrol a photo, find the person in the list, set a greeting with ``{nmae}`` and read
+the problem, fix it, remove the person; a screenshot of each page at a phone's 360 px width
+goes to ``$CONSOLE_SCREENSHOTS`` (the README's come from ``CONSOLE_SCREENSHOTS=docs/console``),
+else to the test's temporary folder.
+
+Skipped, with the reason, where Chromium, its driver or Selenium are missing (scripts/
+bootstrap.sh installs them when run as root); under CI (``CI=true``) that is a failure.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from console_helpers import PASSWORD
+
+from greeter.console.auth import Credentials
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PHONE_WIDTH = 360
+
+
+def _require_browser():
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package (pip install -e '.[dev]')")
+    if missing:
+        reason = (f"no headless browser: {', '.join(missing)} missing (scripts/bootstrap.sh "
+                  "installs Debian's chromium and chromium-driver when run as root)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; CI must have it")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def console_url(tmp_path):
+    store = tmp_path / "data" / "greeter.sqlite3"
+    Credentials(store.parent).set_password(PASSWORD)
+    port = _free_port()
+    env = dict(os.environ, GREETER_STORE=str(store),
+               GREETER_GREETINGS=str(tmp_path / "greetings.json"),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
+                                                        os.environ.get("PYTHONPATH")])))
+    with open(tmp_path / "console.log", "wb") as log:  # the child keeps its own descriptor
+        server = subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen",
+                                   f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"the console did not start: {(tmp_path / 'console.log').read_text()}")
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars",
+                     f"--user-data-dir={tmp_path / 'chromium-profile'}",
+                     f"--window-size={PHONE_WIDTH},740"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.implicitly_wait(30)  # enrolment loads the face models on first use
+    yield driver
+    driver.quit()
+
+
+def _screenshot(driver, folder: Path, name: str) -> None:
+    """The whole page in a window 360 px wide, as tall as the page."""
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = driver.execute_script("return window.outerHeight - window.innerHeight")
+    driver.set_window_size(PHONE_WIDTH, 640 + int(frame))  # shrink first: pages only grow
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(PHONE_WIDTH, max(640, min(int(height), 2400)) + int(frame))
+    driver.save_screenshot(str(folder / f"{name}.png"))
+
+
+def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
+    find = browser.find_element
+
+    browser.get(f"{console_url}/people")
+    assert "/login" in browser.current_url
+    find(By.ID, "password").send_keys(PASSWORD)
+    _screenshot(browser, shots, "1-sign-in")
+    find(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert find(By.TAG_NAME, "h1").text.startswith("People")
+
+    browser.get(f"{console_url}/enrol")
+    find(By.ID, "person_id").send_keys("barack")
+    find(By.ID, "name").send_keys("Barack Obama")
+    find(By.ID, "photos").send_keys(str(samples / "obama.jpg"))
+    _screenshot(browser, shots, "2-enrol")
+    find(By.CSS_SELECTOR, "#enrol-form button[type=submit]").click()
+    outcomes = find(By.ID, "outcomes").text
+    assert "1 enrolled, 0 skipped, 0 rejected" in outcomes
+    assert "obama.jpg: enrolled" in outcomes
+    _screenshot(browser, shots, "3-enrolled")
+
+    browser.get(f"{console_url}/people")
+    find(By.NAME, "q").send_keys("obama")
+    find(By.CSS_SELECTOR, "form.search button").click()
+    people = find(By.ID, "people").text
+    assert "Barack Obama" in people and "one photo: add another" in people
+    _screenshot(browser, shots, "4-people")
+    find(By.LINK_TEXT, "Barack Obama").click()
+    _screenshot(browser, shots, "5-person")
+
+    browser.get(f"{console_url}/greetings/people/barack")
+    messages = find(By.ID, "messages")
+    messages.clear()
+    messages.send_keys("Welcome back, {nmae}!")
+    find(By.ID, "save-greeting").click()
+    problem = find(By.CSS_SELECTOR, "[data-problems]").text
+    assert "nmae" in problem
+    _screenshot(browser, shots, "6-greeting-problem")
+    messages = find(By.ID, "messages")
+    messages.clear()
+    messages.send_keys("Welcome back, {first_name}!")
+    # the page's own script previews while typing, within the Content-Security-Policy
+    WebDriverWait(browser, 30).until(
+        lambda driver: find(By.ID, "preview").text == "Welcome back, Barack!")
+    assert not find(By.CSS_SELECTOR, "[data-problems]").is_displayed()
+    find(By.ID, "save-greeting").click()
+    assert "saved barack's greeting" in find(By.CLASS_NAME, "flash").text
+    assert find(By.ID, "preview").text == "Welcome back, Barack!"
+    _screenshot(browser, shots, "7-greeting")
+
+    browser.get(f"{console_url}/people/barack/remove")
+    _screenshot(browser, shots, "8-remove")
+    find(By.ID, "confirm-remove").click()
+    assert "removed barack and 1 embedding" in find(By.CLASS_NAME, "flash").text
+    assert "Barack Obama" not in find(By.TAG_NAME, "main").text
+
+    for page, name in (("/greetings", "9-greetings"), ("/bundles", "10-bundles"),
+                       ("/status", "11-status")):
+        browser.get(f"{console_url}{page}")
+        _screenshot(browser, shots, name)
+    problems = [entry["message"] for entry in browser.get_log("browser")
+                if entry["level"] == "SEVERE" and "422" not in entry["message"]]
+    assert not problems, problems  # no script error, no resource refused or missing

@@ -1,0 +1,98 @@
+"""Enrolling uploaded photos through the console's page and API: real photos, the real face
+models, and exactly the verdicts and reasons of `greeter enroll`."""
+
+import html
+import re
+
+import pytest
+from conftest import cli_runner
+from console_helpers import console_settings, make_client, signed_in_csrf
+
+from greeter.cli import main
+from greeter.console.auth import Credentials
+from greeter.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def photos(samples, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo, just notes\n")
+    return {"obama": samples / "obama.jpg", "two": samples / "two_people.jpg", "text": text}
+
+
+def cli_reasons(tmp_path, paths):
+    """What `greeter enroll --person` says about each photo: path -> (outcome, reason)."""
+    store = tmp_path / "cli" / "greeter.sqlite3"
+    result = cli_runner().invoke(main, ["--store", str(store), "enroll", "--person", "cli",
+                                        "--workers", "1", *map(str, paths)])
+    reasons = {}
+    for line in result.stderr.splitlines():
+        match = re.match(r"(.*): rejected: (.*)", line)
+        if match:
+            reasons[match.group(1)] = match.group(2)
+    return reasons
+
+
+def test_enrol_page_enrols_obama_and_rejects_like_the_cli(tmp_path, photos):
+    client = make_client(tmp_path)
+    csrf = signed_in_csrf(client)
+    files = [("photos", (path.name, path.read_bytes(), "application/octet-stream"))
+             for path in photos.values()]
+    response = client.post("/enrol", data={"csrf": csrf, "person_id": "barack",
+                                           "name": "Barack Obama"}, files=files)
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    assert "1 enrolled, 0 skipped, 2 rejected" in page
+    assert "obama.jpg</strong>: enrolled" in page
+    expected = cli_reasons(tmp_path, [photos["two"], photos["text"]])
+    assert len(expected) == 2 and "2 faces found" in expected[str(photos["two"])]
+    for path, reason in expected.items():
+        assert f"{path.rsplit('/', 1)[-1]}</strong>: rejected: {reason}" in page
+    with Store(console_settings(tmp_path).store) as store:
+        assert store.person("barack").name == "Barack Obama"
+        assert [p.photo_name for p in store.photos("barack")] == ["obama.jpg"]
+    # the same photo again is skipped, as by the CLI
+    again = client.post("/enrol", data={"csrf": csrf, "person_id": "barack"}, files=[
+        ("photos", ("obama.jpg", photos["obama"].read_bytes(), "image/jpeg"))])
+    assert "obama.jpg</strong>: skipped: already enrolled" in html.unescape(again.text)
+
+
+def test_nothing_of_an_upload_is_written_to_disk(tmp_path, photos):
+    client = make_client(tmp_path)
+    csrf = signed_in_csrf(client)
+    before = {path for path in tmp_path.rglob("*")}
+    client.post("/enrol", data={"csrf": csrf, "person_id": "barack"},
+                files=[("photos", ("obama.jpg", photos["obama"].read_bytes(), "image/jpeg"))])
+    created = {path.name for path in set(tmp_path.rglob("*")) - before}
+    assert not any(name.endswith(".jpg") for name in created), created
+
+
+def test_api_enrols_201_and_rejects_422_with_the_clis_reason(tmp_path, photos):
+    client = make_client(tmp_path)
+    token = Credentials(console_settings(tmp_path).store.parent).create_token("desk")
+    headers = {"authorization": f"Bearer {token}"}
+
+    def post(path, **fields):
+        return client.post("/api/people/barack/photos", headers=headers, data=fields,
+                           files={"photo": (path.name, path.read_bytes(), "image/jpeg")})
+
+    enrolled = post(photos["obama"], name="Barack Obama")
+    assert enrolled.status_code == 201
+    assert enrolled.json() == {"person": "barack", "photo": "obama.jpg", "outcome": "enrolled",
+                               "reason": ""}
+    assert post(photos["obama"]).json()["reason"] == "already enrolled"
+    expected = cli_reasons(tmp_path, [photos["two"], photos["text"]])
+    for key in ("two", "text"):
+        rejected = post(photos[key])
+        assert rejected.status_code == 422
+        assert rejected.json()["reason"] == expected[str(photos[key])]
+    largest = post(photos["two"], largest="1")
+    assert largest.status_code == 201
+    listed = client.get("/api/people", headers=headers).json()
+    assert listed == [{"id": "barack", "name": "Barack Obama", "photos": 2,
+                       "created": listed[0]["created"], "hint": ""}] or listed[0]["photos"] == 2
+    bad_id = client.post("/api/people/Barack/photos", headers=headers,
+                         files={"photo": ("o.jpg", photos["obama"].read_bytes(), "image/jpeg")})
+    assert bad_id.status_code == 400 and "not a valid person id" in bad_id.json()["error"]

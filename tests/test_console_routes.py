@@ -1,0 +1,294 @@
+"""The console's pages and API on a real SQLite store and greetings file: people, rename and
+remove, greetings with `greeter greetings check`'s messages, bundles and status."""
+
+import html
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from conftest import cli_runner
+from console_helpers import (
+    console_settings,
+    csrf_of,
+    enrol_vectors,
+    make_client,
+    signed_in_csrf,
+)
+
+from greeter.bundle import bundle_document
+from greeter.cli import main
+from greeter.console.auth import Credentials
+from greeter.faces import MODEL_ID
+from greeter.greetings import load_greetings
+from greeter.status import Greeted, RobotStatus, read_status, status_path, write_status
+from greeter.store import PersonRecord, Store
+
+
+@pytest.fixture
+def console(tmp_path):
+    """A signed-in client, its CSRF token, and a store with Alex (one small photo) and
+    Zoë (two photos)."""
+    settings = console_settings(tmp_path)
+    enrol_vectors(settings.store, "alex-m", "Alex Müller", photos=1, face_size=80, seed=1)
+    enrol_vectors(settings.store, "zoe", "Zoë Example", photos=2, face_size=180, seed=2)
+    client = make_client(tmp_path)
+    return client, signed_in_csrf(client), settings
+
+
+def test_people_list_shows_counts_and_quality_hints(console):
+    client, _, _ = console
+    page = client.get("/people").text
+    assert "Alex Müller" in page and "Zoë Example" in page
+    assert "one small photo: add another" in page
+    assert "2 photos" in page
+
+
+def test_people_search_by_name_or_id(console):
+    client, _, _ = console
+    page = client.get("/people", params={"q": "zoë"}).text
+    assert "Zoë Example" in page and "Alex Müller" not in page
+    page = client.get("/people", params={"q": "alex-m"}).text
+    assert "Alex Müller" in page and "Zoë" not in page
+    assert "Nobody matches" in client.get("/people", params={"q": "nobody"}).text
+
+
+def test_person_page_shows_quality_figures_never_a_photo(console):
+    client, _, _ = console
+    page = client.get("/people/zoe").text
+    assert "0.jpg" in page and "1.jpg" in page and "180" in page
+    assert "<img" not in page
+
+
+def test_unknown_person_is_explained(console):
+    client, _, _ = console
+    response = client.get("/people/nobody")
+    assert response.status_code == 404
+    assert "nobody with id 'nobody' is enrolled" in html.unescape(response.text)
+
+
+def test_rename(console):
+    client, csrf, settings = console
+    response = client.post("/people/zoe/rename", data={"csrf": csrf, "name": " Zoë Q. "})
+    assert response.status_code == 303
+    with Store(settings.store) as store:
+        assert store.person("zoe").name == "Zoë Q."
+    assert "zoe is now called Zoë Q." in client.get(response.headers["location"]).text
+
+
+def test_remove_asks_first_then_erases_embeddings_and_greeting(console):
+    client, csrf, settings = console
+    cli_runner().invoke(main, ["--greetings", str(settings.greetings), "greetings", "set",
+                               "zoe", "--message", "Hi {name}!"])
+    confirmation = client.get("/people/zoe/remove")
+    assert "cannot be undone" in confirmation.text
+    with Store(settings.store) as store:
+        assert store.person("zoe") is not None
+    response = client.post("/people/zoe/remove", data={"csrf": csrf})
+    assert response.status_code == 303
+    with Store(settings.store) as store:
+        assert store.person("zoe") is None and store.photos("zoe") == []
+    assert "zoe" not in load_greetings(settings.greetings).people
+    assert "removed zoe and 2 embeddings" in client.get("/people").text
+
+
+# -- greetings -----------------------------------------------------------------------------
+
+
+def test_greeting_with_an_unknown_placeholder_shows_the_check_message(console, tmp_path):
+    client, csrf, settings = console
+    response = client.post("/greetings/people/alex-m", data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "", "messages": "Hi {nmae}!",
+        "action": "save"})
+    assert response.status_code == 422
+    assert not settings.greetings.exists()  # nothing written
+    # the same problem, word for word, as `greeter greetings check` reports for that file
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"people": {"alex-m": {"name": "Alex Müller",
+                                                     "messages": ["Hi {nmae}!"]}}}))
+    checked = cli_runner().invoke(main, ["greetings", "check", str(bad)])
+    problem = checked.stderr.strip().splitlines()[0][len(f"{bad}: "):]
+    assert "nmae" in problem
+    assert problem in html.unescape(response.text)
+
+
+def test_greeting_saved_with_the_clis_locked_write_and_previewed(console):
+    client, csrf, settings = console
+    response = client.post("/greetings/people/alex-m", data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "", "action": "save",
+        "messages": "Welcome back, {first_name}!\nGood {time_of_day}, {name}!"})
+    assert response.status_code == 303
+    saved = load_greetings(settings.greetings).people["alex-m"]
+    assert saved.messages == ["Welcome back, {first_name}!", "Good {time_of_day}, {name}!"]
+    page = client.get("/greetings/people/alex-m").text
+    assert "Welcome back, Alex!" in page
+    assert "Good morning, Alex Müller!" in page or "Good afternoon, Alex Müller!" in page \
+        or "Good evening, Alex Müller!" in page
+
+
+def test_live_preview_answers_json_without_writing(console):
+    client, csrf, settings = console
+    response = client.post("/greetings/people/alex-m", headers={"x-preview": "1"}, data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "Al", "messages": "Hi {first_name}",
+        "action": "preview"})
+    assert response.json() == {"problems": [], "preview": ["Hi Al"]}
+    bad = client.post("/greetings/people/alex-m", headers={"x-preview": "1"}, data={
+        "csrf": csrf, "name": "Alex", "first_name": "", "messages": "Hi {nmae}",
+        "action": "preview"}).json()
+    assert bad["preview"] == [] and "nmae" in bad["problems"][0]
+    assert not settings.greetings.exists()
+
+
+def test_defaults_and_screen(console):
+    client, csrf, settings = console
+    response = client.post("/greetings/defaults", data={
+        "csrf": csrf, "language": "de", "stranger": "Willkommen!", "action": "save",
+        "enrolled": "Hallo {first_name}!", "title": "Tag der offenen Tür",
+        "values": "Neugier\nFreundlichkeit"})
+    assert response.status_code == 303
+    greetings = load_greetings(settings.greetings)
+    assert greetings.language == "de" and greetings.stranger == ["Willkommen!"]
+    assert greetings.screen.values == ["Neugier", "Freundlichkeit"]
+    bad = client.post("/greetings/defaults", data={
+        "csrf": csrf, "language": "en", "stranger": "Hi {name}", "enrolled": "Hi",
+        "title": "T", "values": "", "action": "save"})
+    assert bad.status_code == 422
+    assert "stranger[0]" in bad.text
+    assert load_greetings(settings.greetings).stranger == ["Willkommen!"]
+
+
+def test_an_invalid_greetings_file_is_shown_with_its_problems(console):
+    client, _, settings = console
+    settings.greetings.write_text('{"stranger": []}')
+    page = client.get("/greetings").text
+    assert "stranger: must not be empty" in page
+
+
+def test_remove_a_greeting(console):
+    client, csrf, settings = console
+    cli_runner().invoke(main, ["--greetings", str(settings.greetings), "greetings", "set",
+                               "zoe", "--message", "Hi {name}!"])
+    response = client.post("/greetings/people/zoe/remove", data={"csrf": csrf})
+    assert response.status_code == 303
+    assert "zoe" not in load_greetings(settings.greetings).people
+
+
+# -- bundles -------------------------------------------------------------------------------
+
+
+def test_bundle_download_then_upload_reports_like_the_cli(console, tmp_path):
+    client, csrf, settings = console
+    download = client.get("/bundles/export")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["content-disposition"]
+    document = download.json()
+    assert [person["id"] for person in document["people"]] == ["alex-m", "zoe"]
+
+    other = make_client(tmp_path / "other")
+    other_csrf = signed_in_csrf(other)
+    response = other.post("/bundles/import", data={"csrf": other_csrf},
+                          files={"bundle": ("people.bundle", download.content, "application/json")})
+    assert response.status_code == 200
+    assert "2 added, 0 replaced, 0 skipped" in response.text
+    again = other.post("/bundles/import", data={"csrf": other_csrf, "dry_run": "1"},
+                       files={"bundle": ("people.bundle", download.content, "application/json")})
+    assert "0 added, 0 replaced, 2 skipped" in again.text and "Dry run" in again.text
+
+
+def test_a_damaged_bundle_is_refused_with_the_clis_reason(console):
+    client, csrf, _ = console
+    document = bundle_document([PersonRecord("x", "X", "2026-01-01T00:00:00+00:00", ())],
+                               MODEL_ID)
+    document["people"][0]["name"] = "changed"
+    response = client.post("/bundles/import", data={"csrf": csrf}, files={
+        "bundle": ("people.bundle", json.dumps(document).encode(), "application/json")})
+    assert response.status_code == 400
+    assert "people.bundle: checksum mismatch" in response.text
+
+
+# -- status --------------------------------------------------------------------------------
+
+
+def _status(written: datetime) -> RobotStatus:
+    return RobotStatus(written=written, pid=42, fps=24.5, detection_rate=9.8,
+                       memory_level="pressure", camera="ok",
+                       greeted=[Greeted(time=written, person="alex-m", name="Alex Müller")])
+
+
+def test_status_page_and_api_read_the_robots_file(console):
+    client, _, settings = console
+    assert "has not published a status" in client.get("/status").text
+    now = datetime.now(timezone.utc)
+    write_status(status_path(settings.store), _status(now))
+    page = client.get("/status").text
+    assert "Running" in page and "24.5" in page and "pressure" in page and "Alex Müller" in page
+    token = Credentials(settings.store.parent).create_token("desk")
+    body = client.get("/api/status", headers={"authorization": f"Bearer {token}"}).json()
+    assert body["running"] is True and body["status"]["greeted"][0]["person"] == "alex-m"
+
+
+def test_a_stale_status_means_the_robot_is_not_running(tmp_path):
+    path = tmp_path / "robot-status.json"
+    written = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    write_status(path, _status(written))
+    assert read_status(path, now=written + timedelta(seconds=5)).running
+    reading = read_status(path, now=written + timedelta(minutes=2))
+    assert not reading.running and reading.status.fps == 24.5
+
+
+# -- API -----------------------------------------------------------------------------------
+
+
+def test_api_lists_and_removes_people(console):
+    client, _, settings = console
+    token = Credentials(settings.store.parent).create_token("desk")
+    headers = {"authorization": f"Bearer {token}"}
+    people = client.get("/api/people", headers=headers).json()
+    assert [(p["id"], p["photos"]) for p in people] == [("alex-m", 1), ("zoe", 2)]
+    assert client.delete("/api/people/zoe", headers=headers).status_code == 204
+    assert client.delete("/api/people/zoe", headers=headers).status_code == 404
+    assert client.delete("/api/people/Not%20An%20Id", headers=headers).status_code == 400
+    assert [p["id"] for p in client.get("/api/people", headers=headers).json()] == ["alex-m"]
+
+
+def test_csrf_of_pages_is_the_sessions(console):
+    client, csrf, _ = console
+    assert csrf_of(client.get("/enrol").text) == csrf
+
+
+def test_a_damaged_status_file_is_named_on_the_page(console):
+    client, _, settings = console
+    path = status_path(settings.store)
+    path.write_text('{"format": "greeter-status", "version": 1}')
+    page = html.unescape(client.get("/status").text)
+    assert f"{path}: not a greeter status file" in page
+
+
+def test_the_status_file_is_private(tmp_path):
+    path = tmp_path / "robot-status.json"
+    write_status(path, _status(datetime.now(timezone.utc)))
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_malformed_multipart_form_is_a_400(console):
+    client, csrf, _ = console
+    response = client.post("/enrol", content=b"--xyz\r\nnonsense",
+                           headers={"content-type": "multipart/form-data; boundary=xyz"})
+    assert response.status_code in (400, 403)
+    assert "Traceback" not in response.text
+
+
+def test_the_people_list_comes_in_pages_of_100(tmp_path):
+    settings = console_settings(tmp_path)
+    for index in range(120):
+        enrol_vectors(settings.store, f"guest-{index:03d}", f"Guest {index:03d}",
+                      face_size=80 if index == 119 else 150, seed=index)
+    client = make_client(tmp_path)
+    signed_in_csrf(client)
+    first = client.get("/people").text
+    assert "Guest 099" in first and "Guest 100" not in first and "page 1 of 2" in first
+    second = client.get("/people", params={"page": "2"}).text
+    assert "Guest 100" in second and "Guest 119" in second and "Guest 099" not in second
+    assert "one small photo: add another" in second
+    with Store(settings.store) as store:
+        sizes = store.face_sizes()
+    assert len(sizes) == 120 and sizes["guest-119"] == [80]
