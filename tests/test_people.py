@@ -323,3 +323,17 @@ def test_a_rejected_photo_with_a_line_break_in_its_name_is_one_line(tmp_path):
     assert result.stderr.splitlines()[0] == (
         f"{folder}/party\\n[red]time.jpg: rejected: empty file (0 bytes)")
     assert "party\\n[red]time.jpg" in result.stdout.replace("\n", "")  # the table, folded
+
+
+def test_identify_prints_a_name_stored_before_the_rule_on_one_line(samples, tmp_path):
+    enrolled = invoke(tmp_path, "enroll", "--person", "obama", samples / "obama.jpg")
+    assert enrolled.exit_code == 0, enrolled.output
+    with sqlite3.connect(str(tmp_path / "greeter.sqlite3")) as db:
+        db.execute("UPDATE people SET name=? WHERE id='obama'", ("Barack\nObama\x1b[2J",))
+    (tmp_path / "greetings.json").write_text("{}")
+
+    result = invoke(tmp_path, "identify", samples / "obama2.jpg")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 1
+    assert "Barack\\nObama\\x1b[2J (obama)" in result.stdout

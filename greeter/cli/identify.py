@@ -12,6 +12,7 @@ from greeter.errors import ConfigError, GreeterError, StoreError
 from greeter.faces import FaceEngine
 from greeter.greetings import Greetings, load_greetings, message_for
 from greeter.imaging import load_rgb
+from greeter.people import escaped
 from greeter.recognition import IdentifiedFace, Recogniser
 
 
@@ -78,10 +79,11 @@ def _face_json(face: IdentifiedFace) -> dict:
 
 def _print_faces(image: Path, faces: List[IdentifiedFace], greetings: Greetings) -> None:
     if not faces:
-        click.echo(f"{image}: no face")
+        click.echo(f"{escaped(str(image))}: no face")
     now = datetime.now()
     for face in faces:
+        # escaped: a name stored before the rule for names may hold a line break
         who = f"{face.name} ({face.person})" if face.person else "stranger"
         says = message_for(greetings, face.person, now, store_name=face.name)
-        click.echo(f"{image}: {who}, distance {face.distance:.3f}, box {list(face.box)}, "
-                   f"says \"{says}\"")
+        click.echo(escaped(f"{image}: {who}, distance {face.distance:.3f}, box "
+                           f"{list(face.box)}, says \"{says}\""))
