@@ -415,6 +415,18 @@ def test_enrolling_into_a_read_only_store_analyses_nothing(shared_folder, unpriv
     assert "Enrolment" not in out
 
 
+def test_calibrating_a_read_only_store_analyses_no_stranger(shared_folder, unprivileged):
+    path = make_store(shared_folder, unprivileged)
+    os.chmod(path, 0o400)
+    strangers = shared_folder.parent / "strangers"
+    strangers.mkdir()
+    user = unprivileged[2]
+    code, out, err = invoke_as(unprivileged, path, "calibrate", "--strangers", strangers)
+    assert code == 1
+    assert err.strip() == (f"Error: {path} is read-only for {user} (mode 0400, owner {user}); "
+                           f"the calibration was not saved: `chmod u+w {path}`")
+
+
 def test_a_read_only_folder_is_named_not_taken_for_damage(shared_folder, unprivileged):
     path = make_store(shared_folder, unprivileged)
     os.chmod(shared_folder, 0o500)

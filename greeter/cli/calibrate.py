@@ -33,6 +33,8 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
     """
     settings = settings_of(ctx)
     with open_store(ctx) as store:
+        if not dry_run:  # before analysing photos for a calibration it could not save
+            store.check_writable("the calibration was not saved")
         gallery = store.gallery()
         current = resolve_policy(settings.matching, store.calibration(), len(gallery))
         enrolled = leave_one_out_trials(gallery)
