@@ -19,10 +19,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, List, NamedTuple
+from typing import Dict, Iterator, List, NamedTuple, Optional
 
 import pytest
 from conftest import cli_runner
+from test_deploy import read_unit, values
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "deploy" / "jetbot" / "install.sh"
@@ -97,11 +98,11 @@ class Robot(NamedTuple):
     def data(self) -> Path:
         return self.root / "var/lib/greeter"
 
-    def greeter(self, *args: str) -> subprocess.CompletedProcess:
-        """`greeter ARGS` typed by the admin in their home."""
+    def greeter(self, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
+        """`greeter ARGS` typed by the admin in their home (`input` piped to it)."""
         return subprocess.run(
             ["runuser", "-u", self.admin, "--", str(self.root / "usr/local/bin/greeter"), *args],
-            capture_output=True, text=True, timeout=300, cwd=str(self.home),
+            capture_output=True, text=True, timeout=300, cwd=str(self.home), input=input,
             env={"PATH": PATH, "HOME": str(self.home), "LANG": "C.UTF-8"})
 
 
@@ -260,6 +261,48 @@ def test_every_documented_admin_command_works_for_the_admin(robot: Robot, laptop
     assert sorted(path.name for path in robot.home.iterdir()
                   if not path.name.startswith(".bash") and path.name != ".profile") == [
         "people.bundle", "robot.bundle"], "no temporary file left behind"
+
+
+def test_the_admin_sets_the_console_password_and_makes_api_tokens(robot: Robot):
+    """The event console's credentials, made by the admin through the wrapper, land where
+    greeter-console.service (running as the service user) looks for them."""
+    from greeter.console.auth import Credentials
+
+    too_short = robot.greeter("console", "set-password", input="pw\npw\n")
+    assert too_short.returncode == 1
+    assert "the password is too short: use at least 10 characters" in too_short.stderr
+
+    password = "three blue herons"
+    set_password = robot.greeter("console", "set-password", input=f"{password}\n")
+    assert set_password.returncode == 0, set_password.stderr
+    assert "console password set" in set_password.stdout
+    # this machine runs no greeter-console.service: the wrapper says how to start it
+    assert "sudo systemctl start greeter-console" in set_password.stderr
+    credentials = Credentials(robot.data)
+    assert mode(credentials.password_file) == f"0600 {uid(robot.service_user)}"
+    assert credentials.check_password(password) and not credentials.check_password("pw")
+    # the file whose existence starts the console's unit
+    [condition] = values(read_unit(REPO / "deploy/jetbot/greeter-console.service"), "Unit",
+                         "ConditionPathExists")
+    assert robot.root / condition.lstrip("/") == credentials.password_file
+
+    created = robot.greeter("console", "token", "create", "registration")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert created.stdout == f"{token}\n" and len(token) >= 40, "the token alone, once"
+    assert "shown only this once" in created.stderr
+    assert mode(credentials.tokens_file) == f"0600 {uid(robot.service_user)}"
+    assert token not in credentials.tokens_file.read_text(), "only its hash is kept"
+    assert credentials.token_owner(token) == "registration"
+    listed = robot.greeter("console", "token", "list")
+    assert listed.returncode == 0 and listed.stdout == "registration\n", listed.stderr
+    again = robot.greeter("console", "token", "create", "registration")
+    assert again.returncode == 1 and "exists already: revoke it first" in again.stderr
+
+    revoked = robot.greeter("console", "token", "revoke", "registration")
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+    assert credentials.token_owner(token) is None
+    assert robot.greeter("console", "token", "list").stdout == ""
 
 
 def test_a_failed_export_leaves_the_admins_file_alone(robot: Robot):
