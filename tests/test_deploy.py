@@ -25,6 +25,7 @@ INSTALL = DEPLOY / "install.sh"
 UNITS = [
     DEPLOY / "greeter.service",
     DEPLOY / "greeter-retry.timer",
+    DEPLOY / "greeter-console.service",
     DEPLOY / "kiosk" / "greeter-x.service",
 ]
 
@@ -224,6 +225,32 @@ def test_greeter_service_settings():
     assert values(unit, "Install", "WantedBy") == ["multi-user.target"]
 
 
+def test_console_service_shares_the_robots_files_and_waits_for_a_password():
+    console = read_unit(DEPLOY / "greeter-console.service")
+    robot = read_unit(DEPLOY / "greeter.service")
+    assert values(console, "Service", "ExecStart") == [
+        "/opt/greeter/venv/bin/greeter console --listen ${CONSOLE_LISTEN}"]
+    assert values(console, "Service", "Environment")[-1] == "CONSOLE_LISTEN=0.0.0.0:8080"
+    for key in ("User", "Group", "WorkingDirectory", "EnvironmentFile"):
+        assert values(console, "Service", key) == values(robot, "Service", key), key
+    shared = [v for v in values(robot, "Service", "Environment") if v.startswith("GREETER_")]
+    assert shared and set(shared) <= set(values(console, "Service", "Environment"))
+    # `greeter console` refuses a LAN address without the password `set-password` writes
+    from greeter.console.auth import PASSWORD_FILE
+    assert values(console, "Unit", "ConditionPathExists") == [
+        f"/var/lib/greeter/{PASSWORD_FILE}"]
+    assert values(console, "Service", "Restart") == ["always"]
+    # a cap of its own, and the OOM killer takes it before the robot
+    assert values(console, "Service", "MemoryMax") == ["768M"]
+    assert int(values(console, "Service", "OOMScoreAdjust")[0]) > int(
+        values(robot, "Service", "OOMScoreAdjust")[0])
+    for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp"):
+        assert values(console, "Service", key) == ["yes"], key
+    assert values(console, "Service", "ProtectSystem") == ["full"]
+    assert values(console, "Service", "StandardOutput") == ["journal"]
+    assert values(console, "Install", "WantedBy") == ["multi-user.target"]
+
+
 def test_retry_timer_starts_the_greeter():
     timer = read_unit(DEPLOY / "greeter-retry.timer")
     assert values(timer, "Timer", "Unit") == ["greeter.service"]
@@ -346,7 +373,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: FreshMachi
     steps = re.findall(r"^==> \[(\d+)/(\d+)\] (\w[\w ]*?):", out, re.MULTILINE)
     assert [name for _, _, name in steps] == [
         "platform", "swap", "apt", "jtop", "user", "config", "venv", "dlib", "project", "cli",
-        "systemd units", "kiosk", "start"]
+        "systemd units", "kiosk", "console", "start"]
     assert all(total == str(len(steps)) for _, total, _ in steps)
     expected = [
         # swap: 4 GB, active now and after a reboot
@@ -376,10 +403,30 @@ def test_dry_run_prints_every_step_and_changes_nothing(fresh_machine: FreshMachi
         "+ systemctl set-default multi-user.target",
         f"{root}/opt/greeter/kiosk/x-session.sh",
         "+ systemctl restart greeter.service",
+        # the console: enabled, started only once it has a password
+        f"{root}/etc/systemd/system/greeter-console.service",
+        "+ systemctl enable greeter-console.service",
+        "not started: it needs the admin password first",
+        "greeter console set-password", "sudo systemctl start greeter-console",
     ]
     missing = [text for text in expected if text not in out]
     assert not missing, f"missing from the dry run: {missing}\n{out}"
     assert "dry run: nothing was changed" in out
+
+
+def test_dry_run_restarts_the_console_once_it_has_a_password(fresh_machine: FreshMachine):
+    data = fresh_machine.root / "var/lib/greeter"
+    data.mkdir(parents=True)
+    (data / "console-password.json").write_text("{}\n")
+    result = dry_run("--dry-run", *fresh_machine.args, "--only", "console",
+                     env=fresh_machine.env)
+    assert result.returncode == 0, result.stderr
+    assert "+ systemctl restart greeter-console.service" in result.stdout
+    assert ":8080 (plain HTTP: keep it on the event's private network)" in result.stdout
+    assert "set-password" not in result.stdout
+    no_start = dry_run("--dry-run", *fresh_machine.args, "--only", "console", "--no-start",
+                       env=fresh_machine.env).stdout
+    assert "+ systemctl restart" not in no_start and "skipped (--no-start)" in no_start
 
 
 @pytest.mark.parametrize("options", [["--assume-jetson", "--no-cuda"], []],
@@ -485,7 +532,7 @@ def test_dry_run_needs_no_root_and_touches_no_system_path(as_nobody):
     before = snapshot(*SYSTEM_PATHS)
     result = dry_run("--dry-run", user_prefix=prefix, script=script)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "==> [13/13] start" in result.stdout
+    assert "==> [14/14] start" in result.stdout
     assert snapshot(*SYSTEM_PATHS) == before
 
 

@@ -1,28 +1,36 @@
 """The robot's admin path for real: install.sh's own user, config and cli steps performed into
 a throw-away root (``--root DIR --only user,config,cli``) with real users and groups on this
 machine, then every admin command of deploy/jetbot/README.md run by a real non-root admin
-through the installed /usr/local/bin/greeter, on a 0600 bundle in the admin's private home.
+through the installed /usr/local/bin/greeter, on a 0600 bundle in the admin's private home, and
+the event console's password and API tokens, taken by the console serving as the service user.
 
 It needs root (to create the users) and sudo (the wrapper switches users with it); without
 them it skips with the reason, except under CI (``CI=true``), where it must run. Users, groups
 and the sudoers rule get unique names and are removed afterwards.
 """
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import site
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Dict, Iterator, List, NamedTuple
+from typing import Dict, Iterator, List, NamedTuple, Optional
 
 import pytest
 from conftest import cli_runner
+from test_deploy import read_unit, values
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = REPO / "deploy" / "jetbot" / "install.sh"
@@ -97,11 +105,11 @@ class Robot(NamedTuple):
     def data(self) -> Path:
         return self.root / "var/lib/greeter"
 
-    def greeter(self, *args: str) -> subprocess.CompletedProcess:
-        """`greeter ARGS` typed by the admin in their home."""
+    def greeter(self, *args: str, input: Optional[str] = None) -> subprocess.CompletedProcess:
+        """`greeter ARGS` typed by the admin in their home (`input` piped to it)."""
         return subprocess.run(
             ["runuser", "-u", self.admin, "--", str(self.root / "usr/local/bin/greeter"), *args],
-            capture_output=True, text=True, timeout=300, cwd=str(self.home),
+            capture_output=True, text=True, timeout=300, cwd=str(self.home), input=input,
             env={"PATH": PATH, "HOME": str(self.home), "LANG": "C.UTF-8"})
 
 
@@ -260,6 +268,101 @@ def test_every_documented_admin_command_works_for_the_admin(robot: Robot, laptop
     assert sorted(path.name for path in robot.home.iterdir()
                   if not path.name.startswith(".bash") and path.name != ".profile") == [
         "people.bundle", "robot.bundle"], "no temporary file left behind"
+
+
+def test_the_admin_sets_the_console_password_and_makes_api_tokens(robot: Robot):
+    """The event console's credentials, made by the admin through the wrapper, land where
+    greeter-console.service (running as the service user) looks for them, and the console
+    serving the robot's network as that user takes them."""
+    from greeter.console.auth import Credentials
+
+    port = free_port()
+    refused = robot.greeter("console", "--listen", f"0.0.0.0:{port}")
+    assert refused.returncode == 1
+    assert "refusing to serve on 0.0.0.0 without a password" in refused.stderr
+
+    too_short = robot.greeter("console", "set-password", input="pw\npw\n")
+    assert too_short.returncode == 1
+    assert "the password is too short: use at least 10 characters" in too_short.stderr
+
+    password = "three blue herons"
+    set_password = robot.greeter("console", "set-password", input=f"{password}\n")
+    assert set_password.returncode == 0, set_password.stderr
+    assert "console password set" in set_password.stdout
+    # this machine runs no greeter-console.service: the wrapper says how to start it
+    assert "sudo systemctl start greeter-console" in set_password.stderr
+    credentials = Credentials(robot.data)
+    assert mode(credentials.password_file) == f"0600 {uid(robot.service_user)}"
+    assert credentials.check_password(password) and not credentials.check_password("pw")
+    # the file whose existence starts the console's unit
+    [condition] = values(read_unit(REPO / "deploy/jetbot/greeter-console.service"), "Unit",
+                         "ConditionPathExists")
+    assert robot.root / condition.lstrip("/") == credentials.password_file
+
+    created = robot.greeter("console", "token", "create", "registration")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert created.stdout == f"{token}\n" and len(token) >= 40, "the token alone, once"
+    assert "shown only this once" in created.stderr
+    assert mode(credentials.tokens_file) == f"0600 {uid(robot.service_user)}"
+    assert token not in credentials.tokens_file.read_text(), "only its hash is kept"
+    assert credentials.token_owner(token) == "registration"
+    listed = robot.greeter("console", "token", "list")
+    assert listed.returncode == 0 and listed.stdout == "registration\n", listed.stderr
+    again = robot.greeter("console", "token", "create", "registration")
+    assert again.returncode == 1 and "exists already: revoke it first" in again.stderr
+
+    with serving_console(robot, port) as url:
+        assert api_people(url, token) == (200, [])
+        revoked = robot.greeter("console", "token", "revoke", "registration")
+        assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+        assert api_people(url, token)[0] == 401
+    assert credentials.token_owner(token) is None
+    assert robot.greeter("console", "token", "list").stdout == ""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving_console(robot: Robot, port: int) -> Iterator[str]:
+    """`greeter console --listen 0.0.0.0:PORT`, as greeter-console.service runs it: the
+    service user with the robot's files (here through the admin's wrapper). Yields its URL
+    once it answers; stopped afterwards."""
+    server = subprocess.Popen(
+        ["runuser", "-u", robot.admin, "--", str(robot.root / "usr/local/bin/greeter"),
+         "console", "--listen", f"0.0.0.0:{port}"],
+        cwd=str(robot.home), env={"PATH": PATH, "HOME": str(robot.home), "LANG": "C.UTF-8"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            assert server.poll() is None, f"the console ended: {server.communicate()[1]}"
+            try:
+                urllib.request.urlopen(f"{url}/login", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail(f"the console did not answer on {url} within a minute")
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # runuser and sudo pass it on to the console
+        server.communicate(timeout=60)
+
+
+def api_people(url: str, token: str):
+    """(status, JSON body) of `GET /api/people` with the bearer token."""
+    request = urllib.request.Request(f"{url}/api/people",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, None
 
 
 def test_a_failed_export_leaves_the_admins_file_alone(robot: Robot):

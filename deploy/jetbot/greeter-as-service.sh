@@ -7,6 +7,7 @@
 #     greeter people export ~/people.bundle
 #     greeter greetings set alex-m --message 'Hello {first_name}!'
 #     greeter doctor
+#     greeter console set-password
 #
 # see the robot's store and greetings (/var/lib/greeter, readable by that user only) and
 # /etc/greeter/greeter.env. Members of the greeter-admin group switch to the service user
@@ -63,6 +64,16 @@ while [ "$at" -lt "${#args[@]}" ]; do
 done
 group=${args[$at]:-}
 command=${args[$at + 1]:-}
+
+# greeter-console.service starts only once the console has a password (ConditionPathExists=):
+# after setting one, say how to start it, unless it runs already.
+if [ "$group" = console ] && [ "$command" = set-password ]; then
+    as_service_user "$@"
+    if ! systemctl is-active --quiet greeter-console.service 2>/dev/null; then
+        printf 'start the event console with: sudo systemctl start greeter-console\n' >&2
+    fi
+    exit
+fi
 
 # The bundle FILE of `people import|export`: the one argument after the command that is not
 # an option. None, several, `-` or --help: greeter itself deals with the command line.

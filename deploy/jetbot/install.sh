@@ -25,6 +25,8 @@
 #             /etc/sudoers.d/greeter: greeter-admin members run it without a password
 #   units     greeter.service + greeter-retry.timer, enabled
 #   kiosk     greeter-x.service (bare X on the HDMI screen, no desktop, no blanking), enabled
+#   console   greeter-console.service (the event console on port 8080), enabled; (re)started
+#             once the admin has set its password (greeter console set-password)
 #   start     (re)starts the robot, unless a desktop is running (then: reboot)
 #
 # Options: --dry-run (no root needed, changes nothing), --no-start, --rebuild-dlib,
@@ -47,7 +49,7 @@ readonly DLIB_VERSION=19.24.6         # see "dlib" in README.md: has the cuDNN 8
 readonly JETSON_STATS_VERSION=4.3.1   # the last 4.x: supports the system Python 3.6 of JetPack 4
 readonly CUDA_ARCH=53                 # the Nano's Maxwell GPU (compute capability 5.3)
 readonly SWAP_SIZE_GB=4
-readonly STEPS=(platform swap apt jtop user config venv dlib project cli units kiosk start)
+readonly STEPS=(platform swap apt jtop user config venv dlib project cli units kiosk console start)
 # The steps that --root can really perform: the others act on the running system.
 readonly ROOTED_STEPS=(user config cli)
 
@@ -701,6 +703,34 @@ step_kiosk() {
             note "no jetbot_camera container holds the camera"
         fi
     fi
+}
+
+step_console() {
+    step "console: greeter-console.service, the event console on the robot's networks"
+    install_file "$here/greeter-console.service" "$unitdir/greeter-console.service" 0644
+    reload_units
+    enable_unit greeter-console.service
+    # It refuses to listen beyond loopback without the admin password, and its unit starts
+    # only once the password file exists (ConditionPathExists=): until then, tell the admin.
+    local password=$data/console-password.json address
+    address=$(hostname -I 2>/dev/null | awk '{ print $1 }' || true)
+    address=${address:-<robot>}
+    if [ -e "$password" ]; then
+        if [ "$start" = 0 ]; then
+            note "skipped (--no-start): sudo systemctl restart greeter-console"
+        else
+            run systemctl restart greeter-console.service  # signs the staff out: the code changed
+        fi
+        note "the console: http://$address:8080 (plain HTTP: keep it on the event's private network)"
+        return
+    fi
+    if [ "$dry_run" = 1 ] && [ -d "$data" ] && [ ! -x "$data" ]; then
+        note "(a dry run without root cannot see whether $password exists)"
+    fi
+    note "not started: it needs the admin password first. As an admin ($ADMIN_GROUP):"
+    note "    greeter console set-password          # at least 10 characters, from standard input"
+    note "    sudo systemctl start greeter-console"
+    note "then open http://$address:8080 (plain HTTP: keep it on the event's private network)"
 }
 
 step_start() {
