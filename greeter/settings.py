@@ -5,7 +5,7 @@ command-line options. Environment variables are ``GREETER_`` plus the field path
 with ``__`` between levels::
 
     GREETER_STORE=/var/lib/greeter/greeter.sqlite3
-    GREETER_GREETINGS=/etc/greeter/greetings.json
+    GREETER_GREETINGS=/var/lib/greeter/greetings.json
     GREETER_ENROLMENT__MIN_FACE_SIZE=80
     GREETER_MATCHING__THRESHOLD=0.45
 
