@@ -312,6 +312,9 @@ class Greeter:
 
     def _recognise(self, frame: Frame, boxes: Optional[List[Box]]) -> None:
         self._now = frame.t
+        if self.door is not None and self.door.due(frame.t):
+            self._door_finishing = self.door.finish()
+            self.door = None
         if boxes is None:
             return
         self.summary.detections += 1
@@ -366,8 +369,9 @@ class Greeter:
         level = self.throttle.level.name.lower()
         shown = [ShownGreeting(text, max(age_floor, self._now - at)) for text, at in self._shown]
         if self.door is not None:
+            started = self._now if self.door.started is None else self.door.started
             shown.append(ShownGreeting(f"Look at the camera, {self.door.request.name}",
-                                       max(age_floor, self._now - self.door.started)))
+                                       max(age_floor, self._now - started)))
         return Scene(
             title=content.title,
             background=hex_to_rgb(content.background_color),
@@ -483,13 +487,12 @@ class Greeter:
         log.info("door enrolment of %s: look at the camera", request.person)
         if self._door_engine is None:
             self._door_engine = FaceEngine()
-        self.door = DoorCollection(request, self._now, self.options.door,
-                                   self.settings.enrolment, self.settings.store,
-                                   self._door_worker, self._door_engine)
+        self.door = DoorCollection(request, self.options.door, self.settings.enrolment,
+                                   self.settings.store, self._door_worker, self._door_engine)
 
     def _door_step(self) -> None:
-        """End a collection whose time is up; show the outcome of one that was stored."""
-        if self.door is not None and self.door.due(self._now):
+        """End a collection whose frames stopped coming; show the outcome of one that ended."""
+        if self.door is not None and self.door.timed_out():
             self._door_finishing = self.door.finish()
             self.door = None
         finishing = self._door_finishing

@@ -61,9 +61,10 @@ RELIST_SECONDS = 10.0
 NOBODY = "nobody in view"
 SEVERAL = "several faces"
 EXPIRED = "expired"
+TIMED_OUT = "timed out"
 STORE = "store problem"
 Reason = Literal["nobody in view", "several faces", "too small", "blurred", "expired",
-                 "store problem"]
+                 "timed out", "store problem"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class DoorRules:
     frames to choose from; 3 enrolled frames is what a good enrolment from photos has."""
 
     seconds: float = 3.0
+    #: A collection whose frames stopped coming (camera lost) ends this long after its
+    #: `seconds`, by the wall clock.
+    grace_seconds: float = 10.0
     best: int = 3
     expire_after_seconds: float = 60.0
     #: A second face at least this fraction of the largest one's side makes the frame
@@ -272,11 +276,14 @@ class DoorCollection:
     """One request being served by the robot. `offer` and `due` run on the robot's loop and
     cost it almost nothing; the faces are measured, embedded and stored on `worker`."""
 
-    def __init__(self, request: DoorRequest, started: float, rules: DoorRules,
-                 enrolment: EnrolmentSettings, store_path: Path, worker: ThreadPoolExecutor,
-                 engine: FaceEngine):
+    def __init__(self, request: DoorRequest, rules: DoorRules, enrolment: EnrolmentSettings,
+                 store_path: Path, worker: ThreadPoolExecutor, engine: FaceEngine,
+                 clock: Callable[[], float] = time.monotonic):
         self.request = request
-        self.started = started
+        #: The time of the first frame after the request (the camera's clock, or the video's).
+        self.started: Optional[float] = None
+        self._clock = clock
+        self._taken_at = clock()
         self.rules = rules
         self._enrolment = enrolment
         self._store_path = store_path
@@ -287,7 +294,14 @@ class DoorCollection:
         self._several = 0
 
     def due(self, t: float) -> bool:
+        """True once the frame at time `t` is `DoorRules.seconds` after the first one."""
+        if self.started is None:
+            self.started = t
         return t - self.started >= self.rules.seconds
+
+    def timed_out(self) -> bool:
+        """True when frames stopped coming: the collection must end without them."""
+        return self._clock() - self._taken_at >= self.rules.seconds + self.rules.grace_seconds
 
     def offer(self, rgb: np.ndarray, boxes: Sequence[Box]) -> None:
         """A frame the robot detected faces in (`boxes`, maybe none)."""
@@ -317,6 +331,9 @@ class DoorCollection:
     def _outcome(self) -> DoorResult:
         request, enrolment = self.request, self._enrolment
         if not self._candidates:
+            if self.started is None:
+                return _result(request, 0, TIMED_OUT, "the camera gave no frames: check it "
+                               "on the Status page and ask again")
             if self._several:
                 return _result(request, 0, SEVERAL, "several people were in front of the "
                                "camera: ask again with only the guest in view")
