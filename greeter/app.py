@@ -27,7 +27,7 @@ One loop on the main thread (pygame wants the main thread)::
 * **Enrol at the door** (`greeter.door`): once a second the request folder beside the store is
   looked at (one stat); a request makes the robot show "Look at the camera, NAME" and hand the
   largest face of each frame it detects in the next few seconds to a worker thread of its own
-  (with a face engine of its own, loaded on the first request: ~30 MB), which enrols the best
+  (with a face engine of its own, loaded on the first request: ~45 MB), which enrols the best
   frames into the store; the hot reload then picks them up like any other enrolment.
 * **Memory stays flat** over a day: the summary keeps counters and the newest greetings only,
   and nothing is kept per frame or per ended track.
