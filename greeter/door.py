@@ -64,9 +64,10 @@ NOBODY = "nobody in view"
 SEVERAL = "several faces"
 EXPIRED = "expired"
 TIMED_OUT = "timed out"
+FAILED = "failed"
 STORE = "store problem"
 Reason = Literal["nobody in view", "several faces", "too small", "blurred", "expired",
-                 "timed out", "store problem"]
+                 "timed out", "store problem", "failed"]
 
 
 @dataclass(frozen=True)
@@ -325,7 +326,12 @@ class DoorCollection:
         return self._worker.submit(self._finish)
 
     def _finish(self) -> DoorResult:
-        result = self._outcome()
+        try:
+            result = self._outcome()
+        except Exception as error:  # the console must get an answer whatever went wrong
+            log.exception("door enrolment of %s failed", self.request.person)
+            result = _result(self.request, 0, FAILED, f"the robot could not enrol the frames "
+                             f"({type(error).__name__}; details in its log): ask again")
         write_result(self._store_path, result)
         log.info("door enrolment of %s: %s", result.person, result.message)
         return result

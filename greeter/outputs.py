@@ -24,6 +24,7 @@ import os
 import stat
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -199,7 +200,11 @@ class RobotCounters:
 
 class StatusFile(Output):
     """The robot's status (`greeter.status`), replaced every `every_seconds` and once more at
-    the end; rates are measured between two writes. Strangers' greetings are never kept."""
+    the end; rates are measured between two snapshots. Strangers' greetings are never kept.
+
+    The snapshot is taken on the robot's loop (a few counters); the write, with its fsyncs
+    (tens of ms on an SD card), runs on a thread of its own, and its failure is raised at the
+    next `poll`, where `Outputs` logs and counts it."""
 
     name = "status"
 
@@ -212,6 +217,8 @@ class StatusFile(Output):
         self._next_at = float("-inf")
         self._last: Optional[Tuple[float, RobotCounters]] = None
         self._greeted: Deque[status.Greeted] = deque(maxlen=status.MAX_GREETED)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="status")
+        self._writing: Optional[Future] = None
 
     @property
     def description(self) -> str:
@@ -224,17 +231,31 @@ class StatusFile(Output):
                 time=datetime.now(timezone.utc), person=event["person"], name=event["name"]))
 
     def poll(self) -> None:
+        finished = self._writing if self._writing is not None and self._writing.done() \
+            else None
+        if finished is not None:
+            self._writing = None
         now = self._clock()
-        if now >= self._next_at:
+        if self._writing is None and now >= self._next_at:
             # due again in `every_seconds` even when this write fails: a broken folder costs
             # one attempt every few seconds, not one per frame
             self._next_at = now + self._every
-            self.write()
+            self._writing = self._writer.submit(status.write_status, self.path,
+                                                self._snapshot())
+        if finished is not None and finished.exception() is not None:
+            raise finished.exception()
+
+    def wait(self) -> None:
+        """Until the write under way (if any) is done; its failure stays for `poll`."""
+        if self._writing is not None:
+            wait([self._writing])
 
     def close(self) -> None:
-        self.write()
+        self.wait()
+        self._writer.shutdown(wait=True)
+        status.write_status(self.path, self._snapshot())
 
-    def write(self) -> None:
+    def _snapshot(self) -> status.RobotStatus:
         now, counters = self._clock(), self._counters()
         fps = detection_rate = 0.0
         if self._last is not None and now > self._last[0]:
@@ -242,10 +263,10 @@ class StatusFile(Output):
             fps = (counters.frames - before.frames) / elapsed
             detection_rate = (counters.detections - before.detections) / elapsed
         self._last = (now, counters)
-        status.write_status(self.path, status.RobotStatus(
+        return status.RobotStatus(
             written=datetime.now(timezone.utc), pid=os.getpid(), fps=round(fps, 1),
             detection_rate=round(detection_rate, 1), memory_level=counters.memory_level,
-            camera=counters.camera, greeted=list(self._greeted)))
+            camera=counters.camera, greeted=list(self._greeted))
 
 
 class Outputs:

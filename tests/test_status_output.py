@@ -31,6 +31,7 @@ def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
     path = tmp_path / "robot-status.json"
     output = StatusFile(path, lambda: counters, every_seconds=2.0, clock=clock)
     output.poll()  # the first write: no rate measured yet
+    output.wait()
     assert read_status(path).status.fps == 0
     output.greeted(greeted(1))  # a stranger
     output.greeted(greeted(2, "alex-m", "Alex Müller"))
@@ -38,9 +39,11 @@ def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
     counters = RobotCounters(frames=50, detections=20, memory_level="pressure", camera="lost")
     clock.now += 1.0
     output.poll()  # not due yet
+    output.wait()
     assert read_status(path).status.greeted == []
     clock.now += 1.0
     output.poll()
+    output.wait()
     status = read_status(path).status
     assert (status.fps, status.detection_rate) == (25.0, 10.0)
     assert (status.memory_level, status.camera) == ("pressure", "lost")
@@ -48,10 +51,12 @@ def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
                                                              ("alex-m", "Alex Müller")]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert "null" not in path.read_text(encoding="utf-8")
+    output.close()
 
 
 def test_an_unwritable_status_file_is_logged_once_and_tried_every_few_seconds(
         tmp_path, caplog):
+    """A failed write is raised at the next poll (the write runs off the robot's loop)."""
     clock = Clock()
     path = tmp_path / "gone" / "robot-status.json"
     status = StatusFile(path, lambda: RobotCounters(0, 0, "normal", "ok"), 2.0, clock)
@@ -59,11 +64,14 @@ def test_an_unwritable_status_file_is_logged_once_and_tried_every_few_seconds(
         outputs = Outputs([status])
         for _ in range(3):
             outputs.poll()
-            outputs.poll()  # not due: no second attempt
+            status.wait()
             clock.now += 2.0
+        path.parent.mkdir()
+        outputs.poll()  # the third failure comes out; the fourth write works
+        status.wait()
+        outputs.poll()
     assert outputs.failures == {"status": 3}
     assert [r.getMessage().split(" failed: ")[0] for r in caplog.records] == [
         f"status file {path}"]
-    path.parent.mkdir()
-    outputs.poll()
     assert read_status(path).status is not None  # works again once the folder is back
+    outputs.close()
