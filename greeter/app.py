@@ -22,8 +22,13 @@ One loop on the main thread (pygame wants the main thread)::
   and opens the store again when its file changes (fixed, replaced, re-enrolled). Strangers
   rather than the last good gallery: the damage may hide a removal, and a removed person must
   not be greeted by name.
-* **Outputs** (events file, screenshots, voice: `greeter.outputs`) may each fail alone; the
-  status line counts their failures.
+* **Outputs** (events file, screenshots, voice, and the status file the console reads:
+  `greeter.outputs`) may each fail alone; the status line counts their failures.
+* **Enrol at the door** (`greeter.door`): once a second the request folder beside the store is
+  looked at (one stat); a request makes the robot show "Look at the camera, NAME" and hand the
+  largest face of each frame it detects in the next few seconds to a worker thread of its own
+  (with a face engine of its own, loaded on the first request: ~45 MB), which enrols the best
+  frames into the store; the hot reload then picks them up like any other enrolment.
 * **Memory stays flat** over a day: the summary keeps counters and the newest greetings only,
   and nothing is kept per frame or per ended track.
 * **Keys**: in a window Esc and q quit; fullscreen (the kiosk) ignores keys, so a stray key
@@ -52,13 +57,24 @@ import cv2
 import numpy as np
 
 from greeter.camera import Frame, LatestFrameReader, ReaderState, is_live, open_reader
+from greeter.door import DoorCollection, DoorInbox, DoorResult, DoorRules
 from greeter.errors import StoreError
 from greeter.faces import Box, FaceEngine, scale_boxes
 from greeter.greetings import GreetingsWatcher, message_for
-from greeter.outputs import EventsFile, Greeted, Output, Outputs, Screenshots, Voice
+from greeter.outputs import (
+    EventsFile,
+    Greeted,
+    Output,
+    Outputs,
+    RobotCounters,
+    Screenshots,
+    StatusFile,
+    Voice,
+)
 from greeter.policy import Greeting, GreetingPolicy
 from greeter.recognition import Recogniser
 from greeter.settings import Settings
+from greeter.status import status_path
 from greeter.store import Store
 from greeter.throttle import Throttle, open_memory_reader
 from greeter.tracking import Tracker
@@ -91,6 +107,8 @@ class RunOptions:
     #: Keep the number of every frame with a face in `RunSummary.face_frames` (benchmarks
     #: measure recall with it; a day's run would grow without bound).
     record_face_frames: bool = False
+    #: How requests to enrol at the door are served.
+    door: DoorRules = field(default_factory=DoorRules)
 
 
 @dataclass
@@ -185,7 +203,15 @@ class Greeter:
             outputs.append(self._screenshots)
         if options.speak:
             outputs.append(Voice(Speaker(self.greetings.current.language, options.voice_command)))
+        outputs.append(StatusFile(status_path(settings.store), self._counters))
         self.outputs = Outputs(outputs)
+        self._door_inbox = DoorInbox(settings.store, options.door)
+        #: The request being served, and the worker that measures, embeds and stores its faces.
+        self.door: Optional[DoorCollection] = None
+        self._door_worker = ThreadPoolExecutor(1, thread_name_prefix="door")
+        self._door_engine: Optional[FaceEngine] = None
+        self._door_finishing: Optional[Future] = None
+        self._door_problem: Optional[str] = None
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -215,6 +241,7 @@ class Greeter:
                         next_status = wall + self.options.status_every_seconds
                     self.throttle.update()
                     self.outputs.poll()
+                    self._door_step()
                     self._fill_pipeline()
                     if self._in_flight:
                         frame, detection = self._in_flight.popleft()
@@ -229,6 +256,11 @@ class Greeter:
                         self._show(None)
         finally:
             self._pool.shutdown(wait=True)
+            if self.door is not None:  # the source ended mid-collection: answer with what came
+                self._door_finishing = self.door.finish()
+                self.door = None
+            self._door_worker.shutdown(wait=True)
+            self._door_step()
             self._close()
         self.summary.seconds = time.monotonic() - started
         if self._screenshots:
@@ -280,10 +312,15 @@ class Greeter:
 
     def _recognise(self, frame: Frame, boxes: Optional[List[Box]]) -> None:
         self._now = frame.t
+        if self.door is not None and self.door.due(frame.t):
+            self._door_finishing = self.door.finish()
+            self.door = None
         if boxes is None:
             return
         self.summary.detections += 1
         self._last_detection_at = frame.t
+        if self.door is not None:
+            self.door.offer(frame.rgb, boxes)
         self.tracker.update(boxes, frame.t)
         if self.tracker.tracks:
             self._last_face_at = frame.t
@@ -330,6 +367,11 @@ class Greeter:
             camera = pixelate(camera, [t.box for t in self.tracker.tracks
                                        if not (t.identity and t.identity.person)])
         level = self.throttle.level.name.lower()
+        shown = [ShownGreeting(text, max(age_floor, self._now - at)) for text, at in self._shown]
+        if self.door is not None:
+            started = self._now if self.door.started is None else self.door.started
+            shown.append(ShownGreeting(f"Look at the camera, {self.door.request.name}",
+                                       max(age_floor, self._now - started)))
         return Scene(
             title=content.title,
             background=hex_to_rgb(content.background_color),
@@ -337,8 +379,7 @@ class Greeter:
             accent=hex_to_rgb(content.accent_color),
             lines=tuple(content.values),
             background_image=content.background_image_path(self.settings.greetings),
-            greetings=[ShownGreeting(text, max(age_floor, self._now - at))
-                       for text, at in self._shown],
+            greetings=shown,
             camera=camera,
             status="" if level == "normal" else f"memory {level}",
             camera_lost=self.reader.state is ReaderState.LOST,
@@ -420,6 +461,50 @@ class Greeter:
             if self._store_problem is None:
                 log.info("store reloaded: %d people enrolled", len(self.recogniser.names))
         self.greetings.poll()
+        if self.door is None and self._door_finishing is None:
+            self._take_door_request()
+
+    def _counters(self) -> RobotCounters:
+        state = self.reader.state
+        camera = {ReaderState.LOST: "lost", ReaderState.STARTING: "reopening"}.get(state, "ok")
+        return RobotCounters(self.summary.frames, self.summary.detections,
+                             self.throttle.level.name.lower(), camera)
+
+    # -- enrolling at the door ---------------------------------------------------------------
+
+    def _take_door_request(self) -> None:
+        try:
+            request = self._door_inbox.take()
+        except OSError as error:  # tried again in a second; logged once
+            problem = f"{self._door_inbox.folder}: {error.strerror or error}"
+            if problem != self._door_problem:
+                log.error("%s; enrolling at the door waits until it is fixed", problem)
+                self._door_problem = problem
+            return
+        self._door_problem = None
+        if request is None:
+            return
+        log.info("door enrolment of %s: look at the camera", request.person)
+        if self._door_engine is None:
+            self._door_engine = FaceEngine()
+        self.door = DoorCollection(request, self.options.door, self.settings.enrolment,
+                                   self.settings.store, self._door_worker, self._door_engine)
+
+    def _door_step(self) -> None:
+        """End a collection whose frames stopped coming; show the outcome of one that ended."""
+        if self.door is not None and self.door.timed_out():
+            self._door_finishing = self.door.finish()
+            self.door = None
+        finishing = self._door_finishing
+        if finishing is None or not finishing.done():
+            return
+        self._door_finishing = None
+        if finishing.exception() is not None:
+            log.error("enrolling at the door failed: %s; ask again", finishing.exception())
+            return
+        result: DoorResult = finishing.result()
+        if result.enrolled:
+            self._shown.append((f"Thank you, {result.name}!", self._now))
 
 
     def _log_status(self, elapsed: float, frames_before: int, detections_before: int) -> None:

@@ -47,6 +47,10 @@ ENROLLED = "enrolled"
 SKIPPED = "skipped"
 REJECTED = "rejected"
 
+#: Why a face is not good enough to enrol (`face_problem`).
+TOO_SMALL = "too small"
+BLURRED = "blurred"
+
 #: Optional display name file inside a person's folder.
 NAME_FILE = "name.txt"
 
@@ -215,17 +219,29 @@ def analyse_photo(
             f"to enrol the largest face"
         )
     face = faces[0]
-    if face.size < enrolment.min_face_size:
+    problem = face_problem(face.size, face.sharpness, enrolment)
+    if problem == TOO_SMALL:
         raise FaceError(
             f"{path}: face is {face.size} px, smaller than the minimum of "
             f"{enrolment.min_face_size} px (use a closer or larger photo)"
         )
-    if face.sharpness < enrolment.min_sharpness:
+    if problem == BLURRED:
         raise FaceError(
             f"{path}: face is blurred (sharpness {face.sharpness:.1f}, minimum "
             f"{enrolment.min_sharpness:g})"
         )
     return PhotoAnalysis(face.embedding, face.size, face.sharpness)
+
+
+def face_problem(face_size: int, face_sharpness: float,
+                 enrolment: EnrolmentSettings) -> Optional[str]:
+    """The one rule for a face good enough to enrol, from a photo or from the robot's camera
+    (`greeter.door`): `TOO_SMALL`, `BLURRED`, or None when it is good enough."""
+    if face_size < enrolment.min_face_size:
+        return TOO_SMALL
+    if face_sharpness < enrolment.min_sharpness:
+        return BLURRED
+    return None
 
 
 #: prctl(2) option: the signal the kernel sends a process when its parent dies.

@@ -1,4 +1,5 @@
-"""What a greeting does besides showing on the screen: the events file, screenshots, the voice.
+"""What a greeting does besides showing on the screen: the events file, screenshots, the voice,
+and the status file the console reads (`StatusFile`).
 
 Each output is a small object with one interface (`Output`: `open`, `greeted`, `poll`,
 `close`), and `Outputs` runs them so that each may fail alone: an exception (a full disk, a
@@ -12,7 +13,8 @@ folder that was fixed works again without a restart.
 
 The events file and the screenshots hold names and faces, so they are private like the store:
 the events file is ``0600`` and a screenshot folder the robot creates is ``0700`` (whatever
-the umask), each screenshot ``0600``.
+the umask), each screenshot ``0600``. The status file is ``0600`` too, and names only
+enrolled people.
 """
 
 import errno
@@ -20,12 +22,16 @@ import json
 import logging
 import os
 import stat
+import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple
 
+from greeter import status
 from greeter.camera import Frame
 from greeter.errors import GreeterError
 from greeter.ui import Screen
@@ -178,6 +184,89 @@ class Voice(Output):
     def close(self) -> None:
         self._speaker.close()
         self._speaker.check()
+
+
+@dataclass(frozen=True)
+class RobotCounters:
+    """What the status file is made from, as the robot counts it: `frames` drawn and
+    `detections` run since the start, the throttle's memory level and the camera's state
+    (``ok``, ``reopening`` or ``lost``)."""
+
+    frames: int
+    detections: int
+    memory_level: str
+    camera: str
+
+
+class StatusFile(Output):
+    """The robot's status (`greeter.status`), replaced every `every_seconds` and once more at
+    the end; rates are measured between two snapshots. Strangers' greetings are never kept.
+
+    The snapshot is taken on the robot's loop (a few counters); the write, with its fsyncs
+    (tens of ms on an SD card), runs on a thread of its own, and its failure is raised at the
+    next `poll`, where `Outputs` logs and counts it."""
+
+    name = "status"
+
+    def __init__(self, path: Path, counters: Callable[[], RobotCounters],
+                 every_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic):
+        self.path = Path(path)
+        self._counters = counters
+        self._every = every_seconds
+        self._clock = clock
+        self._next_at = float("-inf")
+        self._last: Optional[Tuple[float, RobotCounters]] = None
+        self._greeted: Deque[status.Greeted] = deque(maxlen=status.MAX_GREETED)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="status")
+        self._writing: Optional[Future] = None
+
+    @property
+    def description(self) -> str:
+        return f"status file {self.path}"
+
+    def greeted(self, greeted: Greeted) -> None:
+        event = greeted.event
+        if event["person"] is not None:
+            self._greeted.appendleft(status.Greeted(
+                time=datetime.now(timezone.utc), person=event["person"], name=event["name"]))
+
+    def poll(self) -> None:
+        finished = self._writing if self._writing is not None and self._writing.done() \
+            else None
+        if finished is not None:
+            self._writing = None
+        now = self._clock()
+        if self._writing is None and now >= self._next_at:
+            # due again in `every_seconds` even when this write fails: a broken folder costs
+            # one attempt every few seconds, not one per frame
+            self._next_at = now + self._every
+            self._writing = self._writer.submit(status.write_status, self.path,
+                                                self._snapshot())
+        if finished is not None and finished.exception() is not None:
+            raise finished.exception()
+
+    def wait(self) -> None:
+        """Until the write under way (if any) is done; its failure stays for `poll`."""
+        if self._writing is not None:
+            wait([self._writing])
+
+    def close(self) -> None:
+        self.wait()
+        self._writer.shutdown(wait=True)
+        status.write_status(self.path, self._snapshot())
+
+    def _snapshot(self) -> status.RobotStatus:
+        now, counters = self._clock(), self._counters()
+        fps = detection_rate = 0.0
+        if self._last is not None and now > self._last[0]:
+            elapsed, before = now - self._last[0], self._last[1]
+            fps = (counters.frames - before.frames) / elapsed
+            detection_rate = (counters.detections - before.detections) / elapsed
+        self._last = (now, counters)
+        return status.RobotStatus(
+            written=datetime.now(timezone.utc), pid=os.getpid(), fps=round(fps, 1),
+            detection_rate=round(detection_rate, 1), memory_level=counters.memory_level,
+            camera=counters.camera, greeted=list(self._greeted))
 
 
 class Outputs:

@@ -23,7 +23,8 @@ is opened between them. Format, version 1, UTF-8 JSON::
 holds the last greetings of *enrolled* people, newest first: nothing about strangers ever goes
 into this file. The file holds names, so it is private (``0600``) like the store.
 
-Wiring ``greeter run`` to write it is the robot's side (`greeter.app`), not done here.
+``greeter run`` writes it every 2 s and once more when it stops (`greeter.outputs.StatusFile`);
+a status file that cannot be written is logged once and the robot keeps greeting.
 """
 
 import json

@@ -5,6 +5,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -13,12 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from console_helpers import PASSWORD, signed_in_csrf
 from PIL import Image
 
 from greeter.app import Greeter, RunOptions, pixelate
 from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
+from greeter.door import NOBODY, DoorRules, ask, door_folder, result_for
 from greeter.enrolment import Enroller, jobs_for_person
 from greeter.settings import Settings
+from greeter.status import read_status, status_path
 from greeter.store import Store
 
 pytestmark = pytest.mark.slow
@@ -307,9 +311,115 @@ def test_failing_outputs_do_not_change_the_greetings(clip_run, samples, tmp_path
     greeted = summary.greeted
     assert greeted == len(expected)
     assert summary.output_failures == {"events": greeted, "screenshots": greeted,
-                                       "voice": greeted + 1}
+                                       "voice": greeted + 1, "status": 0}
     problems = [record.getMessage().split(" failed: ")[0] for record in caplog.records]
     assert sorted(problems) == sorted(["events file /dev/full", f"screenshots in {folder}",
                                        "voice"])
     assert summary.screenshots_saved == 0 and summary.face_frames is None
     assert summary.frames_with_faces > 0
+
+
+# --- the status file the console reads ------------------------------------------------------
+
+
+def test_the_run_publishes_its_status_with_enrolled_greetings_only(clip_run):
+    events, shots, _ = clip_run
+    path = status_path(shots.parent / "greeter.sqlite3")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    status = read_status(path).status
+    assert [(g.person, g.name) for g in status.greeted] == [(LIN, "Lin-Manuel Miranda")]
+    assert any(event["person"] is None for event in events)  # strangers were greeted...
+    assert "null" not in path.read_text(encoding="utf-8")  # ...and are nowhere in the file
+    assert status.fps > 0 and status.memory_level in ("normal", "pressure", "critical")
+    assert status.camera == "ok"
+
+
+def test_the_consoles_status_page_shows_the_robots_status(clip_run, tmp_path):
+    from starlette.testclient import TestClient
+
+    from greeter.console.app import create_app
+    from greeter.console.auth import Credentials
+
+    _, shots, _ = clip_run
+    settings = Settings.load(environ={}, store=shots.parent / "greeter.sqlite3",
+                             greetings=tmp_path / "greetings.json")
+    Credentials(shots.parent).set_password(PASSWORD)
+    client = TestClient(create_app(settings), follow_redirects=False)
+    signed_in_csrf(client)
+    page = client.get("/status").text
+    assert "Lin-Manuel Miranda" in page and LIN in page
+    assert "frames per second" in page and "Stranger" not in page
+
+
+# --- enrolling at the door -------------------------------------------------------------------
+
+
+def start_gated(samples: Path, store: Path, gate_at: int, seconds: float = 3.0):
+    """The robot on the clip, held before frame `gate_at`; its screens are recorded."""
+    settings = Settings.load(environ=NO_THROTTLE, store=store,
+                             greetings=REPO / "config/greetings.json")
+    gate = threading.Event()
+    source = GatedSource(open_source(str(samples / "short_hamilton_clip.mp4")), gate_at, gate)
+    greeter = Greeter(settings, RunOptions(headless=True, door=DoorRules(seconds=seconds)),
+                      reader=LatestFrameReader(lambda: source, reconnect=False))
+    scenes = []
+    render = greeter.screen.render
+    greeter.screen.render = lambda scene: (scenes.append(scene), render(scene))
+    runner = threading.Thread(target=greeter.run)
+    runner.start()
+    assert source.held.wait(60)
+    return greeter, runner, gate, scenes
+
+
+def wait_for(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "waited in vain"
+        time.sleep(0.05)
+
+
+def test_a_door_request_enrols_the_guest_in_view_from_the_video(samples, tmp_path):
+    """Lin-Manuel is in view from frame ~85 to ~250: asked for at frame 100, the robot enrols
+    him from the clip's frames, and a second run greets him by name."""
+    store = tmp_path / "greeter.sqlite3"
+    Store(store).close()
+    greeter, runner, gate, scenes = start_gated(samples, store, 100)
+    ask(store, "lin-manuel", "Lin-Manuel Miranda")
+    wait_for(lambda: greeter.door is not None)  # taken at the next once-a-second look
+    gate.set()
+    runner.join(timeout=300)
+    assert not runner.is_alive()
+    result = result_for(store, "lin-manuel")
+    assert (result.enrolled, result.reason) == (3, None), result.message
+    with Store(store) as enrolled:
+        photos = enrolled.photos("lin-manuel")
+    assert len(photos) == 3 and all(p.photo_name.startswith("door-") for p in photos)
+    assert all(p.face_size >= 60 and p.sharpness >= 20 for p in photos)
+    assert any(g.text == "Look at the camera, Lin-Manuel Miranda"
+               for scene in scenes for g in scene.greetings)
+    folder = door_folder(store)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert [p.name for p in folder.iterdir()] == ["lin-manuel.result.json"]  # never a frame
+
+    settings = Settings.load(environ=NO_THROTTLE, store=store,
+                             greetings=REPO / "config/greetings.json")
+    again = Greeter(settings, RunOptions(headless=True), reader=LatestFrameReader(
+        lambda: open_source(str(samples / "short_hamilton_clip.mp4")), reconnect=False))
+    summary = again.run()
+    assert [g["person"] for g in summary.greetings if g["person"]] == ["lin-manuel"]
+
+
+def test_a_door_request_with_nobody_in_view_says_so(samples, tmp_path):
+    """Frames 1 to 60 (2 s) show an empty stage."""
+    store = tmp_path / "greeter.sqlite3"
+    greeter, runner, gate, _ = start_gated(samples, store, 1, seconds=2.0)
+    ask(store, "lin-manuel", "Lin-Manuel Miranda")
+    wait_for(lambda: greeter.door is not None)
+    gate.set()
+    wait_for(lambda: result_for(store, "lin-manuel") is not None, 120)
+    greeter.stop()
+    runner.join(timeout=300)
+    result = result_for(store, "lin-manuel")
+    assert (result.enrolled, result.reason) == (0, NOBODY)
+    assert result.message.startswith("nobody was in front of the camera for 2 s")
+    assert not store.exists()  # nothing enrolled, nothing created

@@ -25,6 +25,7 @@ from greeter.console.app import (
 from greeter.console.auth import SESSION_MAX_AGE
 from greeter.console.hints import photo_verdict, quality_hint
 from greeter.console.uploads import BadForm, TooLarge, read_form
+from greeter.door import ask, pending, result_for
 from greeter.enrolment import ENROLLED, REJECTED, SKIPPED
 from greeter.errors import ConfigError, GreeterError, StoreError
 from greeter.faces import MODEL_ID
@@ -37,6 +38,7 @@ from greeter.greetings import (
     remove_greeting,
     update_greetings,
 )
+from greeter.people import name_from_id
 from greeter.status import read_status, status_path
 from greeter.store import ADDED, REPLACED, check_person_id
 
@@ -219,6 +221,43 @@ async def enrol(console, request, session, form) -> Response:
         values["counts"] = {status: sum(1 for o in outcomes if o.status == status)
                             for status in (ENROLLED, SKIPPED, REJECTED)}
     return console.render("enrol.html", request, session, **values)
+
+
+# -- enrolment at the door (the robot's camera; see greeter.door) ---------------------------
+
+
+def _door_name(console: Console, person_id: str, name: str) -> str:
+    """The name given, else the enrolled person's, else one made from the id."""
+    if name:
+        return name
+    person = console.store().person(person_id)
+    return person.name if person else name_from_id(person_id)
+
+
+@page
+async def door_ask(console, request, session, form) -> Response:
+    person_id = check_person_id(form.get("person_id").strip())
+    name = await in_thread(_door_name, console, person_id, form.get("name").strip())
+    await in_thread(ask, console.settings.store, person_id, name)
+    return RedirectResponse(f"/door/{person_id}", status_code=303)
+
+
+def _door_state(console: Console, person_id: str) -> dict:
+    store = console.settings.store
+    try:
+        running = read_status(status_path(store)).running
+    except GreeterError:
+        running = False
+    return {"person_id": person_id, "waiting": pending(store, person_id),
+            "result": result_for(store, person_id), "robot_running": running}
+
+
+@page
+async def door_page(console, request, session, form) -> Response:
+    """The request's state; while the robot has not answered, the page reloads itself."""
+    person_id = check_person_id(request.path_params["person_id"])
+    values = await in_thread(_door_state, console, person_id)
+    return console.render("door.html", request, session, **values)
 
 
 # -- greetings -----------------------------------------------------------------------------
@@ -460,6 +499,8 @@ ROUTES = [
     ("/people/{person_id}/rename", person_rename, ["POST"]),
     ("/people/{person_id}/remove", person_remove, ["GET", "POST"]),
     ("/enrol", enrol, ["GET", "POST"]),
+    ("/door", door_ask, ["POST"]),
+    ("/door/{person_id}", door_page, ["GET"]),
     ("/greetings", greetings_page, ["GET"]),
     ("/greetings/defaults", greetings_defaults, ["POST"]),
     ("/greetings/people/{person_id}", person_greeting, ["GET", "POST"]),

@@ -1,0 +1,196 @@
+"""Enrolling at the door, without the robot's loop (tests/test_live.py runs it on the clip):
+the request folder as the console and the robot use it, the choice of one face per frame and
+of the best frames on real photos, and the console's button and result page."""
+
+import html
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import cv2
+import pytest
+from console_helpers import console_settings, enrol_vectors, make_client, signed_in_csrf
+
+from greeter.door import (
+    EXPIRED,
+    NOBODY,
+    SEVERAL,
+    Candidate,
+    DoorCollection,
+    DoorInbox,
+    DoorResult,
+    DoorRules,
+    ask,
+    choose,
+    door_folder,
+    largest_face,
+    pending,
+    result_for,
+    write_result,
+)
+from greeter.enrolment import BLURRED, TOO_SMALL
+from greeter.errors import GreeterError
+from greeter.faces import FaceEngine, sharpness
+from greeter.imaging import load_rgb
+from greeter.settings import EnrolmentSettings
+from greeter.store import Store
+
+ENROLMENT = EnrolmentSettings()
+
+
+def test_a_request_goes_through_a_private_folder_and_is_taken_once(tmp_path):
+    store = tmp_path / "data" / "greeter.sqlite3"
+    ask(store, "alex-m", "Alex Müller")
+    folder = door_folder(store)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    request_file = folder / "alex-m.request.json"
+    assert stat.S_IMODE(request_file.stat().st_mode) == 0o600
+    assert pending(store, "alex-m").name == "Alex Müller"
+    inbox = DoorInbox(store, DoorRules())
+    taken = inbox.take()
+    assert (taken.person, taken.name) == ("alex-m", "Alex Müller")
+    assert not request_file.exists() and pending(store, "alex-m") is None
+    assert inbox.take() is None
+
+
+def test_requests_are_taken_oldest_first(tmp_path):
+    store = tmp_path / "greeter.sqlite3"
+    now = datetime.now(timezone.utc)
+    ask(store, "zoe", "Zoë", now=now)
+    ask(store, "alex-m", "Alex", now=now - timedelta(seconds=5))
+    inbox = DoorInbox(store, DoorRules())
+    assert [inbox.take().person, inbox.take().person] == ["alex-m", "zoe"]
+
+
+def test_a_request_older_than_a_minute_is_answered_expired(tmp_path):
+    store = tmp_path / "greeter.sqlite3"
+    ask(store, "alex-m", "Alex", now=datetime.now(timezone.utc) - timedelta(seconds=61))
+    assert DoorInbox(store, DoorRules()).take() is None
+    result = result_for(store, "alex-m")
+    assert (result.enrolled, result.reason) == (0, EXPIRED)
+    assert "within 60 s" in result.message
+
+
+def test_bad_ids_and_names_are_refused_by_the_clis_rules(tmp_path):
+    with pytest.raises(GreeterError):
+        ask(tmp_path / "greeter.sqlite3", "../etc", "X")
+    with pytest.raises(GreeterError):
+        ask(tmp_path / "greeter.sqlite3", "alex-m", "\x1b[31m")
+    assert not door_folder(tmp_path / "greeter.sqlite3").exists()
+
+
+def test_a_damaged_request_file_is_dropped(tmp_path, caplog):
+    store = tmp_path / "greeter.sqlite3"
+    ask(store, "alex-m", "Alex")
+    (door_folder(store) / "alex-m.request.json").write_text("{not json")
+    assert DoorInbox(store, DoorRules()).take() is None
+    assert "not a greeter door file" in caplog.text
+    assert list(door_folder(store).iterdir()) == []
+
+
+def test_one_face_per_frame_unless_two_are_about_as_large():
+    big, small, similar = (0, 200, 200, 0), (0, 260, 60, 200), (0, 390, 190, 200)
+    assert largest_face([], 0.8) == (None, NOBODY)
+    assert largest_face([small, big], 0.8) == (big, "")
+    assert largest_face([big, similar], 0.8) == (None, SEVERAL)
+
+
+@pytest.fixture(scope="module")
+def obama_chips(samples):
+    """Real face chips of obama.jpg: as it is, blurred, and from a tiny copy."""
+    engine = FaceEngine()
+    rgb = load_rgb(samples / "obama.jpg")
+    box = engine.detect(rgb, 0)[0]
+    chip = engine.chips(rgb, [box])[0]
+    blurred = cv2.GaussianBlur(chip, (0, 0), 5)
+    return engine, box, chip, blurred
+
+
+def candidate(chip, size, digest):
+    return Candidate(size, sharpness(chip), chip, digest)
+
+
+def test_the_sharpest_distinct_good_frames_are_chosen(obama_chips):
+    _, _, chip, blurred = obama_chips
+    frames = [candidate(chip, 150, "a"), candidate(chip, 150, "a"),
+              candidate(blurred, 150, "b"), candidate(chip, 40, "c"), candidate(chip, 140, "d")]
+    chosen, problem = choose(frames, ENROLMENT, 3)
+    assert problem is None and [c.digest for c in chosen] == ["a", "d"]
+    assert choose([candidate(blurred, 150, "b")], ENROLMENT, 3) == ([], BLURRED)
+    assert choose([candidate(blurred, 150, "b"), candidate(chip, 40, "c")],
+                  ENROLMENT, 3) == ([], TOO_SMALL)
+
+
+def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples, tmp_path):
+    """The robot's part without its loop: real frames of obama.jpg offered to a collection."""
+    engine, box, _, _ = obama_chips
+    store = tmp_path / "greeter.sqlite3"
+    ask(store, "obama", "Barack Obama")
+    request = DoorInbox(store, DoorRules()).take()
+    rgb = load_rgb(samples / "obama.jpg")
+    with ThreadPoolExecutor(1) as worker:
+        collection = DoorCollection(request, DoorRules(seconds=3.0), ENROLMENT, store, worker,
+                                    engine)
+        for index in range(5):
+            assert not collection.due(index * 0.5)
+            frame = rgb.copy()
+            frame[0, 0] = index  # five distinct frames
+            collection.offer(frame, [box])
+        assert collection.due(3.0)
+        result = collection.finish().result()
+    assert (result.enrolled, result.reason) == (3, None)
+    assert result_for(store, "obama") == result
+    with Store(store) as enrolled:
+        photos = enrolled.photos("obama")
+        assert enrolled.person("obama").name == "Barack Obama"
+    assert len(photos) == 3 and len({p.photo_sha256 for p in photos}) == 3
+
+
+# -- the console ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def console(tmp_path):
+    settings = console_settings(tmp_path)
+    enrol_vectors(settings.store, "alex-m", "Alex Müller")
+    client = make_client(tmp_path)
+    return client, signed_in_csrf(client), settings
+
+
+def test_the_door_button_asks_the_robot_and_the_page_waits(console):
+    client, csrf, settings = console
+    assert 'action="/door"' in client.get("/people/alex-m").text
+    assert 'action="/door"' in client.get("/enrol").text
+    response = client.post("/door", data={"csrf": csrf, "person_id": "alex-m", "name": ""})
+    assert response.status_code == 303 and response.headers["location"] == "/door/alex-m"
+    assert pending(settings.store, "alex-m").name == "Alex Müller"  # the enrolled name
+    page = client.get("/door/alex-m").text
+    assert "Waiting for the robot" in page and 'http-equiv="refresh"' in page
+    assert "does not seem to be running" in page
+    client.post("/door", data={"csrf": csrf, "person_id": "new-guest", "name": "Nia Guest"})
+    assert pending(settings.store, "new-guest").name == "Nia Guest"
+
+
+def test_the_door_page_shows_the_robots_answer(console):
+    client, csrf, settings = console
+    client.post("/door", data={"csrf": csrf, "person_id": "alex-m", "name": ""})
+    request = DoorInbox(settings.store, DoorRules()).take()
+    now = datetime.now(timezone.utc)
+    write_result(settings.store, DoorResult(
+        person="alex-m", name="Alex Müller", requested=request.requested, finished=now,
+        enrolled=3, message="enrolled 3 frames from the robot's camera (face 90, 88, 91 px)"))
+    page = html.unescape(client.get("/door/alex-m").text)
+    assert "enrolled 3 frames from the robot's camera" in page
+    assert 'http-equiv="refresh"' not in page
+    write_result(settings.store, DoorResult(
+        person="alex-m", name="Alex Müller", requested=request.requested, finished=now,
+        enrolled=0, reason=NOBODY, message="nobody was in front of the camera for 3 s"))
+    page = html.unescape(client.get("/door/alex-m").text)
+    assert "nothing enrolled: nobody was in front of the camera for 3 s" in page
+
+
+def test_the_door_form_needs_its_csrf_token_and_a_valid_id(console):
+    client, csrf, settings = console
+    assert client.post("/door", data={"person_id": "alex-m"}).status_code == 403
+    assert client.post("/door", data={"csrf": csrf, "person_id": "Bad Id"}).status_code == 400
+    assert pending(settings.store, "alex-m") is None
