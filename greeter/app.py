@@ -159,7 +159,8 @@ def pixelate(rgb: np.ndarray, boxes: Sequence[Box], blocks: int = 6) -> np.ndarr
 
 
 class Greeter:
-    """The running robot. `run` returns when the source ends, on SIGTERM, or on Esc/q in a window."""
+    """The running robot. `run` returns when the source ends, on SIGTERM, or on Esc/q in a
+    window."""
 
     def __init__(self, settings: Settings, options: RunOptions,
                  reader: Optional[LatestFrameReader] = None):

@@ -307,32 +307,32 @@ def analyse_photos(
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare_worker,
                                initargs=(os.getpid(),))
     futures: List[Future] = []
-    finished = False
     try:
         futures = [pool.submit(analyse_photo, path, detection, enrolment, largest)
                    for path in paths]
         for path, future in zip(paths, futures):
             yield path, _attempt(future.result)
-        finished = True
     finally:
-        if finished:
+        # A caller that took the last result may close the generator before it resumes here
+        # (zip does): with every photo done, that is a normal end.
+        if all(future.done() for future in futures):
             pool.shutdown()
         else:
-            _stop_now(pool, futures)
+            _stop_now(pool)
 
 
-def _stop_now(pool: ProcessPoolExecutor, futures: Sequence[Future]) -> None:
-    """Cancel the queued photos and end the workers mid-photo: `shutdown` alone would wait
-    until every photo already handed to the pool was analysed."""
-    for future in futures:
-        future.cancel()
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """End the workers mid-photo: `shutdown` alone would wait until every photo already handed
+    to the pool was analysed. The executor then sees its workers gone, fails the queued photos
+    and ends; cancelling them or shutting it down first makes its management thread trip over
+    cancelled futures or closed pipes (a traceback on stderr, on Python 3.8 and 3.11 alike)."""
     # The executor has no public way to end its workers before Python 3.14 (terminate_workers).
     processes = list((pool._processes or {}).values())
-    pool.shutdown(wait=False)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join()
+    pool.shutdown(wait=True)
 
 
 def _attempt(analysis: Callable[[], PhotoAnalysis]) -> Union[PhotoAnalysis, GreeterError]:

@@ -407,6 +407,7 @@ def test_an_interrupted_enrolment_stops_at_once_and_keeps_what_was_enrolled(
 
     stdout = (tmp_path / "stdout.txt").read_text()
     assert wait_until_gone(workers) == []
+    assert "Traceback" not in (tmp_path / "stderr.txt").read_text(), "a clean stop, no thread's"
     enrolled, skipped, rejected = map(int, re.search(
         r"(\d+) enrolled, (\d+) skipped, (\d+) rejected", stdout).groups())
     not_analysed = int(re.search(r"interrupted: (\d+) photos not analysed", stdout).group(1))

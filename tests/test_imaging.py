@@ -185,8 +185,18 @@ def test_heic_and_avif_are_photos(tmp_path, suffix, format):
     assert np.abs(rgb.astype(int) - np.asarray(gradient()).astype(int)).mean() < 8
 
 
+def avif_by_old_pillow_heif() -> bool:
+    """pillow-heif before 1.0 (the newest on Python 3.8) reads and writes AVIF itself, and
+    writes a sideways AVIF without its rotation box while clearing the EXIF orientation: the
+    photo it makes is upright as stored, so there is nothing to turn."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    return hasattr(pillow_heif, "register_avif_opener")
+
+
 @pytest.mark.parametrize("format", ["HEIF", "AVIF"])
 def test_sideways_heic_and_avif_are_turned_upright(tmp_path, format):
+    if format == "AVIF" and avif_by_old_pillow_heif():
+        pytest.skip("pillow-heif < 1.0 cannot write a sideways AVIF to test with")
     exif = Image.Exif()
     exif[0x0112] = 6  # stored turned left, as a phone held upright writes it
     path = tmp_path / f"phone.{format.lower()}"
