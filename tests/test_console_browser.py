@@ -112,16 +112,24 @@ def _screenshot(driver, folder: Path, name: str) -> None:
 
 def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
     find = browser.find_element
 
+    def submit(by, value):
+        """Click a submit button and wait for the next page: Selenium's click returns before
+        it loads, and under load the old page's elements were read (stale element)."""
+        page = find(By.TAG_NAME, "html")
+        find(by, value).click()
+        WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+
     browser.get(f"{console_url}/people")
     assert "/login" in browser.current_url
     find(By.ID, "password").send_keys(PASSWORD)
     _screenshot(browser, shots, "1-sign-in")
-    find(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(By.CSS_SELECTOR, "form button[type=submit]")
     assert find(By.TAG_NAME, "h1").text.startswith("People")
 
     browser.get(f"{console_url}/enrol")
@@ -129,7 +137,7 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     find(By.ID, "name").send_keys("Barack Obama")
     find(By.ID, "photos").send_keys(str(samples / "obama.jpg"))
     _screenshot(browser, shots, "2-enrol")
-    find(By.CSS_SELECTOR, "#enrol-form button[type=submit]").click()
+    submit(By.CSS_SELECTOR, "#enrol-form button[type=submit]")
     outcomes = find(By.ID, "outcomes").text
     assert "1 enrolled, 0 skipped, 0 rejected" in outcomes
     assert "obama.jpg: enrolled" in outcomes
@@ -137,18 +145,18 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
 
     browser.get(f"{console_url}/people")
     find(By.NAME, "q").send_keys("obama")
-    find(By.CSS_SELECTOR, "form.search button").click()
+    submit(By.CSS_SELECTOR, "form.search button")
     people = find(By.ID, "people").text
     assert "Barack Obama" in people and "one photo: add another" in people
     _screenshot(browser, shots, "4-people")
-    find(By.LINK_TEXT, "Barack Obama").click()
+    submit(By.LINK_TEXT, "Barack Obama")
     _screenshot(browser, shots, "5-person")
 
     browser.get(f"{console_url}/greetings/people/barack")
     messages = find(By.ID, "messages")
     messages.clear()
     messages.send_keys("Welcome back, {nmae}!")
-    find(By.ID, "save-greeting").click()
+    submit(By.ID, "save-greeting")
     problem = find(By.CSS_SELECTOR, "[data-problems]").text
     assert "nmae" in problem
     _screenshot(browser, shots, "6-greeting-problem")
@@ -159,14 +167,14 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     WebDriverWait(browser, 30).until(
         lambda driver: find(By.ID, "preview").text == "Welcome back, Barack!")
     assert not find(By.CSS_SELECTOR, "[data-problems]").is_displayed()
-    find(By.ID, "save-greeting").click()
+    submit(By.ID, "save-greeting")
     assert "saved barack's greeting" in find(By.CLASS_NAME, "flash").text
     assert find(By.ID, "preview").text == "Welcome back, Barack!"
     _screenshot(browser, shots, "7-greeting")
 
     browser.get(f"{console_url}/people/barack/remove")
     _screenshot(browser, shots, "8-remove")
-    find(By.ID, "confirm-remove").click()
+    submit(By.ID, "confirm-remove")
     assert "removed barack and 1 embedding" in find(By.CLASS_NAME, "flash").text
     assert "Barack Obama" not in find(By.TAG_NAME, "main").text
 
