@@ -623,6 +623,20 @@ def remove_greeting(path: Union[str, Path], person_id: str) -> bool:
     return person_id in before.people
 
 
+def rename_greeting(path: Union[str, Path], person_id: str, name: str) -> bool:
+    """Give the entry of `person_id` the display name `name`, as renaming a person must rename
+    them on the screen too (an entry's ``name`` wins over the store's).
+
+    False when there was no entry; like `remove_greeting`, nothing is locked or written then.
+    """
+    entry = load_greetings(path).people.get(person_id) if Path(path).exists() else None
+    if entry is None or entry.name == name:
+        return False
+    update_greetings(path, lambda greetings: with_greeting(
+        greetings, person_id, greetings.people[person_id].messages, name=name))
+    return True
+
+
 # -- hot reload --------------------------------------------------------------------------
 
 

@@ -75,6 +75,18 @@ def test_rename(console):
     assert "zoe is now called Zoë Q." in client.get(response.headers["location"]).text
 
 
+def test_rename_renames_the_greeting_too(console):
+    """The greetings entry's name wins on the screen: a rename that left it would change
+    nothing the guest sees."""
+    client, csrf, settings = console
+    cli_runner().invoke(main, ["--greetings", str(settings.greetings), "greetings", "set",
+                               "zoe", "--message", "Hi {name}!"])
+    response = client.post("/people/zoe/rename", data={"csrf": csrf, "name": "Zoë Q."})
+    assert response.status_code == 303
+    assert load_greetings(settings.greetings).people["zoe"].name == "Zoë Q."
+    assert "their greeting too" in client.get(response.headers["location"]).text
+
+
 def test_remove_asks_first_then_erases_embeddings_and_greeting(console):
     client, csrf, settings = console
     cli_runner().invoke(main, ["--greetings", str(settings.greetings), "greetings", "set",

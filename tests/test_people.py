@@ -337,3 +337,14 @@ def test_identify_prints_a_name_stored_before_the_rule_on_one_line(samples, tmp_
     assert result.exit_code == 0, result.output
     assert result.stdout.count("\n") == 1
     assert "Barack\\nObama\\x1b[2J (obama)" in result.stdout
+
+
+def test_people_rename_renames_the_greeting_too(tmp_path):
+    enrol(tmp_path, "kim", "Kim")
+    assert invoke(tmp_path, "greetings", "set", "kim", "--message", "Hi {name}!").exit_code == 0
+
+    renamed = invoke(tmp_path, "people", "rename", "kim", "Kim [she/her]")
+
+    assert renamed.exit_code == 0, renamed.output
+    assert renamed.stdout.endswith(f"renamed kim in {tmp_path / 'greetings.json'} too\n")
+    assert invoke(tmp_path, "greetings", "preview", "kim").stdout == "Hi Kim [she/her]!\n"

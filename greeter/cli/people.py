@@ -16,7 +16,7 @@ from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table
 from greeter.errors import ConfigError, StoreError
 from greeter.faces import MODEL_ID
-from greeter.greetings import remove_greeting
+from greeter.greetings import remove_greeting, rename_greeting
 from greeter.people import check_name, escaped
 from greeter.store import ADDED, REPLACED, SKIPPED
 
@@ -68,7 +68,16 @@ def rename(ctx: click.Context, person_id: str, name: str) -> None:
     name = check_name(name, person_id)
     with open_store(ctx) as store:
         store.rename(person_id, name)
-    click.echo(f"{person_id} is now called {name}")
+    click.echo(f"{person_id} is now called {escaped(name)}")
+    path = settings_of(ctx).greetings
+    try:
+        renamed = rename_greeting(path, person_id, name)
+    except ConfigError as error:
+        raise ConfigError(f"{error}\n{person_id}'s greeting in {path} still has the old name: "
+                          f"fix the file, then run `greeter greetings set {person_id} --name "
+                          f"...`") from None
+    if renamed:
+        click.echo(f"renamed {person_id} in {path} too")
 
 
 @people.command()

@@ -36,9 +36,10 @@ from greeter.greetings import (
     messages_for,
     parse_greetings,
     remove_greeting,
+    rename_greeting,
     update_greetings,
 )
-from greeter.people import name_from_id
+from greeter.people import check_name, name_from_id
 from greeter.status import read_status, status_path
 from greeter.store import ADDED, REPLACED, check_person_id
 
@@ -173,9 +174,16 @@ async def person_page(console, request, session, form) -> Response:
 async def person_rename(console, request, session, form) -> Response:
     person_id = request.path_params["person_id"]
     check_person_id(person_id)
-    name = form.get("name").strip()
+    name = check_name(form.get("name"), person_id)
     await in_thread(console.store().rename, person_id, name)
-    session.flash.append(f"{person_id} is now called {name}")
+    message = f"{person_id} is now called {name}"
+    try:
+        if await in_thread(rename_greeting, console.settings.greetings, person_id, name):
+            message += "; their greeting too"
+    except ConfigError as error:
+        message += (f"; {person_id}'s greeting in {console.settings.greetings} still has the "
+                    f"old name: {error}")
+    session.flash.append(message)
     return RedirectResponse(f"/people/{person_id}", status_code=303)
 
 
