@@ -34,7 +34,7 @@ One loop on the main thread (pygame wants the main thread)::
 * **Keys**: in a window Esc and q quit; fullscreen (the kiosk) ignores keys, so a stray key
   or a guest at the keyboard cannot end it (stop it with SIGTERM, e.g. ``systemctl stop``).
 * **Privacy**: nothing about strangers is stored. Screenshots (``--screenshot-dir``) pixelate
-  every face in the camera inset that is not an enrolled person's.
+  the whole camera inset but the faces settled as enrolled people (`pixelate`).
 """
 
 import collections
@@ -140,21 +140,25 @@ def hex_to_rgb(colour: str) -> Tuple[int, int, int]:
     return (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16))
 
 
-def pixelate(rgb: np.ndarray, boxes: Sequence[Box], blocks: int = 6) -> np.ndarray:
-    """A copy of `rgb` with each box reduced to a few coarse blocks: unrecognisable."""
-    hidden = rgb.copy()
+def pixelate(rgb: np.ndarray, keep: Sequence[Box], blocks_across: int = 16) -> np.ndarray:
+    """A copy of `rgb` reduced to coarse blocks (`blocks_across` over its width: a face of
+    300 px in a 640 px frame keeps about 7 blocks across, unrecognisable) except the faces in
+    `keep`, widened to take in hair, ears and chin.
+
+    Everything is hidden but what is kept, rather than the strangers' faces only: a face the
+    detector missed in that frame (turned aside, small, behind somebody) is hidden too.
+    """
     height, width = rgb.shape[:2]
-    for top, right, bottom, left in boxes:
-        # HOG boxes hug the eyes and mouth; widen them to cover hair, ears and chin too
+    block = max(2, -(-width // blocks_across))
+    small = cv2.resize(rgb, (max(1, width // block), max(1, height // block)),
+                       interpolation=cv2.INTER_AREA)
+    hidden = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
+    for top, right, bottom, left in keep:
+        # HOG boxes hug the eyes and mouth
         margin_y, margin_x = (bottom - top) // 3, (right - left) // 5
         top, left = max(0, top - margin_y), max(0, left - margin_x)
         bottom, right = min(height, bottom + margin_y // 2), min(width, right + margin_x)
-        if bottom - top < 2 or right - left < 2:
-            continue
-        region = hidden[top:bottom, left:right]
-        small = cv2.resize(region, (blocks, blocks), interpolation=cv2.INTER_AREA)
-        hidden[top:bottom, left:right] = cv2.resize(
-            small, (right - left, bottom - top), interpolation=cv2.INTER_NEAREST)
+        hidden[top:bottom, left:right] = rgb[top:bottom, left:right]
     return hidden
 
 
@@ -366,7 +370,7 @@ class Greeter:
         camera = frame.rgb if frame is not None else None
         if private and camera is not None:
             camera = pixelate(camera, [t.box for t in self.tracker.tracks
-                                       if not (t.identity and t.identity.person)])
+                                       if t.identity and t.identity.person])
         level = self.throttle.level.name.lower()
         shown = [ShownGreeting(text, max(age_floor, self._now - at)) for text, at in self._shown]
         if self.door is not None:
