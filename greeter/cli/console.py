@@ -52,7 +52,8 @@ def console(ctx: click.Context, listen: Tuple[str, int]) -> None:
     if not is_loopback(host) and not credentials.has_password():
         raise click.ClickException(
             f"refusing to serve on {host} without a password: set one first with "
-            "`greeter console set-password` (only 127.0.0.1 may run without)")
+            "`greeter console set-password` (on 127.0.0.1 it starts without one, but nobody "
+            "can sign in until one is set)")
     import uvicorn
 
     from greeter.console.app import create_app
@@ -61,6 +62,9 @@ def console(ctx: click.Context, listen: Tuple[str, int]) -> None:
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"greeter console on http://{shown}:{port}/ (store {settings_of(ctx).store})",
                err=True)
+    if not credentials.has_password():
+        click.echo(f"warning: no password is set, so nobody can sign in: run `greeter --store "
+                   f"{settings_of(ctx).store} console set-password`", err=True)
     # No access log: its URLs would put guests' ids and searched names into the system log.
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
                 server_header=False, proxy_headers=False)
