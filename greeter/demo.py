@@ -115,7 +115,9 @@ def robot_walk_by(settings: Settings, photo: Path, output: Path,
     """`greeter run --headless` on a generated walk-by video, screenshots kept in `output`."""
     from greeter.app import Greeter, RunOptions
 
-    output.mkdir(parents=True, exist_ok=True)
+    # private like the store's folder: data/ is where `greeter enroll` puts the real store next
+    output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    output.mkdir(mode=0o700, exist_ok=True)
     for old in output.glob("greeting-*.png"):
         old.unlink()
     video = output / "walk-by.mp4"

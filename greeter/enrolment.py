@@ -124,7 +124,9 @@ def jobs_from_folders(paths: Iterable[Path]) -> Tuple[List[PhotoJob], List[Photo
     for path in paths:
         path = Path(path)
         if not path.is_dir():
-            outcomes.append(PhotoOutcome(path, None, REJECTED, "not a folder of person folders"))
+            outcomes.append(PhotoOutcome(
+                path, None, REJECTED, "not a folder of person folders (to enrol single photos, "
+                "name the person: greeter enroll --person ID PHOTO...)"))
         elif any(is_photo_name(child) for child in path.iterdir() if child.is_file()):
             _person_folder(path, jobs, outcomes)
         else:

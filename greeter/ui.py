@@ -76,6 +76,15 @@ MAX_HOST_LINES = 10
 TEXT_CACHE_BYTES = 32 * 1024 * 1024
 
 
+def _refuse_invisible_driver() -> None:
+    """With no display server SDL falls back to drawing off screen, so a robot without its
+    screen would run on, showing nobody anything; off-screen drawing must be asked for
+    (``--headless``, or SDL_VIDEODRIVER set on purpose, as the tests do)."""
+    driver = pygame.display.get_driver()
+    if driver in ("offscreen", "dummy") and not os.environ.get("SDL_VIDEODRIVER"):
+        raise pygame.error(f"no display server found, SDL would draw off screen ({driver})")
+
+
 class DisplayError(GreeterError):
     """No screen to draw on (no display server, no permission to the framebuffer...)."""
 
@@ -249,6 +258,7 @@ class Screen:
         else:
             try:
                 pygame.display.init()
+                _refuse_invisible_driver()
                 if size is None:
                     self.surface = pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
                     pygame.mouse.set_visible(False)

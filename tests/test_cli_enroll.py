@@ -96,9 +96,11 @@ def test_identify_two_people_left_to_right(knn_store, samples):
         lefts = [face["box"][3] for face in report["faces"]]
         assert lefts == sorted(lefts)
         for face in report["faces"]:
-            assert set(face) == {"box", "person", "name", "distance"}
+            assert set(face) == {"box", "person", "name", "distance", "message"}
             assert 0 <= face["distance"] < (0.6 if face["person"] else 2.0)
     assert {f["person"]: f["name"] for f in obama_and_biden["faces"]}["obama"] == "Barack Obama"
+    assert {f["person"]: f["message"] for f in obama_and_biden["faces"]}["obama"] \
+        == "Welcome back, Barack!"
 
 
 def test_unenrolled_face_is_a_stranger(knn_store, samples):
@@ -107,6 +109,7 @@ def test_unenrolled_face_is_a_stranger(knn_store, samples):
     face = report["faces"][0]
     assert face["person"] is None and face["name"] is None
     assert face["distance"] > 0.5
+    assert face["message"] == "Welcome Stranger!"
 
 
 def test_identify_text_output_and_unreadable_image(knn_store, samples, tmp_path):

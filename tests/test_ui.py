@@ -351,6 +351,17 @@ def test_no_display_is_a_user_error_that_suggests_headless(monkeypatch):
     assert not pygame.display.get_init()
 
 
+def test_no_display_server_is_an_error_not_a_silent_off_screen_run(monkeypatch):
+    """SDL falls back to drawing off screen when there is no display server: a robot would
+    then greet nobody visibly and exit 0 at the end of a file."""
+    monkeypatch.delenv("SDL_VIDEODRIVER")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(DisplayError, match="no display server found.*--headless"):
+        Screen(STYLE, (640, 400))
+    assert not pygame.display.get_init()
+
+
 def test_fullscreen_takes_the_display_resolution():
     with Screen(STYLE) as screen:
         width, height = screen.size

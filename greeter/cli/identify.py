@@ -22,13 +22,15 @@ from greeter.recognition import IdentifiedFace, Recogniser
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def identify(ctx: click.Context, images: Tuple[Path, ...], as_json: bool) -> None:
-    """Name every face in IMAGES, left to right, as the robot would.
+    """Name every face in IMAGES, left to right, and what the robot would say to it.
 
-    Exits with status 1 when an image could not be read (the others are still reported).
+    A face's box is its top, right, bottom and left edge in the image's pixels. Exits with
+    status 1 when an image could not be read (the others are still reported).
     """
     settings = settings_of(ctx)
     recogniser = _recogniser(ctx)
-    greetings = None if as_json else _greetings(ctx)
+    greetings = _greetings(ctx)
+    now = datetime.now()
     results: List[dict] = []
     failed = False
     for image in images:
@@ -40,9 +42,11 @@ def identify(ctx: click.Context, images: Tuple[Path, ...], as_json: bool) -> Non
             continue
         faces = recogniser.identify_photo(rgb, settings.detection)
         if as_json:
-            results.append({"image": str(image), "faces": [_face_json(face) for face in faces]})
+            results.append({"image": str(image), "faces": [
+                _face_json(face, message_for(greetings, face.person, now, store_name=face.name))
+                for face in faces]})
         else:
-            _print_faces(image, faces, greetings)
+            _print_faces(image, faces, greetings, now)
     if as_json:
         print_json(results)
     if failed:
@@ -72,15 +76,16 @@ def _greetings(ctx: click.Context) -> Greetings:
         return Greetings()
 
 
-def _face_json(face: IdentifiedFace) -> dict:
+def _face_json(face: IdentifiedFace, message: str) -> dict:
     return {"box": list(face.box), "person": face.person, "name": face.name,
-            "distance": round(face.distance, 4) if face.distance != float("inf") else None}
+            "distance": round(face.distance, 4) if face.distance != float("inf") else None,
+            "message": message}
 
 
-def _print_faces(image: Path, faces: List[IdentifiedFace], greetings: Greetings) -> None:
+def _print_faces(image: Path, faces: List[IdentifiedFace], greetings: Greetings,
+                 now: datetime) -> None:
     if not faces:
         click.echo(f"{escaped(str(image))}: no face")
-    now = datetime.now()
     for face in faces:
         # escaped: a name stored before the rule for names may hold a line break
         who = f"{face.name} ({face.person})" if face.person else "stranger"

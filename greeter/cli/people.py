@@ -54,7 +54,8 @@ def show(ctx: click.Context, person_id: str) -> None:
             raise StoreError(f"nobody with id '{person_id}' is enrolled")
         photos = store.photos(person_id)
     click.echo(f"{person.id}: {escaped(person.name)} (enrolled {person.created})")
-    print_table(f"{len(photos)} photos", ("photo", "face px", "sharpness", "sha256", "enrolled"),
+    print_table(f"{len(photos)} photo{'s' if len(photos) != 1 else ''}",
+                ("photo", "face px", "sharpness", "sha256", "enrolled"),
                 ((p.photo_name, p.face_size, f"{p.sharpness:.0f}", p.photo_sha256[:12], p.created)
                  for p in photos))
 

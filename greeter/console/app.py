@@ -30,6 +30,7 @@ from greeter.console.uploads import BadForm, Form, Limits, TooLarge, Upload, rea
 from greeter.enrolment import Enroller, PhotoJob, PhotoOutcome
 from greeter.errors import GreeterError, StoreError
 from greeter.faces import FaceEngine
+from greeter.people import NAME_MAX_LENGTH
 from greeter.settings import Settings
 from greeter.store import Store, check_person_id
 
@@ -66,6 +67,8 @@ class Console:
         self.throttle = SignInThrottle(clock)
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")),
                                      autoescape=select_autoescape(["html"]))
+        # the form fields' limits are the library's rule for names
+        self.templates.globals["name_max_length"] = NAME_MAX_LENGTH
         self._store: Optional[Store] = None
         self._store_lock = threading.Lock()
         # One enrolment at a time: dlib holds the GIL, and the robot needs the other core.
