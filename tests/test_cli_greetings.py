@@ -229,6 +229,19 @@ def test_preview_of_somebody_without_a_greeting_shows_the_enrolled_one(files):
                              "people without one are told\n")
 
 
+def test_a_mistyped_id_is_warned_about_in_preview_and_set(files):
+    enrol(files, sam_s="Sam Smith")
+    warning = ("warning: nobody with id 'sam-z' is enrolled (greeter people list); the robot "
+               "greets nobody with this\n")
+    preview = invoke(files, "greetings", "preview", "sam-z")
+    assert preview.exit_code == 0
+    assert preview.stderr.startswith(warning)
+    greeted = invoke(files, "greetings", "set", "sam-z", "--message", "Hi {name}!")
+    assert greeted.exit_code == 0
+    assert greeted.stderr == warning
+    assert invoke(files, "greetings", "set", "sam-s", "--message", "Hi!").stderr == ""
+
+
 @pytest.mark.parametrize("args", [(), ("alex-m", "--stranger")])
 def test_preview_needs_an_id_or_stranger(files, args):
     result = invoke(files, "greetings", "preview", *args)
@@ -300,8 +313,8 @@ def test_identify_says_what_the_robot_would_say(files, tmp_path, monkeypatch):
         f'{photo}: stranger, distance 0.800, box [100, 20, 140, 60], says "Welcome Stranger!"',
     ]
     as_json = json.loads(invoke(files, "identify", "--json", photo).stdout)
-    assert [set(face) for face in as_json[0]["faces"]] == [
-        {"box", "person", "name", "distance"}] * 3
+    assert [face["message"] for face in as_json[0]["faces"]] == [
+        "Welcome back, Alex!", "Welcome back, Sam!", "Welcome Stranger!"]
 
 
 def test_identify_without_a_greetings_file_warns_and_uses_the_built_in_ones(files, tmp_path,

@@ -90,7 +90,9 @@ def set_greeting(ctx: click.Context, person_id: str, name: Optional[str],
     """
     check_person_id(person_id)
     path = settings_of(ctx).greetings
-    name_in_store = (_enrolled_names(ctx) or {}).get(person_id)
+    enrolled = _enrolled_names(ctx)
+    name_in_store = (enrolled or {}).get(person_id)
+    _warn_if_not_enrolled(person_id, enrolled)
     before, after = update_greetings(
         path, lambda config: with_greeting(config, person_id, messages, name, add, name_in_store)
     )
@@ -132,7 +134,9 @@ def preview(ctx: click.Context, person_id: Optional[str], stranger: bool) -> Non
     name_in_store = None
     if person_id is not None:
         check_person_id(person_id)
-        name_in_store = (_enrolled_names(ctx) or {}).get(person_id)
+        enrolled = _enrolled_names(ctx)
+        name_in_store = (enrolled or {}).get(person_id)
+        _warn_if_not_enrolled(person_id, enrolled)
         if person_id not in config.people:
             problem(f"note: {person_id} has no greeting of their own; this is what enrolled "
                     f"people without one are told")
@@ -155,6 +159,14 @@ def _rendered_in_turn(config: Greetings, person_id: Optional[str],
     now = datetime.now()
     return [message_for(config, person_id, now, visit, name_in_store)
             for visit in range(len(messages_for(config, person_id)))]
+
+
+def _warn_if_not_enrolled(person_id: str, enrolled: Optional[Dict[str, str]]) -> None:
+    """A mistyped id is greeted by nobody: say so (a greeting may still be written before the
+    person is enrolled, so this is a warning)."""
+    if enrolled is not None and person_id not in enrolled:
+        problem(f"warning: nobody with id '{person_id}' is enrolled (greeter people list); "
+                f"the robot greets nobody with this")
 
 
 def _enrolled_names(ctx: click.Context) -> Optional[Dict[str, str]]:
