@@ -139,12 +139,9 @@ class GatedSource(FrameSource):
         self.inner.close()
 
 
-def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path):
-    """The store is hot-reloaded: Lin-Manuel is enrolled while the robot runs, and frames
-    from 1.5 s later on (he appears at frame ~85) get him greeted by name."""
-    store = tmp_path / "greeter.sqlite3"
-    Store(store).close()
-    settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
+def run_held_at_frame_60(settings, samples):
+    """The robot running on the clip in a thread, held at frame 60 (before Lin-Manuel walks
+    in) with nobody enrolled yet; `gate.set()` lets it go on."""
     gate = threading.Event()
     source = GatedSource(open_source(str(samples / "short_hamilton_clip.mp4")), 60, gate)
     greeter = Greeter(settings, RunOptions(headless=True),
@@ -153,6 +150,16 @@ def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path)
     runner.start()
     assert source.held.wait(60)
     assert len(greeter.recogniser.gallery) == 0
+    return greeter, gate, runner
+
+
+def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path):
+    """The store is hot-reloaded: Lin-Manuel is enrolled while the robot runs, and frames
+    from 1.5 s later on (he appears at frame ~85) get him greeted by name."""
+    store = tmp_path / "greeter.sqlite3"
+    Store(store).close()
+    settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
+    greeter, gate, runner = run_held_at_frame_60(settings, samples)
     with Store(store) as staff:
         outcomes = Enroller(staff, settings.detection, settings.enrolment).run(
             jobs_for_person(LIN, "Lin-Manuel Miranda", [samples / "lin-manuel-miranda.png"]))
@@ -280,15 +287,8 @@ def test_a_store_fixed_while_the_robot_runs_is_used_again(samples, tmp_path, cap
     shutil.copy(good, store)
     damage(store)
     settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
-    gate = threading.Event()
-    source = GatedSource(open_source(str(samples / "short_hamilton_clip.mp4")), 60, gate)
     with caplog.at_level(logging.INFO, logger="greeter.app"):
-        greeter = Greeter(settings, RunOptions(headless=True),
-                          reader=LatestFrameReader(lambda: source, reconnect=False))
-        runner = threading.Thread(target=greeter.run)
-        runner.start()
-        assert source.held.wait(60)
-        assert len(greeter.recogniser.gallery) == 0
+        greeter, gate, runner = run_held_at_frame_60(settings, samples)
         os.replace(good, store)
         time.sleep(1.5)
         gate.set()
