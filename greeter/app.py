@@ -208,7 +208,8 @@ class Greeter:
             outputs.append(self._screenshots)
         if options.speak:
             outputs.append(Voice(Speaker(self.greetings.current.language, options.voice_command)))
-        outputs.append(StatusFile(status_path(settings.store), self._counters))
+        outputs.append(StatusFile(status_path(settings.store), self._counters,
+                                  enrolled=lambda person: person in self.recogniser.names))
         self.outputs = Outputs(outputs)
         self._door_inbox = DoorInbox(settings.store, options.door)
         #: The request being served, and the worker that measures, embeds and stores its faces.

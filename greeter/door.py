@@ -153,6 +153,18 @@ def result_for(store_path: Union[str, Path], person_id: str) -> Optional[DoorRes
     return _read(door_folder(store_path) / f"{person_id}{RESULT_SUFFIX}", DoorResult)
 
 
+def forget(store_path: Union[str, Path], person_id: str) -> int:
+    """Delete the request and the result of `person_id` (they hold their name): part of
+    erasing a person. Returns how many files there were."""
+    folder = door_folder(store_path)
+    forgotten = 0
+    for suffix in (REQUEST_SUFFIX, RESULT_SUFFIX):
+        with suppress(FileNotFoundError):
+            (folder / f"{person_id}{suffix}").unlink()
+            forgotten += 1
+    return forgotten
+
+
 def _read(path: Path, model):
     try:
         return model.model_validate_json(path.read_bytes())

@@ -209,9 +209,13 @@ class StatusFile(Output):
     name = "status"
 
     def __init__(self, path: Path, counters: Callable[[], RobotCounters],
-                 every_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic):
+                 every_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 enrolled: Callable[[str], bool] = lambda person: True):
+        """`enrolled` tells whether a person is still enrolled: somebody erased since their
+        greeting leaves the published list at the next write."""
         self.path = Path(path)
         self._counters = counters
+        self._enrolled = enrolled
         self._every = every_seconds
         self._clock = clock
         self._next_at = float("-inf")
@@ -263,6 +267,8 @@ class StatusFile(Output):
             fps = (counters.frames - before.frames) / elapsed
             detection_rate = (counters.detections - before.detections) / elapsed
         self._last = (now, counters)
+        self._greeted = deque((greeted for greeted in self._greeted
+                               if self._enrolled(greeted.person)), maxlen=status.MAX_GREETED)
         return status.RobotStatus(
             written=datetime.now(timezone.utc), pid=os.getpid(), fps=round(fps, 1),
             detection_rate=round(detection_rate, 1), memory_level=counters.memory_level,

@@ -194,3 +194,26 @@ def test_the_door_form_needs_its_csrf_token_and_a_valid_id(console):
     assert client.post("/door", data={"person_id": "alex-m"}).status_code == 403
     assert client.post("/door", data={"csrf": csrf, "person_id": "Bad Id"}).status_code == 400
     assert pending(settings.store, "alex-m") is None
+
+
+def test_erasing_a_person_deletes_their_door_request_and_result(console, tmp_path):
+    """Door files hold the person's name: erasure (CLI, console page, API) takes them too."""
+    from conftest import cli_runner
+
+    from greeter.cli import main
+
+    client, csrf, settings = console
+    enrol_vectors(settings.store, "zoe", "Zoë Example", seed=2)
+    ask(settings.store, "alex-m", "Alex Müller")
+    write_result(settings.store, DoorResult(
+        person="zoe", name="Zoë Example", requested=datetime.now(timezone.utc),
+        finished=datetime.now(timezone.utc), enrolled=0, reason=NOBODY, message="nobody"))
+
+    removed = cli_runner().invoke(main, ["--store", str(settings.store), "--greetings",
+                                         str(settings.greetings), "people", "remove", "--yes",
+                                         "alex-m"])
+    assert removed.exit_code == 0, removed.output
+    assert pending(settings.store, "alex-m") is None
+    assert client.post("/people/zoe/remove", data={"csrf": csrf}).status_code == 303
+    assert result_for(settings.store, "zoe") is None
+    assert list(door_folder(settings.store).iterdir()) == []

@@ -75,3 +75,21 @@ def test_an_unwritable_status_file_is_logged_once_and_tried_every_few_seconds(
         f"status file {path}"]
     assert read_status(path).status is not None  # works again once the folder is back
     outputs.close()
+
+
+def test_a_person_erased_since_their_greeting_leaves_the_status_file(tmp_path):
+    enrolled = {"alex-m", "zoe"}
+    clock = Clock()
+    path = tmp_path / "robot-status.json"
+    output = StatusFile(path, lambda: RobotCounters(0, 0, "normal", "ok"), 2.0, clock,
+                        enrolled=lambda person: person in enrolled)
+    output.greeted(greeted(1, "alex-m", "Alex Müller"))
+    output.greeted(greeted(2, "zoe", "Zoë Example"))
+    enrolled.discard("zoe")  # `greeter people remove zoe`, seen at the robot's store reload
+    output.poll()
+    output.wait()
+    assert [g.person for g in read_status(path).status.greeted] == ["alex-m"]
+    assert "Zo" not in path.read_text(encoding="utf-8")
+    enrolled.add("zoe")  # enrolled again: the old greeting does not come back
+    output.close()
+    assert [g.person for g in read_status(path).status.greeted] == ["alex-m"]

@@ -14,9 +14,10 @@ from greeter.bundle import (
 )
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table
+from greeter.erasure import erase_person
 from greeter.errors import ConfigError, StoreError
 from greeter.faces import MODEL_ID
-from greeter.greetings import remove_greeting, rename_greeting
+from greeter.greetings import rename_greeting
 from greeter.people import check_name, escaped
 from greeter.store import ADDED, REPLACED, SKIPPED
 
@@ -93,21 +94,10 @@ def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
         store.check_writable(f"{person_id} was not removed")  # before asking to confirm
         if not yes:
             click.confirm(f"Erase {person_id} and all their embeddings?", abort=True)
-        count = store.remove(person_id)
-    click.echo(f"removed {person_id} and {count} embedding{'s' if count != 1 else ''}")
-    _remove_greeting_of(ctx, person_id)
-
-
-def _remove_greeting_of(ctx: click.Context, person_id: str) -> None:
-    """Erasing a person erases everything about them, their name in the greetings included."""
-    path = settings_of(ctx).greetings
-    try:
-        removed = remove_greeting(path, person_id)
-    except ConfigError as error:
-        raise ConfigError(f"{error}\n{person_id}'s greeting is still in {path}: fix the file, "
-                          f"then run `greeter greetings remove {person_id}`") from None
-    if removed:
-        click.echo(f"removed {person_id}'s greeting from {path}")
+        erased = erase_person(store, settings_of(ctx).greetings, person_id)
+    click.echo(erased.summary())
+    if erased.greeting_problem:
+        raise ConfigError(erased.greeting_problem)
 
 
 def _people_or_nobody(ctx: click.Context):

@@ -9,15 +9,19 @@
 * ``GET /api/status``: the robot's published status (nothing about strangers).
 """
 
+import logging
+
 from starlette.responses import JSONResponse, Response
 
 from greeter.console.app import Console, api, in_thread
 from greeter.console.hints import quality_hint
 from greeter.console.uploads import read_form
 from greeter.enrolment import ENROLLED, REJECTED
-from greeter.greetings import remove_greeting
+from greeter.erasure import erase_person
 from greeter.status import read_status, status_path
 from greeter.store import check_person_id
+
+log = logging.getLogger(__name__)
 
 
 def _people(console: Console) -> list:
@@ -49,8 +53,9 @@ async def add_photo(console, request, owner) -> Response:
 
 
 def _erase(console: Console, person_id: str) -> None:
-    console.store().remove(person_id)
-    remove_greeting(console.settings.greetings, person_id)
+    erased = erase_person(console.store(), console.settings.greetings, person_id)
+    if erased.greeting_problem:
+        log.error("%s", erased.greeting_problem)
 
 
 @api

@@ -27,6 +27,7 @@ from greeter.console.hints import photo_verdict, quality_hint
 from greeter.console.uploads import BadForm, TooLarge, read_form
 from greeter.door import ask, pending, result_for
 from greeter.enrolment import ENROLLED, REJECTED, SKIPPED
+from greeter.erasure import erase_person
 from greeter.errors import ConfigError, GreeterError, StoreError
 from greeter.faces import MODEL_ID
 from greeter.greetings import (
@@ -195,14 +196,11 @@ async def person_remove(console, request, session, form) -> Response:
     person = await in_thread(_person_or_404, console, person_id)
     if request.method == "GET":
         return console.render("remove.html", request, session, person=person)
-    count = await in_thread(console.store().remove, person_id)
-    message = f"removed {person_id} and {count} embedding{'s' if count != 1 else ''}"
-    try:
-        if await in_thread(remove_greeting, console.settings.greetings, person_id):
-            message += f"; removed {person_id}'s greeting"
-    except ConfigError as error:
-        message += (f"; {person_id}'s greeting is still in {console.settings.greetings}: "
-                    f"{error}")
+    erased = await in_thread(erase_person, console.store(), console.settings.greetings,
+                             person_id)
+    message = erased.summary()
+    if erased.greeting_problem:
+        message += f"; {erased.greeting_problem}"
     session.flash.append(message)
     return RedirectResponse("/people", status_code=303)
 
