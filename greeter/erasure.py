@@ -32,6 +32,7 @@ class Erasure:
 
     person_id: str
     embeddings: int
+    greetings_path: Path
     greeting_removed: bool
     #: Why the greeting could not be removed (an invalid greetings file), else None: the rest
     #: is erased regardless, and the caller tells the admin what is left to do.
@@ -43,7 +44,7 @@ class Erasure:
         count = self.embeddings
         text = f"removed {self.person_id} and {count} embedding{'s' if count != 1 else ''}"
         if self.greeting_removed:
-            text += f"; removed {self.person_id}'s greeting"
+            text += f"; removed {self.person_id}'s greeting from {self.greetings_path}"
         return text
 
 
@@ -58,4 +59,4 @@ def erase_person(store: Store, greetings_path: Union[str, Path], person_id: str)
         removed, problem = False, (
             f"{error}\n{person_id}'s greeting is still in {greetings_path}: fix the file, then "
             f"run `greeter greetings remove {person_id}`")
-    return Erasure(person_id, embeddings, removed, problem, door_files)
+    return Erasure(person_id, embeddings, Path(greetings_path), removed, problem, door_files)

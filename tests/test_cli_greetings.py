@@ -272,7 +272,7 @@ def test_removing_a_person_removes_their_greeting(files):
     result = invoke(files, "people", "remove", "--yes", "alex-m")
     assert result.exit_code == 0
     assert result.stdout == (
-        f"removed alex-m and 1 embedding\nremoved alex-m's greeting from {files.greetings}\n")
+        f"removed alex-m and 1 embedding; removed alex-m's greeting from {files.greetings}\n")
     text = files.greetings.read_text(encoding="utf-8")
     assert "alex-m" not in text and "Alex Müller" not in text and "Jürgen" in text
 
