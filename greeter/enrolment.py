@@ -289,6 +289,8 @@ def analyse_photos(
     detection: DetectionSettings,
     enrolment: EnrolmentSettings,
     largest: bool = False,
+    engine: Optional[FaceEngine] = None,
+    contents: Optional[Sequence[Optional[bytes]]] = None,
 ) -> Iterator[Tuple[Path, Union[PhotoAnalysis, GreeterError]]]:
     """`analyse_photo` over many photos on all cores; yields in the order given.
 
@@ -296,13 +298,17 @@ def analyse_photos(
     errors instead of ending the whole run. When the caller stops early (an exception such as
     KeyboardInterrupt while waiting, or closing the generator), queued photos are cancelled and
     the workers ended at once, mid-photo.
+
+    With an `engine` (a server keeping the face models loaded), with photos held in memory
+    (`contents`, one per path, None for a file: they are not copied to worker processes) or
+    with one worker, photos are analysed in this process instead, one at a time.
     """
     workers = min(enrolment.workers or os.cpu_count() or 1, len(paths))
-    if workers <= 1:
-        engine = FaceEngine()
-        for path in paths:
-            yield path, _attempt(lambda path=path: analyse_photo(
-                path, detection, enrolment, largest, engine))
+    if engine is not None or contents is not None or workers <= 1:
+        engine = engine or FaceEngine()
+        for path, data in zip(paths, contents or [None] * len(paths)):
+            yield path, _attempt(partial(
+                analyse_photo, path, detection, enrolment, largest, engine, data))
         return
     # spawn, not fork: the caller may run threads (progress bars) that fork would copy.
     context = multiprocessing.get_context("spawn")
@@ -408,27 +414,15 @@ class Enroller:
                 report(screened)
             else:
                 pending.append((job, screened))
-        engine = self.engine
-        if engine is None and any(job.data is not None for job, _ in pending):
-            engine = FaceEngine()  # photos in memory are not copied to worker processes
-        if engine is None:
-            results = analyse_photos([job.path for job, _ in pending], self.detection,
-                                     self.enrolment, self.largest)
-        else:
-            results = self._analysed_here(engine, [job for job, _ in pending])
+        contents = [job.data for job, _ in pending]
+        results = analyse_photos(
+            [job.path for job, _ in pending], self.detection, self.enrolment, self.largest,
+            self.engine, contents if any(data is not None for data in contents) else None)
         # closing: an interruption between two photos ends the workers now, not at exit
         with closing(results):
             for (job, digest), (_, result) in zip(pending, results):
                 with interruptions.held():
                     report(self._store(job, digest, result))
-
-    def _analysed_here(self, engine: FaceEngine, jobs: Sequence[PhotoJob]
-                       ) -> Iterator[Tuple[Path, Union[PhotoAnalysis, GreeterError]]]:
-        """`analyse_photos` in this process, with `engine`, one photo at a time."""
-        for job in jobs:
-            yield job.path, _attempt(partial(
-                analyse_photo, job.path, self.detection, self.enrolment, self.largest,
-                engine, job.data))
 
     def _screen(self, job: PhotoJob, seen: Dict[str, Path]) -> Union[str, PhotoOutcome]:
         """The hash of a photo worth analysing, or the outcome that makes analysis needless."""
