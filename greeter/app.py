@@ -263,8 +263,7 @@ class Greeter:
         finally:
             self._pool.shutdown(wait=True)
             if self.door is not None:  # the source ended mid-collection: answer with what came
-                self._door_finishing = self.door.finish()
-                self.door = None
+                self._finish_door()
             self._door_worker.shutdown(wait=True)
             self._door_step()
             self._close()
@@ -319,8 +318,7 @@ class Greeter:
     def _recognise(self, frame: Frame, boxes: Optional[List[Box]]) -> None:
         self._now = frame.t
         if self.door is not None and self.door.due(frame.t):
-            self._door_finishing = self.door.finish()
-            self.door = None
+            self._finish_door()
         if boxes is None:
             return
         self.summary.detections += 1
@@ -496,11 +494,15 @@ class Greeter:
         self.door = DoorCollection(request, self.options.door, self.settings.enrolment,
                                    self.settings.store, self._door_worker, self._door_engine)
 
+    def _finish_door(self) -> None:
+        """Stop collecting: the worker enrols the best frames and answers the console."""
+        self._door_finishing = self.door.finish()
+        self.door = None
+
     def _door_step(self) -> None:
         """End a collection whose frames stopped coming; show the outcome of one that ended."""
         if self.door is not None and self.door.timed_out():
-            self._door_finishing = self.door.finish()
-            self.door = None
+            self._finish_door()
         finishing = self._door_finishing
         if finishing is None or not finishing.done():
             return

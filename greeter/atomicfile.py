@@ -3,6 +3,8 @@
 The content goes to a temporary file in the same folder, which is flushed and fsynced, then
 renamed over the target (atomic on POSIX), and the folder is fsynced so the rename itself
 survives a power cut. Readers see the old file or the new one, never a mix.
+
+`private_folder` makes the folder such files go to when they hold names or faces.
 """
 
 import os
@@ -47,3 +49,13 @@ def replace_file(path: Path, content: bytes, mode: Optional[int] = None) -> None
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def private_folder(folder: Path) -> Path:
+    """`folder`, created ``0700`` whatever the umask when it is missing, for files that hold
+    names or faces. An existing folder (maybe a shared one such as /tmp) keeps its mode: the
+    files in it are made private themselves."""
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+    return folder

@@ -42,7 +42,7 @@ from typing import Callable, List, Literal, Optional, Sequence, Tuple, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from greeter.atomicfile import replace_file
+from greeter.atomicfile import private_folder, replace_file
 from greeter.enrolment import BLURRED, TOO_SMALL, face_problem
 from greeter.errors import GreeterError
 from greeter.faces import Box, FaceEngine, box_size, sharpness
@@ -116,13 +116,6 @@ def door_folder(store_path: Union[str, Path]) -> Path:
     return Path(store_path).parent / FOLDER_NAME
 
 
-def _private_folder(folder: Path) -> Path:
-    if not folder.is_dir():
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(folder, 0o700)
-    return folder
-
-
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -136,7 +129,7 @@ def ask(store_path: Union[str, Path], person_id: str, name: str,
     person_id = check_person_id(person_id)
     request = DoorRequest(person=person_id, name=check_name(name, person_id),
                           requested=now or _utc_now())
-    folder = _private_folder(door_folder(store_path))
+    folder = private_folder(door_folder(store_path))
     _remove(folder / f"{person_id}{RESULT_SUFFIX}")
     replace_file(folder / f"{person_id}{REQUEST_SUFFIX}",
                  request.model_dump_json().encode("utf-8"), mode=0o600)
@@ -185,7 +178,7 @@ def _remove(path: Path) -> None:
 
 
 def write_result(store_path: Union[str, Path], result: DoorResult) -> None:
-    folder = _private_folder(door_folder(store_path))
+    folder = private_folder(door_folder(store_path))
     replace_file(folder / f"{result.person}{RESULT_SUFFIX}",
                  result.model_dump_json().encode("utf-8"), mode=0o600)
 

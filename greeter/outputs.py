@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple
 
 from greeter import status
+from greeter.atomicfile import private_folder
 from greeter.camera import Frame
 from greeter.errors import GreeterError
 from greeter.ui import Screen
@@ -148,11 +149,9 @@ class Screenshots(Output):
         return f"screenshots in {self.folder}"
 
     def open(self) -> None:
-        """Create the folder ``0700`` when missing; an existing folder (maybe a shared one)
-        keeps its mode, the screenshots in it are ``0600`` anyway."""
-        if not self.folder.is_dir():
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(self.folder, 0o700)
+        """Create the folder ``0700`` when missing (`private_folder`); the screenshots in it
+        are ``0600`` anyway."""
+        private_folder(self.folder)
 
     def greeted(self, greeted: Greeted) -> None:
         self.open()
