@@ -375,8 +375,8 @@ class Store:
     def face_sizes(self) -> Dict[str, List[int]]:
         """Id -> face size (px) of each of their photos, for everybody, in one query (the
         console's quality hints for a thousand people)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._reading() as db:
+            rows = db.execute(
                 "SELECT person_id, face_size FROM embeddings ORDER BY person_id, id").fetchall()
         sizes: Dict[str, List[int]] = {}
         for person_id, size in rows:
