@@ -29,7 +29,7 @@ hint that staff may replace with any valid id.
 
 import re
 import unicodedata
-from typing import Optional
+from typing import Optional, Tuple
 
 from greeter.errors import StoreError
 
@@ -164,12 +164,20 @@ def shown(text: str, max_length: int) -> str:
     """What the screen shows of any `text`: unshowable characters turned into spaces (half a
     surrogate pair into U+FFFD), whitespace runs collapsed, and cut to `max_length` characters
     with an ellipsis. Costs time in proportion to `max_length`, not to `text`."""
-    head = text[:max_length * 4 + 1]  # enough for `max_length` after collapsing spaces
+    head, cut = shown_key(text, max_length)
     cleaned = "".join(_shown_character(character) for character in head)
     words = " ".join(unicodedata.normalize("NFC", cleaned).split())
-    if len(words) > max_length or (len(head) < len(text) and words):
+    if len(words) > max_length or (cut and words):
         return words[:max_length - 1].rstrip() + ELLIPSIS
     return words
+
+
+def shown_key(text: str, max_length: int) -> Tuple[str, bool]:
+    """All that `shown(text, max_length)` depends on: the head of `text` it reads (enough for
+    `max_length` characters after collapsing spaces) and whether `text` goes on after it. A
+    cheap cache key for text drawn again and again."""
+    head = text[:max_length * 4 + 1]
+    return head, len(head) < len(text)
 
 
 def preview(text: str, max_length: int = 40) -> str:
