@@ -86,6 +86,21 @@ def sharpness(chip: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
+def head_turn(landmarks: np.ndarray) -> float:
+    """How far a face is turned sideways, from its five dlib landmarks ``(5, 2)`` (x, y): the
+    distance along the eye line from the middle of the two eyes to the tip of the nose, in
+    eye distances. 0 is frontal; the nose reaches the nearer eye's centre at 0.5 (a profile).
+    """
+    first_eye = landmarks[0:2].mean(axis=0)
+    second_eye = landmarks[2:4].mean(axis=0)
+    eye_line = second_eye - first_eye
+    eye_distance = float(np.hypot(*eye_line))
+    if eye_distance == 0:
+        return 0.5
+    along = float(np.dot(landmarks[4] - (first_eye + second_eye) / 2.0, eye_line))
+    return abs(along) / (eye_distance * eye_distance)
+
+
 def scale_boxes(boxes: Sequence[Box], factor: float) -> List[Box]:
     """Boxes found in an image resized by `factor`, in the original image's pixels."""
     return [tuple(int(round(value / factor)) for value in box) for box in boxes]
@@ -110,6 +125,8 @@ class Face:
     box: Box
     embedding: np.ndarray
     sharpness: float
+    #: See `head_turn`.
+    turn: float = 0.0
 
     @property
     def size(self) -> int:
@@ -171,8 +188,14 @@ class FaceEngine:
 
     def chips(self, rgb: np.ndarray, boxes: Sequence[Box]) -> List[np.ndarray]:
         """Aligned 150x150 face chips, one per box (5-point landmarks)."""
+        return self.chips_and_turns(rgb, boxes)[0]
+
+    def chips_and_turns(self, rgb: np.ndarray,
+                        boxes: Sequence[Box]) -> Tuple[List[np.ndarray], List[float]]:
+        """Aligned 150x150 face chips, one per box (5-point landmarks), and each face's
+        `head_turn`."""
         if not boxes:
-            return []
+            return [], []
         import dlib
 
         predictor = self._model("landmarks")
@@ -180,8 +203,11 @@ class FaceEngine:
         shapes = dlib.full_object_detections()
         for top, right, bottom, left in boxes:
             shapes.append(predictor(rgb, dlib.rectangle(left, top, right, bottom)))
-        return [np.asarray(chip) for chip in
-                dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING)]
+        turns = [head_turn(np.array([(point.x, point.y) for point in shape.parts()], float))
+                 for shape in shapes]
+        chips = [np.asarray(chip) for chip in
+                 dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING)]
+        return chips, turns
 
     def embed_chips(self, chips: Sequence[np.ndarray], jitter: int = 0) -> np.ndarray:
         """128-d embeddings of aligned chips, each averaged with its mirror image's, in one
@@ -195,11 +221,11 @@ class FaceEngine:
 
     def faces(self, rgb: np.ndarray, boxes: Sequence[Box], jitter: int = 0) -> List[Face]:
         """Align and embed the faces in `boxes`."""
-        chips = self.chips(rgb, boxes)
+        chips, turns = self.chips_and_turns(rgb, boxes)
         embeddings = self.embed_chips(chips, jitter)
         return [
-            Face(box=tuple(box), embedding=embedding, sharpness=sharpness(chip))
-            for box, chip, embedding in zip(boxes, chips, embeddings)
+            Face(box=tuple(box), embedding=embedding, sharpness=sharpness(chip), turn=turn)
+            for box, chip, embedding, turn in zip(boxes, chips, embeddings, turns)
         ]
 
     def faces_in_photo(

@@ -1,0 +1,39 @@
+"""Face measurements: how far a head is turned, on landmarks and on real photos."""
+
+import numpy as np
+import pytest
+
+from greeter.faces import FaceEngine, head_turn
+from greeter.imaging import load_rgb
+
+# dlib's five landmarks: two corners of one eye, two of the other, the bottom of the nose.
+FRONTAL = np.array([(70, 50), (60, 50), (30, 50), (40, 50), (50, 70)], float)
+
+
+def test_a_frontal_face_is_not_turned():
+    assert head_turn(FRONTAL) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("nose_x, expected", [(55, 1 / 6), (45, 1 / 6), (65, 0.5)])
+def test_the_turn_is_the_nose_offset_in_eye_distances(nose_x, expected):
+    landmarks = FRONTAL.copy()
+    landmarks[4, 0] = nose_x
+    assert head_turn(landmarks) == pytest.approx(expected)
+
+
+def test_the_turn_does_not_depend_on_scale_or_tilt():
+    angle = np.radians(25)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    landmarks = FRONTAL.copy()
+    landmarks[4, 0] = 58
+    assert head_turn(3 * landmarks @ rotation.T) == pytest.approx(head_turn(landmarks))
+
+
+def test_a_real_portrait_is_frontal_and_its_mirror_image_turns_as_much(samples):
+    engine = FaceEngine()
+    rgb = load_rgb(samples / "obama2.jpg")
+    _, (face,) = engine.faces_in_photo(rgb)
+    _, (mirrored,) = engine.faces_in_photo(np.ascontiguousarray(rgb[:, ::-1]))
+    _, (frontal,) = engine.faces_in_photo(load_rgb(samples / "obama.jpg"))
+    assert frontal.turn < 0.05 < face.turn < 0.3
+    assert mirrored.turn == pytest.approx(face.turn, abs=0.03)
