@@ -1,20 +1,31 @@
-"""The robot: frames in, greetings on screen. Wires the pieces built elsewhere together.
+"""The robot: frames in, greetings on screen. Wires the pipeline's stages together.
 
-One loop on the main thread (pygame wants the main thread)::
+::
 
-    reader ──frames──▶ detection (2 threads) ──boxes──▶ tracker ──unsettled tracks──▶ embed
-       │                                                  │           match, vote ◀──┘
-       │                                     settled ─▶ policy ─▶ greeting ─▶ screen, events,
-       └──newest frame──▶ camera inset                                       screenshot, voice
+    reader ──frames──▶ motion gate ─▶ scan plan ─▶ detection (2 threads; `greeter.detection`)
+       │                                                │ boxes
+       │                                                ▼
+       │                       identity (1 thread) ◀── tracker ──▶ policy ─▶ greeting ─▶ outputs
+       │                       embed, match ──votes──▶ (settled)             screen, events,
+       └──newest frame──▶ screen (the main thread only draws)                screenshots, voice
 
-* **Detection** runs on two worker threads, each with its own dlib detector, up to two frames
-  ahead of the loop. Threads, not processes: dlib releases the GIL for most of the HOG scan
-  (two threads measured 1.4x one here), and a second process would load dlib and the models
-  again (~100 MB) on a 4 GB Nano whose memory is the scarce resource.
+* **The main thread draws** (pygame wants it) and moves small values between the stages:
+  detection runs on two threads (`greeter.detection`), embedding and matching on a third
+  (`greeter.identity`), the status file and door enrolment on threads of their own.
+* **Two ways of running**. A live camera or a ``--realtime`` file never waits: each new frame
+  is drawn at once, a frame due for detection is handed to a free detection thread (else the
+  next one due is), and detections and votes are applied when they are ready. A file played
+  as fast as possible is processed in order: frames wait for their detection, and a face's
+  votes are applied at the frame it was found on, so a run on a file gives the same greetings
+  on any machine (tests and benchmarks count on it).
+* **Detection follows the people** (`greeter.scan`, `greeter.motion`): every 0.1 s of frame
+  time (`greeter.throttle`) a cheap motion test on a small grey frame and the live tracks
+  decide whether to scan nothing (a still, empty scene), regions around tracks and motion,
+  or the whole frame. While a door enrolment collects frames, every scan is a full one: its
+  "several faces" rule needs every face in view.
 * **Embedding** happens only for tracks that are new or not yet settled, at most
   `tracking.embeddings_per_second` per track; settled faces cost nothing but detection.
-* **Time** is the frame's time: video time for files (so a run on a file gives the same
-  greetings on any machine), the monotonic clock for cameras.
+* **Time** is the frame's time: video time for files, the monotonic clock for cameras.
 * **Hot reload**: once a second the store is asked whether it changed (one PRAGMA) and the
   greetings file whether it was edited (one stat).
 * **A broken store** (damaged, not a store, another model's) does not stop the robot: it
@@ -57,10 +68,13 @@ import cv2
 import numpy as np
 
 from greeter.camera import Frame, LatestFrameReader, ReaderState, is_live, open_reader
+from greeter.detection import Detected, DetectionStage
 from greeter.door import DoorCollection, DoorInbox, DoorResult, DoorRules
 from greeter.errors import StoreError
-from greeter.faces import Box, FaceEngine, scale_boxes
+from greeter.faces import Box, FaceEngine
 from greeter.greetings import GreetingsWatcher, message_for
+from greeter.identity import IdentityStage, Votes
+from greeter.motion import MotionGate, small_grey
 from greeter.outputs import (
     EventsFile,
     Greeted,
@@ -73,8 +87,9 @@ from greeter.outputs import (
 )
 from greeter.policy import Greeting, GreetingPolicy
 from greeter.recognition import Recogniser
+from greeter.scan import FULL, Scan, plan_scan
 from greeter.settings import Settings
-from greeter.status import status_path
+from greeter.status import Sample, rates, status_path
 from greeter.store import Store
 from greeter.throttle import Throttle, open_memory_reader
 from greeter.tracking import Tracker
@@ -83,8 +98,12 @@ from greeter.voice import Speaker
 
 log = logging.getLogger(__name__)
 
-#: Frames detected ahead of the one being recognised: one per detection thread.
-DETECTION_THREADS = 2
+#: Frames read ahead of the one drawn when a file is played as fast as possible: enough for
+#: both detection threads to have a frame when detection runs on every third frame.
+FRAMES_AHEAD = 6
+#: How long a live loop waits for a new frame before it redraws anyway (fading greetings,
+#: the "camera lost" screen).
+FRAME_WAIT_SECONDS = 0.05
 RELOAD_EVERY_SECONDS = 1.0
 #: Greetings kept in the run's summary: the newest ones, so a day's run keeps its memory flat.
 RECENT_GREETINGS = 100
@@ -104,8 +123,9 @@ class RunOptions:
     #: The voice program (espeak-ng's options); tests give another.
     voice_command: str = "espeak-ng"
     status_every_seconds: float = 5.0
-    #: Keep the number of every frame with a face in `RunSummary.face_frames` (benchmarks
-    #: measure recall with it; a day's run would grow without bound).
+    #: Keep the number of every frame with a face in `RunSummary.face_frames`, and when each
+    #: frame was drawn and each embedding ran (benchmarks measure recall and smoothness with
+    #: them; a day's run would grow without bound).
     record_face_frames: bool = False
     #: How requests to enrol at the door are served.
     door: DoorRules = field(default_factory=DoorRules)
@@ -116,14 +136,22 @@ class RunSummary:
     """What a run did, for the caller and the benchmarks: counters, and the newest greetings
     and screenshots (bounded, so a day's run keeps its memory flat)."""
 
+    #: Frames drawn.
     frames: int = 0
     #: Frames on which a face was found (by this frame's detection or, between detections, by
     #: the last one).
     frames_with_faces: int = 0
     #: Their numbers, only with `RunOptions.record_face_frames`.
     face_frames: Optional[List[int]] = None
+    #: Scans run (full frames or regions), and how many of them scanned the whole frame.
     detections: int = 0
+    full_scans: int = 0
     embeddings: int = 0
+    #: With `RunOptions.record_face_frames`: `time.monotonic` of each frame drawn, and the
+    #: (start, end) of each embedding job (taken when its frame was detected and when its
+    #: votes were applied).
+    drawn_at: Optional[List[float]] = None
+    embedding_spans: Optional[List[Tuple[float, float]]] = None
     greeted: int = 0
     #: The newest `RECENT_GREETINGS` greetings (the events file's lines), oldest first.
     greetings: Deque[dict] = field(
@@ -189,15 +217,25 @@ class Greeter:
         self._store_problem: Optional[str] = None
         self._broken_store_files: Optional[Tuple] = None
         self.recogniser = self._load_recogniser()
-        self.summary = RunSummary(face_frames=[] if options.record_face_frames else None)
+        recording = options.record_face_frames
+        self.summary = RunSummary(face_frames=[] if recording else None,
+                                  drawn_at=[] if recording else None,
+                                  embedding_spans=[] if recording else None)
         self._stop = threading.Event()
-        self._engines = threading.local()
-        self._pool = ThreadPoolExecutor(DETECTION_THREADS, thread_name_prefix="detect")
-        self._in_flight: Deque[Tuple[Frame, Optional[Future]]] = collections.deque()
+        self.detection = DetectionStage(settings.detection.frame_upsample)
+        self.identity = IdentityStage(self.engine)
+        self._motion = MotionGate()
+        #: Frames read but not drawn yet, in order, when a file is played as fast as possible
+        #: (each with whether a detection was submitted for it), and a frame read but waiting
+        #: for a free detection thread.
+        self._ahead: Deque[Tuple[Frame, bool]] = collections.deque()
+        self._held: Optional[Frame] = None
+        self._embedding_started = 0.0
         self._shown: List[Tuple[str, float]] = []
         self._last_face_at = float("-inf")
         self._next_detection_at = float("-inf")
         self._last_detection_at = float("-inf")
+        self._last_full_scan_at = float("-inf")
         self._now = 0.0
         self._screenshots = Screenshots(options.screenshot_dir, self.screen,
                                         self._draw_screenshot) if options.screenshot_dir else None
@@ -230,7 +268,7 @@ class Greeter:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
         next_reload = next_status = started
-        status_frames, status_detections = 0, 0
+        status_at = self._sample()
         try:
             with self.reader:
                 while not self._stop.is_set():
@@ -241,27 +279,19 @@ class Greeter:
                         self._reload()
                         next_reload = wall + RELOAD_EVERY_SECONDS
                     if wall >= next_status:
-                        self._log_status(wall - started, status_frames, status_detections)
-                        status_frames = self.summary.frames
-                        status_detections = self.summary.detections
+                        status_at = self._log_status(status_at)
                         next_status = wall + self.options.status_every_seconds
                     self.throttle.update()
                     self.outputs.poll()
                     self._door_step()
-                    self._fill_pipeline()
-                    if self._in_flight:
-                        frame, detection = self._in_flight.popleft()
-                        self._recognise(frame, detection.result() if detection else None)
-                        if any(t.last_seen == self._last_detection_at
-                               for t in self.tracker.tracks):
-                            self._count_face_frame(frame)
-                        self._show(frame)
-                    elif self.reader.state is ReaderState.FINISHED:
+                    if self.reader.every_frame:
+                        if not self._step_in_order():
+                            break
+                    elif not self._step_live():
                         break
-                    else:
-                        self._show(None)
         finally:
-            self._pool.shutdown(wait=True)
+            self.detection.close()
+            self.identity.close()
             if self.door is not None:  # the source ended mid-collection: answer with what came
                 self._finish_door()
             self._door_worker.shutdown(wait=True)
@@ -280,62 +310,124 @@ class Greeter:
             self.store.close()
         self.screen.close()
 
-    def _count_face_frame(self, frame: Frame) -> None:
-        self.summary.frames_with_faces += 1
-        if self.summary.face_frames is not None:
-            self.summary.face_frames.append(frame.index)
+    # -- the two ways of running (see the module docstring) -----------------------------------
 
-    # -- frames and detection ---------------------------------------------------------------
+    def _step_in_order(self) -> bool:
+        """A file played as fast as possible: read ahead, then draw the oldest frame once its
+        detection (and the embedding it asked for) is done. False once the file is done."""
+        finished = self._read_ahead()
+        if not self._ahead:
+            return not finished
+        if not finished and len(self._ahead) < FRAMES_AHEAD and self._held is None:
+            return True  # the reader is decoding the next frame: read it first
+        frame, detected = self._ahead.popleft()
+        if detected:
+            self._apply_detection(self.detection.oldest(), wait_for_votes=True)
+        self._draw(frame)
+        return True
 
-    def _fill_pipeline(self) -> None:
-        """Hand frames to the detection threads until both are busy."""
-        plan = self.throttle.plan
-        while len(self._in_flight) < DETECTION_THREADS:
-            frame = self.reader.next_frame(timeout=0.0 if self._in_flight else 0.05)
+    def _read_ahead(self) -> bool:
+        """Read frames and submit their scans until `FRAMES_AHEAD` are waiting or a frame due
+        for detection finds both threads busy (it is held until one is free). True once the
+        source is finished and every frame was read."""
+        while len(self._ahead) < FRAMES_AHEAD:
+            frame = self._held or self.reader.next_frame(timeout=FRAME_WAIT_SECONDS)
             if frame is None:
-                return
-            # Due by the frame's time, not its number: cameras differ in frame rate, and a live
-            # or real-time source drops frames. The 1 ms slack absorbs timestamp rounding.
-            detect = plan.recognise and frame.t >= self._next_detection_at - 0.001
-            if detect:
-                self._next_detection_at = frame.t + plan.every_seconds
-            self.summary.frames += 1
-            self._in_flight.append(
-                (frame, self._pool.submit(self._detect, frame.rgb, plan.scale) if detect else None))
+                return self.reader.state is ReaderState.FINISHED
+            if self._due(frame) and self.detection.busy:
+                self._held = frame
+                return False
+            self._held = None
+            scan = self._plan(frame)
+            if scan is not None and not scan.empty:
+                self.detection.submit(frame, scan, self.throttle.plan.scale)
+            self._ahead.append((frame, scan is not None and not scan.empty))
+        return False
 
-    def _detect(self, rgb: np.ndarray, scale: float) -> List[Box]:
-        """Runs on a detection thread, with that thread's own detector."""
-        engine = getattr(self._engines, "engine", None)
-        if engine is None:
-            engine = self._engines.engine = FaceEngine()
-        if scale < 1.0:
-            small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            return scale_boxes(engine.detect(small, self.settings.detection.frame_upsample), scale)
-        return engine.detect(rgb, self.settings.detection.frame_upsample)
+    def _step_live(self) -> bool:
+        """A camera or a real-time file: apply what the workers finished, and draw each new
+        frame at once. False once the source is finished."""
+        for detected in self.detection.ready():
+            self._apply_detection(detected, wait_for_votes=False)
+        self._apply_votes(self.identity.ready())
+        frame = self.reader.next_frame(timeout=FRAME_WAIT_SECONDS)
+        if frame is None:
+            if self.reader.state is ReaderState.FINISHED and not self.detection.pending:
+                return False
+            self._show(None)
+            return True
+        if not self.detection.busy:
+            scan = self._plan(frame)
+            if scan is not None and not scan.empty:
+                self.detection.submit(frame, scan, self.throttle.plan.scale)
+        self._draw(frame)
+        return True
 
-    # -- recognition -------------------------------------------------------------------------
+    # -- detection ---------------------------------------------------------------------------
 
-    def _recognise(self, frame: Frame, boxes: Optional[List[Box]]) -> None:
-        self._now = frame.t
-        if self.door is not None and self.door.due(frame.t):
-            self._finish_door()
-        if boxes is None:
-            return
+    def _due(self, frame: Frame) -> bool:
+        """Whether `frame` is due for detection. Due by the frame's time, not its number:
+        cameras differ in frame rate, and a live or real-time source drops frames. The 1 ms
+        slack absorbs timestamp rounding."""
+        return self.throttle.plan.recognise and frame.t >= self._next_detection_at - 0.001
+
+    def _plan(self, frame: Frame) -> Optional[Scan]:
+        """The scan for `frame`, or None when it is not due for detection."""
+        if not self._due(frame):
+            return None
+        self._next_detection_at = frame.t + self.throttle.plan.every_seconds
+        height, width = frame.rgb.shape[:2]
+        motion = self._motion.check(small_grey(frame.rgb), (width, height))
+        if self.door is not None:
+            scan = FULL
+        else:
+            scan = plan_scan(frame.t, (width, height), [t.box for t in self.tracker.tracks],
+                             motion, self._last_full_scan_at)
+        if scan.full:
+            self._last_full_scan_at = frame.t
+        return scan
+
+    def _apply_detection(self, detected: Detected, wait_for_votes: bool) -> None:
+        frame = detected.frame
         self.summary.detections += 1
+        self.summary.full_scans += detected.scan.full
         self._last_detection_at = frame.t
         if self.door is not None:
-            self.door.offer(frame.rgb, boxes)
-        self.tracker.update(boxes, frame.t)
+            self.door.offer(frame.rgb, detected.boxes)
+        # A region scan misses the tracks outside its regions: only tracks born after it was
+        # planned, which age by one detection and are looked for at the next one.
+        self.tracker.update(detected.boxes, frame.t)
         if self.tracker.tracks:
             self._last_face_at = frame.t
-        waiting = self.tracker.needing_embedding(frame.t)
-        if waiting:
-            faces = self.recogniser.identify(frame.rgb, [track.box for track in waiting])
-            self.summary.embeddings += len(faces)
-            for track, face in zip(waiting, faces):
-                self.tracker.vote(track.id, face.person, face.distance, frame.t)
-        for greeting in self.policy.decide(self.tracker.tracks, frame.t):
-            self._greet(greeting, frame)
+        if not self.identity.working:
+            busy = self.identity.waiting_on()
+            waiting = [(t.id, t.box) for t in self.tracker.needing_embedding(frame.t)
+                       if t.id not in busy]
+            if self.identity.submit(self.recogniser, frame, waiting):
+                self._embedding_started = time.monotonic()
+        if wait_for_votes:
+            self._apply_votes(self.identity.ready(wait=True), frame)
+        else:
+            self._greet_decided(frame.t, self.reader.latest or frame)
+
+    def _apply_votes(self, votes: Optional[Votes], frame: Optional[Frame] = None) -> None:
+        """Cast a finished embedding job's votes, then greet whoever is settled now; the
+        greeting shows on `frame` (the newest frame when None)."""
+        if votes is not None:
+            if self.summary.embedding_spans is not None:
+                self.summary.embedding_spans.append((self._embedding_started, time.monotonic()))
+            self.summary.embeddings += len(votes.faces)
+            for track_id, face in votes.faces:
+                self.tracker.vote(track_id, face.person, face.distance, votes.frame.t)
+            self._greet_decided(votes.frame.t, frame or self.reader.latest or votes.frame)
+
+    def _greet_decided(self, now: float, shown_on: Frame) -> None:
+        """Greet whoever the policy says is due at `now`; the greeting is shown (and its
+        event and screenshot taken) on `shown_on`."""
+        for greeting in self.policy.decide(self.tracker.tracks, now):
+            self._greet(greeting, shown_on)
+
+    # -- recognition -------------------------------------------------------------------------
 
     def _greet(self, greeting: Greeting, frame: Frame) -> None:
         track = next(t for t in self.tracker.tracks if t.id == greeting.track_id)
@@ -389,6 +481,21 @@ class Greeter:
             camera_lost=self.reader.state is ReaderState.LOST,
             idle=self._now - self._last_face_at > self.settings.ui.idle_after_seconds,
         )
+
+    def _draw(self, frame: Frame) -> None:
+        """Draw a new frame: the frames drawn are the run's frames."""
+        self._now = frame.t
+        if self.door is not None and self.door.due(frame.t):
+            self._finish_door()
+        self.summary.frames += 1
+        if self._last_detection_at > float("-inf") and any(
+                t.last_seen == self._last_detection_at for t in self.tracker.tracks):
+            self.summary.frames_with_faces += 1
+            if self.summary.face_frames is not None:
+                self.summary.face_frames.append(frame.index)
+        self.screen.render(self._scene(frame))
+        if self.summary.drawn_at is not None:
+            self.summary.drawn_at.append(time.monotonic())
 
     def _show(self, frame: Optional[Frame]) -> None:
         """Draw the screen; without a new frame (camera lost or slow) live time still runs, so
@@ -472,7 +579,7 @@ class Greeter:
         state = self.reader.state
         camera = {ReaderState.LOST: "lost", ReaderState.STARTING: "reopening"}.get(state, "ok")
         return RobotCounters(self.summary.frames, self.summary.detections,
-                             self.throttle.level.name.lower(), camera)
+                             self.throttle.level.name.lower(), camera, time.process_time())
 
     # -- enrolling at the door ---------------------------------------------------------------
 
@@ -515,20 +622,26 @@ class Greeter:
             self._shown.append((f"Thank you, {result.name}!", self._now))
 
 
-    def _log_status(self, elapsed: float, frames_before: int, detections_before: int) -> None:
-        if elapsed <= 0:
-            return
-        every = self.options.status_every_seconds
+    def _sample(self) -> Sample:
+        return Sample(time.monotonic(), time.process_time(), self.summary.frames,
+                      self.summary.detections)
+
+    def _log_status(self, before: Sample) -> Sample:
+        """Log the status line for the time since `before`; returns the sample taken now."""
+        now = self._sample()
+        if now.wall <= before.wall:
+            return now
+        measured = rates(before, now)
         problems = []
         if self._store_problem:
             problems.append("store unreadable")
         if self.outputs.failing():
             problems.append(f"outputs failing: {self.outputs.failing()}")
-        log.info("status: %.1f fps, %.1f detections/s, %d faces, memory %s, camera %s%s",
-                 (self.summary.frames - frames_before) / every,
-                 (self.summary.detections - detections_before) / every,
+        log.info("status: %.1f fps drawn, %.1f detections/s, CPU %.0f %%, %d faces, memory %s, "
+                 "camera %s%s", measured.fps, measured.detection_rate, measured.cpu_percent,
                  len(self.tracker.tracks), self.throttle.level.name.lower(),
                  self.reader.state.value, "".join(f", {problem}" for problem in problems))
+        return now
 
 
 def _file_identity(path: Path) -> Optional[Tuple[int, int]]:

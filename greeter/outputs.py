@@ -188,13 +188,14 @@ class Voice(Output):
 @dataclass(frozen=True)
 class RobotCounters:
     """What the status file is made from, as the robot counts it: `frames` drawn and
-    `detections` run since the start, the throttle's memory level and the camera's state
-    (``ok``, ``reopening`` or ``lost``)."""
+    `detections` run since the start, the throttle's memory level, the camera's state
+    (``ok``, ``reopening`` or ``lost``) and the process's CPU time in seconds."""
 
     frames: int
     detections: int
     memory_level: str
     camera: str
+    cpu_seconds: float = 0.0
 
 
 class StatusFile(Output):
@@ -218,7 +219,7 @@ class StatusFile(Output):
         self._every = every_seconds
         self._clock = clock
         self._next_at = float("-inf")
-        self._last: Optional[Tuple[float, RobotCounters]] = None
+        self._last: Optional[status.Sample] = None
         self._greeted: Deque[status.Greeted] = deque(maxlen=status.MAX_GREETED)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="status")
         self._writing: Optional[Future] = None
@@ -260,17 +261,15 @@ class StatusFile(Output):
 
     def _snapshot(self) -> status.RobotStatus:
         now, counters = self._clock(), self._counters()
-        fps = detection_rate = 0.0
-        if self._last is not None and now > self._last[0]:
-            elapsed, before = now - self._last[0], self._last[1]
-            fps = (counters.frames - before.frames) / elapsed
-            detection_rate = (counters.detections - before.detections) / elapsed
-        self._last = (now, counters)
+        sample = status.Sample(now, counters.cpu_seconds, counters.frames, counters.detections)
+        measured = status.rates(self._last or sample, sample)
+        self._last = sample
         self._greeted = deque((greeted for greeted in self._greeted
                                if self._enrolled(greeted.person)), maxlen=status.MAX_GREETED)
         return status.RobotStatus(
-            written=datetime.now(timezone.utc), pid=os.getpid(), fps=round(fps, 1),
-            detection_rate=round(detection_rate, 1), memory_level=counters.memory_level,
+            written=datetime.now(timezone.utc), pid=os.getpid(), fps=round(measured.fps, 1),
+            detection_rate=round(measured.detection_rate, 1),
+            cpu_percent=round(measured.cpu_percent, 1), memory_level=counters.memory_level,
             camera=counters.camera, greeted=list(self._greeted))
 
 

@@ -12,13 +12,16 @@ is opened between them. Format, version 1, UTF-8 JSON::
       "pid": 1234,
       "fps": 24.8,
       "detection_rate": 9.7,
+      "cpu_percent": 23.5,
       "memory_level": "normal",
       "camera": "ok",
       "greeted": [{"time": "2026-06-01T09:29:58+00:00", "person": "alex-m",
                    "name": "Alex Müller"}]
     }
 
-``detection_rate`` counts detections per second, ``memory_level`` is the throttle's level
+``fps`` counts frames drawn per second, ``detection_rate`` detections (scans of a frame or of
+regions of it) per second, ``cpu_percent`` the robot's CPU time over the same span in percent of
+one core (absent from files written before it existed), ``memory_level`` is the throttle's level
 (normal, pressure, critical), ``camera`` is ``ok``, ``reopening`` or ``lost``, and ``greeted``
 holds the last greetings of *enrolled* people, newest first: nothing about strangers ever goes
 into this file. The file holds names, so it is private (``0600``) like the store.
@@ -74,6 +77,7 @@ class RobotStatus(BaseModel):
     pid: int
     fps: float = Field(ge=0)
     detection_rate: float = Field(ge=0)
+    cpu_percent: Optional[float] = Field(None, ge=0)
     memory_level: Literal["normal", "pressure", "critical"]
     camera: Literal["ok", "reopening", "lost"]
     greeted: List[Greeted] = Field(default_factory=list, max_length=MAX_GREETED)
@@ -87,6 +91,35 @@ class StatusReading:
     status: Optional[RobotStatus]
     running: bool
     age_seconds: Optional[float]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The robot's counters at one moment: `wall` and `cpu` (process CPU time) in seconds,
+    frames drawn and detections run since the start."""
+
+    wall: float
+    cpu: float
+    frames: int
+    detections: int
+
+
+@dataclass(frozen=True)
+class Rates:
+    fps: float
+    detection_rate: float
+    cpu_percent: float
+
+
+def rates(before: Sample, after: Sample) -> Rates:
+    """Frames drawn and detections per second, and CPU in percent of one core, between two
+    samples (zeros when no time passed)."""
+    elapsed = after.wall - before.wall
+    if elapsed <= 0:
+        return Rates(0.0, 0.0, 0.0)
+    return Rates((after.frames - before.frames) / elapsed,
+                 (after.detections - before.detections) / elapsed,
+                 100.0 * max(0.0, after.cpu - before.cpu) / elapsed)
 
 
 def status_path(store_path: Union[str, Path]) -> Path:

@@ -1,0 +1,72 @@
+"""The identity stage: embedding and matching the faces of unsettled tracks on a thread of its
+own, so the screen keeps its frame rate while a guest is recognised (two ResNet passes per
+face, the mirror average: ~40 ms here, hundreds of ms on the Nano's CPU).
+
+The loop `submit`s the tracks `Tracker.needing_embedding` names, with the frame their boxes
+were found on; `ready` hands back each finished job's votes, which the loop casts with
+`Tracker.vote` (a vote for a track that ended or settled meanwhile is ignored there). One job
+at a time, and a track with a job under way is not submitted again: the worker never falls
+behind, and a late vote never doubles an early one.
+"""
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Set, Tuple
+
+import numpy as np
+
+from greeter.camera import Frame
+from greeter.faces import CHIP_SIZE, Box, FaceEngine
+from greeter.recognition import IdentifiedFace, Recogniser
+
+
+@dataclass(frozen=True)
+class Votes:
+    """What one job found: for each track id, who its face on `frame` is."""
+
+    frame: Frame
+    faces: List[Tuple[int, IdentifiedFace]]
+
+
+class IdentityStage:
+    def __init__(self, engine: FaceEngine) -> None:
+        """`engine` is the recognisers' engine: this stage's thread is its only user. Its
+        models load now, while the robot starts, not when the first guest waits (0.6 s on a
+        busy core here)."""
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="identity")
+        self._job: Optional[Tuple[Frame, List[int], Future]] = None
+        self._worker.submit(engine.faces, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8),
+                            [(0, CHIP_SIZE, CHIP_SIZE, 0)])
+
+    @property
+    def working(self) -> bool:
+        return self._job is not None
+
+    def waiting_on(self) -> Set[int]:
+        """Ids of the tracks whose faces are being embedded."""
+        return set(self._job[1]) if self._job is not None else set()
+
+    def submit(self, recogniser: Recogniser, frame: Frame,
+               tracks: Sequence[Tuple[int, Box]]) -> bool:
+        """Embed and match the faces at these (track id, box) pairs of `frame`; False (and
+        nothing done) while a job is under way."""
+        if self._job is not None or not tracks:
+            return False
+        boxes = [box for _, box in tracks]
+        self._job = (frame, [track_id for track_id, _ in tracks],
+                     self._worker.submit(recogniser.identify, frame.rgb, boxes))
+        return True
+
+    def ready(self, wait: bool = False) -> Optional[Votes]:
+        """The finished job's votes, None while it runs (with `wait`: once it finished) or
+        when there is none."""
+        if self._job is None:
+            return None
+        frame, track_ids, future = self._job
+        if not wait and not future.done():
+            return None
+        self._job = None
+        return Votes(frame, list(zip(track_ids, future.result())))
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
