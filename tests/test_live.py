@@ -364,7 +364,7 @@ def test_the_consoles_status_page_shows_the_robots_status(clip_run, tmp_path):
     signed_in_csrf(client)
     page = client.get("/status").text
     assert "Lin-Manuel Miranda" in page and LIN in page
-    assert "frames per second" in page and "Stranger" not in page
+    assert "frames drawn per second" in page and "CPU" in page and "Stranger" not in page
 
 
 # --- enrolling at the door -------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""The live loop's stages alone, on plain values and fakes: the motion gate, the scan plan,
+the detection stage, the identity stage, and the status rates."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from greeter.camera import Frame
+from greeter.detection import THREADS, DetectionStage, detect_scan
+from greeter.identity import IdentityStage
+from greeter.motion import CHANGE_LEVEL, STILL, Motion, MotionGate, small_grey
+from greeter.recognition import IdentifiedFace
+from greeter.scan import (
+    FULL,
+    FULL_EVERY_BUSY,
+    FULL_EVERY_STILL,
+    MIN_SIDE,
+    NOTHING,
+    Scan,
+    grow,
+    merge,
+    plan_scan,
+)
+from greeter.status import Sample, rates
+
+SIZE = (640, 480)
+
+
+def noisy_scene(rng, sigma=6.0):
+    """A fixed textured scene seen through sensor noise of `sigma` grey levels."""
+    base = np.random.default_rng(1).integers(40, 200, (480, 640, 3)).astype(np.float32)
+    return np.clip(base + rng.normal(0, sigma, base.shape), 0, 255).astype(np.uint8)
+
+
+# --- motion gate ---------------------------------------------------------------------------
+
+
+def test_sensor_noise_on_a_still_scene_is_not_motion():
+    rng = np.random.default_rng(0)
+    gate = MotionGate()
+    first = gate.check(small_grey(noisy_scene(rng)), SIZE)
+    assert first.moving and first.regions == ((0, 640, 480, 0),)  # nothing known yet
+    assert all(gate.check(small_grey(noisy_scene(rng)), SIZE) == STILL for _ in range(30))
+
+
+def test_a_head_entering_is_motion_where_it_is():
+    rng = np.random.default_rng(0)
+    gate = MotionGate()
+    gate.check(small_grey(noisy_scene(rng)), SIZE)
+    frame = noisy_scene(rng)
+    frame[100:200, 400:480] = 250  # a bright 80x100 px head-sized patch appears
+    motion = gate.check(small_grey(frame), SIZE)
+    assert len(motion.regions) == 1
+    top, right, bottom, left = motion.regions[0]
+    assert top <= 100 and bottom >= 200 and left <= 400 and right >= 480
+    assert (bottom - top) * (right - left) < 0.1 * 640 * 480
+
+
+def test_a_change_below_the_level_or_in_a_cell_or_two_is_not_motion():
+    gate = MotionGate()
+    grey = np.full((60, 80), 100, np.float32)
+    gate.check(grey, SIZE)
+    assert gate.check(grey + CHANGE_LEVEL - 1, SIZE) == STILL
+    flicker = grey.copy()
+    flicker[10, 10] = flicker[40, 70] = 250
+    assert gate.check(flicker, SIZE) == STILL
+
+
+# --- scan plan ------------------------------------------------------------------------------
+
+
+def test_a_still_empty_scene_is_scanned_whole_only_every_few_seconds():
+    assert plan_scan(10.0, SIZE, [], STILL, last_full_at=10.0 - FULL_EVERY_STILL) == FULL
+    assert plan_scan(10.0, SIZE, [], STILL, last_full_at=10.0 - FULL_EVERY_STILL + 0.1) \
+        == NOTHING
+
+
+def test_motion_in_an_empty_scene_is_scanned_at_once_where_it_is():
+    scan = plan_scan(10.0, SIZE, [], Motion(((100, 480, 200, 400),)), last_full_at=9.9)
+    assert not scan.full and len(scan.regions) == 1
+    top, right, bottom, left = scan.regions[0]
+    assert top < 100 and bottom > 200 and left < 400 and right > 480
+
+
+def test_tracks_are_scanned_in_regions_around_them_and_whole_every_so_often():
+    face = (100, 300, 200, 200)  # 100 px
+    scan = plan_scan(10.0, SIZE, [face], STILL, last_full_at=9.9)
+    assert scan == Scan(False, ((50, 350, 250, 150),))
+    assert plan_scan(10.0, SIZE, [face], STILL, last_full_at=10.0 - FULL_EVERY_BUSY) == FULL
+
+
+def test_motion_too_large_to_follow_leaves_the_tracks_regions():
+    face = (100, 300, 200, 200)
+    everywhere = Motion(((0, 640, 400, 0),))
+    assert plan_scan(10.0, SIZE, [face], everywhere, last_full_at=9.9) \
+        == Scan(False, ((50, 350, 250, 150),))
+    assert plan_scan(10.0, SIZE, [], everywhere, last_full_at=9.9) == FULL
+
+
+def test_regions_are_at_least_the_detectors_size_inside_the_frame_and_merged():
+    assert grow((0, 20, 20, 0), 0, SIZE) == (0, MIN_SIDE, MIN_SIDE, 0)
+    assert grow((460, 640, 480, 620), 0, SIZE) == (480 - MIN_SIDE, 640, 480, 640 - MIN_SIDE)
+    assert merge([(0, 100, 100, 0), (50, 200, 150, 90), (300, 400, 400, 300)]) == [
+        (0, 200, 150, 0), (300, 400, 400, 300)]
+
+
+# --- detection stage ------------------------------------------------------------------------
+
+
+class FakeEngine:
+    """Finds a "face" wherever the image has a pixel of 255, as a 10x10 box at its corner."""
+
+    def __init__(self):
+        self.images = []
+
+    def detect(self, rgb, upsample=0):
+        self.images.append(rgb.shape[:2])
+        spots = np.argwhere(rgb[:, :, 0] == 255)
+        return [(int(y), int(x) + 10, int(y) + 10, int(x)) for y, x in spots[:1]]
+
+
+def frame_with_spot(index, y, x):
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    rgb[y, x] = 255
+    return Frame(rgb, index, index / 30.0)
+
+
+def test_a_region_scan_finds_faces_in_the_frames_pixels_and_only_looks_there():
+    engine = FakeEngine()
+    rgb = frame_with_spot(0, 300, 500).rgb
+    assert detect_scan(engine, rgb, Scan(False, ((200, 600, 400, 400),)), 1.0, 0) == [
+        (300, 510, 310, 500)]
+    assert engine.images == [(200, 200)]
+    assert detect_scan(engine, rgb, Scan(False, ((0, 200, 200, 0),)), 1.0, 0) == []
+
+
+def test_detections_come_back_in_the_order_submitted():
+    slow_first = threading.Event()
+
+    class Engine(FakeEngine):
+        def detect(self, rgb, upsample=0):
+            if rgb[300, 100, 0] == 255:
+                slow_first.wait(5)  # the first frame's scan finishes last
+            return super().detect(rgb, upsample)
+
+    stage = DetectionStage(0, engine_factory=Engine)
+    try:
+        stage.submit(frame_with_spot(0, 300, 100), FULL, 1.0)
+        stage.submit(frame_with_spot(1, 50, 60), FULL, 1.0)
+        assert stage.busy and THREADS == 2
+        time.sleep(0.2)
+        assert stage.ready() == []  # the second is done, but waits for the first
+        slow_first.set()
+        first, second = stage.oldest(), stage.oldest()
+        assert (first.frame.index, first.boxes) == (0, [(300, 110, 310, 100)])
+        assert (second.frame.index, second.boxes) == (1, [(50, 70, 60, 60)])
+        assert not stage.busy and stage.pending == 0
+    finally:
+        stage.close()
+
+
+# --- identity stage -------------------------------------------------------------------------
+
+
+class FakeRecogniser:
+    """Names every face "alex" at distance 0.3, once `release` is set."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.calls = []
+
+    def identify(self, rgb, boxes):
+        self.calls.append(list(boxes))
+        self.release.wait(5)
+        return [IdentifiedFace(box, "alex", "Alex", 0.3) for box in boxes]
+
+
+class FakeFaceEngine:
+    def faces(self, rgb, boxes):
+        return []
+
+
+def test_embedding_runs_off_the_callers_thread_one_job_at_a_time():
+    stage = IdentityStage(FakeFaceEngine())
+    recogniser = FakeRecogniser()
+    frame = Frame(np.zeros((48, 64, 3), np.uint8), 7, 0.25)
+    try:
+        assert stage.submit(recogniser, frame, [(1, (0, 10, 10, 0)), (2, (20, 40, 40, 20))])
+        assert stage.working and stage.waiting_on() == {1, 2}
+        assert stage.ready() is None  # still embedding: the caller goes on drawing
+        assert not stage.submit(recogniser, frame, [(3, (0, 10, 10, 0))])
+        recogniser.release.set()
+        votes = stage.ready(wait=True)
+        assert votes.frame is frame
+        assert [(track, face.person, face.distance) for track, face in votes.faces] == [
+            (1, "alex", 0.3), (2, "alex", 0.3)]
+        assert not stage.working and stage.ready() is None
+        assert recogniser.calls == [[(0, 10, 10, 0), (20, 40, 40, 20)]]
+    finally:
+        stage.close()
+
+
+def test_nothing_to_embed_starts_no_job():
+    stage = IdentityStage(FakeFaceEngine())
+    try:
+        assert not stage.submit(FakeRecogniser(), frame_with_spot(0, 1, 1), [])
+        assert not stage.working
+    finally:
+        stage.close()
+
+
+# --- status rates ---------------------------------------------------------------------------
+
+
+def test_status_rates_are_frames_drawn_detections_and_cpu_per_second():
+    measured = rates(Sample(wall=10.0, cpu=3.0, frames=100, detections=20),
+                     Sample(wall=15.0, cpu=4.5, frames=250, detections=45))
+    assert measured.fps == pytest.approx(30.0)
+    assert measured.detection_rate == pytest.approx(5.0)
+    assert measured.cpu_percent == pytest.approx(30.0)
+    same = Sample(1.0, 1.0, 1, 1)
+    assert rates(same, same).fps == 0.0
