@@ -231,6 +231,8 @@ class Greeter:
         self._ahead: Deque[Tuple[Frame, bool]] = collections.deque()
         self._held: Optional[Frame] = None
         self._embedding_started = 0.0
+        #: Set after each frame drawn: paced embedding passes start right after one.
+        self._drawn = threading.Event()
         self._shown: List[Tuple[str, float]] = []
         self._last_face_at = float("-inf")
         self._next_detection_at = float("-inf")
@@ -403,12 +405,19 @@ class Greeter:
             busy = self.identity.waiting_on()
             waiting = [(t.id, t.box) for t in self.tracker.needing_embedding(frame.t)
                        if t.id not in busy]
-            if self.identity.submit(self.recogniser, frame, waiting):
+            paced = None if wait_for_votes else self._after_next_draw
+            if self.identity.submit(self.recogniser, frame, waiting, paced):
                 self._embedding_started = time.monotonic()
         if wait_for_votes:
             self._apply_votes(self.identity.ready(wait=True), frame)
         else:
             self._greet_decided(frame.t, self.reader.latest or frame)
+
+    def _after_next_draw(self) -> None:
+        """On the identity thread: wait until a frame is drawn (at most a frame's wait), so
+        that the next ResNet pass, which holds the GIL, runs between two frames."""
+        self._drawn.clear()
+        self._drawn.wait(FRAME_WAIT_SECONDS)
 
     def _apply_votes(self, votes: Optional[Votes], frame: Optional[Frame] = None) -> None:
         """Cast a finished embedding job's votes, then greet whoever is settled now; the
@@ -494,6 +503,7 @@ class Greeter:
             if self.summary.face_frames is not None:
                 self.summary.face_frames.append(frame.index)
         self.screen.render(self._scene(frame))
+        self._drawn.set()
         if self.summary.drawn_at is not None:
             self.summary.drawn_at.append(time.monotonic())
 

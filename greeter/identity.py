@@ -7,11 +7,16 @@ were found on; `ready` hands back each finished job's votes, which the loop cast
 `Tracker.vote` (a vote for a track that ended or settled meanwhile is ignored there). One job
 at a time, and a track with a job under way is not submitted again: the worker never falls
 behind, and a late vote never doubles an early one.
+
+dlib holds the GIL for a whole ResNet pass (~27 ms here; the drawing thread measured stalled
+for 55-70 ms per face when both passes ran in one call). So when the loop draws in real time,
+a job runs one pass at a time and starts each right after a frame was drawn (`paced`): the
+pass fits between two frames instead of delaying one.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Callable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -47,14 +52,16 @@ class IdentityStage:
         return set(self._job[1]) if self._job is not None else set()
 
     def submit(self, recogniser: Recogniser, frame: Frame,
-               tracks: Sequence[Tuple[int, Box]]) -> bool:
-        """Embed and match the faces at these (track id, box) pairs of `frame`; False (and
-        nothing done) while a job is under way."""
+               tracks: Sequence[Tuple[int, Box]],
+               between_passes: Optional[Callable[[], None]] = None) -> bool:
+        """Embed and match the faces at these (track id, box) pairs of `frame`, calling
+        `between_passes` (on the worker) before each ResNet pass; False (and nothing done)
+        while a job is under way."""
         if self._job is not None or not tracks:
             return False
         boxes = [box for _, box in tracks]
         self._job = (frame, [track_id for track_id, _ in tracks],
-                     self._worker.submit(recogniser.identify, frame.rgb, boxes))
+                     self._worker.submit(recogniser.identify, frame.rgb, boxes, between_passes))
         return True
 
     def ready(self, wait: bool = False) -> Optional[Votes]:

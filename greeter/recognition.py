@@ -5,7 +5,7 @@ gallery, the display names and the matching policy, and names the faces of an im
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -61,9 +61,11 @@ class Recogniser:
             resolve_policy(matching, store.calibration(), len(gallery)),
         )
 
-    def identify(self, rgb: np.ndarray, boxes: List[Box]) -> List[IdentifiedFace]:
-        """Name the faces in `boxes`, in the order given."""
-        faces = self.engine.faces(rgb, boxes)
+    def identify(self, rgb: np.ndarray, boxes: List[Box],
+                 between_passes: Optional[Callable[[], None]] = None) -> List[IdentifiedFace]:
+        """Name the faces in `boxes`, in the order given (`between_passes`: see
+        `FaceEngine.embed_chips`)."""
+        faces = self.engine.faces(rgb, boxes, between_passes=between_passes)
         embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
         return [
             IdentifiedFace(box=box, person=match.person,

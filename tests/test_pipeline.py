@@ -133,9 +133,9 @@ def test_in_real_time_faces_are_embedded_off_the_drawing_thread(samples, tmp_pat
     threads = []
     identify = Recogniser.identify
 
-    def recording(self, rgb, boxes):
+    def recording(self, rgb, boxes, *rest):
         threads.append(threading.current_thread().name)
-        return identify(self, rgb, boxes)
+        return identify(self, rgb, boxes, *rest)
 
     monkeypatch.setattr(Recogniser, "identify", recording)
     summary = greeter.run()

@@ -1,0 +1,89 @@
+"""The Nano stand-in: the Hamilton clip at its own 30 fps (``--realtime``) on ONE core
+(``taskset -c 0``), greeter's loop beside today's loop (a `git worktree` of main at
+`BASELINE_COMMIT`, made under /work/cache if missing).
+
+Printed for both: frames drawn per second; the 99th percentile of the time between two drawn
+frames, overall and while a face is being embedded; the wall time from Lin-Manuel Miranda's
+first face frame leaving the source to his greeting; and the CPU the loop used.
+
+Goals: >= 28 frames drawn per second, p99 gap <= 50 ms while faces are embedded,
+time-to-greet <= 0.4 s.
+
+Usage: python benchmarks/nano_standin.py [--samples ../shared/faces/samples] [--baseline DIR]
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_clip import (  # noqa: E402
+    BASELINE_COMMIT,
+    baseline_tree,
+    enrol_lin,
+    first_face_frames,
+    read_frames,
+    reference_face_frames,
+)
+from loop_runs import REPO, gaps, gaps_while, greeting_delays, run_loop, spec_for  # noqa: E402
+
+
+def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray) -> dict:
+    report = run_loop(tree, spec_for(store, str(clip), realtime=True), cores="0")
+    drawn = report["drawn"]
+    all_gaps = gaps(drawn)
+    embedding_gaps = gaps_while(drawn, report["embeddings"])
+    delays = greeting_delays(report, first_face_frames(report["greeted"], face_frames))
+    seconds = drawn[-1] - drawn[0] if len(drawn) > 1 else float("nan")
+    return {
+        "frames_drawn": len(drawn),
+        "drawn_fps": round((len(drawn) - 1) / seconds, 1),
+        "p99_gap_ms": round(float(np.percentile(all_gaps, 99)) * 1000, 1),
+        "p99_gap_embedding_ms": round(float(np.percentile(embedding_gaps, 99)) * 1000, 1)
+        if len(embedding_gaps) else None,
+        "max_gap_embedding_ms": round(float(embedding_gaps.max()) * 1000, 1)
+        if len(embedding_gaps) else None,
+        "time_to_greet_s": {who: round(delay, 2) for who, delay in delays.items()},
+        "cpu_percent": round(100 * report["cpu_seconds"] / report["seconds"]),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=REPO.parent / "shared/faces/samples")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help=f"today's loop: a checkout of main at {BASELINE_COMMIT}")
+    args = parser.parse_args(argv)
+    clip = args.samples / "short_hamilton_clip.mp4"
+    if not clip.is_file():
+        print(f"clip not found at {clip}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    baseline = args.baseline or baseline_tree()
+    face_frames = reference_face_frames(read_frames(clip))
+    print(f"load before: {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as folder:
+        store = Path(folder) / "lin.sqlite3"
+        enrol_lin(args.samples, store)
+        results = {"greeter": measure(REPO, store, clip, face_frames),
+                   "today's loop": measure(baseline, store, clip, face_frames)}
+    print(f"load after: {os.getloadavg()[0]:.1f}")
+    print(f"\n{'taskset -c 0, --realtime':26} {'drawn/s':>8} {'p99 gap':>8} "
+          f"{'p99 embedding':>14} {'max embedding':>14} {'CPU':>5}  time-to-greet")
+    for name, result in results.items():
+        print(f"{name:26} {result['drawn_fps']:8.1f} {result['p99_gap_ms']:6.0f}ms "
+              f"{result['p99_gap_embedding_ms'] or 0:12.0f}ms "
+              f"{result['max_gap_embedding_ms'] or 0:12.0f}ms {result['cpu_percent']:4d}%  "
+              f"{result['time_to_greet_s']}")
+    print("goals: >= 28 drawn/s, p99 gap while embedding <= 50 ms, time-to-greet <= 0.4 s")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
