@@ -1,18 +1,19 @@
 """Is anything moving in front of the camera, and where? Pure: plain arrays in, boxes out.
 
 The robot looks at a small grey copy of each frame due for detection (`small_grey`:
-`WIDTH` pixels across, ~0.2 ms for 640x480 here) and compares it with the copy taken at the
-previous check, 0.1 s earlier. A cell counts as changed when its grey level moved by more
-than `CHANGE_LEVEL`; the changed cells, grown by one cell, are grouped into regions
-(`Motion.regions`, in the frame's pixels) where the detector should look.
+`WIDTH` pixels across, made from the picture already shrunk for the screen's camera inset)
+and compares it with the copy taken at the previous check, 0.1 s earlier. A cell counts as
+changed when its grey level moved by more than `CHANGE_LEVEL`; the changed cells, grown by
+one cell, are grouped into regions (`Motion.regions`, in the frame's pixels) where the
+detector should look.
 
 Why these numbers (measured here, `benchmarks/empty_entrance.py` and the Hamilton clip):
 
-* `WIDTH` 80: shrinking 640x480 by 8 with area averaging divides independent sensor noise by
-  8, so noise of sigma 6 grey levels leaves ~0.8 in a cell, far below `CHANGE_LEVEL`, while a
-  face of 80 px still covers ~10x10 cells.
-* `CHANGE_LEVEL` 12 grey levels: the largest cell change between two noisy frames of a still
-  scene (sigma 6, 60 s) was 4.1; a guest walking in changes the cells they cover by 30 to 120.
+* `WIDTH` 80: shrinking 640x480 by 8 (to the inset's 200 px, then to 80, averaging) divides
+  independent sensor noise by ~5-8, while a face of 80 px still covers ~10x10 cells.
+* `CHANGE_LEVEL` 12 grey levels: between two checks of the still corridor of
+  tests/scenes.py with sensor noise of sigma 6, the largest cell change in 600 checks (60 s)
+  was 5.0 (sigma 10: 6.0); people moving in the Hamilton clip changed cells by up to 90-240.
 * `MIN_CELLS` 3: one or two isolated changed cells (a flicker, a compression artefact in a
   video) are not motion; a head turning changes dozens of cells.
 """

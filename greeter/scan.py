@@ -6,9 +6,11 @@ detection (every 0.1 s, `greeter.throttle`), `plan_scan` chooses:
 
 * **nothing**, while the scene is still and nobody is tracked, except a full scan every
   `FULL_EVERY_STILL` seconds: somebody standing perfectly still when the robot starts, or who
-  crept in below the motion gate's threshold, is still found. 2 s: a full scan of 640x480
-  costs ~55 ms here, so an empty entrance spends ~3 % of a core on it, and a guest who does
-  not move at all waits at most 2 s; anybody walking in moves and is scanned at once;
+  crept in below the motion gate's threshold, is still found. 3 s: a full scan of 640x480
+  took 72 ms of CPU here (machine busy), so an empty entrance spends ~2.4 % of a core on
+  it (at 2 s the whole empty loop measured 8.9 %, at 3 s 7.7 %, against a goal of 10 %), and
+  a guest who does not move at all waits at most 3 s; anybody walking in moves and is
+  scanned at once;
 * **regions** around each live track (its box grown by `TRACK_MARGIN` of its width on each
   side: a walking guest moves well under half a face width in 0.1 s) and around whatever
   moved (`greeter.motion`), merged where they overlap. The cost follows the people, not the
@@ -31,7 +33,7 @@ from typing import List, Sequence, Tuple
 from greeter.faces import Box
 from greeter.motion import Motion
 
-FULL_EVERY_STILL = 2.0
+FULL_EVERY_STILL = 3.0
 FULL_EVERY_BUSY = 0.5
 TRACK_MARGIN = 0.5
 #: Motion regions are grown by this many pixels: the moving edge of a head is not all of it.

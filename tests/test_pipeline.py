@@ -2,6 +2,7 @@
 still until a guest walks in (a generated corridor with sensor noise and a real lfw-dev
 photo, tests/scenes.py), and the Hamilton clip played in real time."""
 
+import math
 import threading
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_a_still_entrance_is_not_scanned_and_a_guest_walking_in_is_greeted(entra
     before = [index for index, _ in scanned if index < ENTERS_AT * FPS]
     # a full scan on the first frame (nothing known yet), then every FULL_EVERY_STILL seconds
     assert before == [round(n * FULL_EVERY_STILL * FPS)
-                      for n in range(int(ENTERS_AT / FULL_EVERY_STILL))]
+                      for n in range(math.ceil(ENTERS_AT / FULL_EVERY_STILL))]
     named = [g for g in summary.greetings if g["person"]]
     assert [g["person"] for g in named] == [person.person]
     # scanned every 0.1 s of video time from the first frame that moved on
