@@ -171,7 +171,7 @@ class FakeRecogniser:
         self.release = threading.Event()
         self.calls = []
 
-    def identify(self, rgb, boxes):
+    def identify(self, rgb, boxes, between_passes=None):
         self.calls.append(list(boxes))
         self.release.wait(5)
         return [IdentifiedFace(box, "alex", "Alex", 0.3) for box in boxes]
