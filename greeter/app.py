@@ -375,8 +375,9 @@ class Greeter:
     def _resting(self) -> bool:
         """Nothing moves, nobody is in view and nothing is shown but the idle screen: then
         only the frames due for detection are drawn (10 a second), since a redraw shows the
-        same picture. Drawing 800x480 costs ~1.3 ms a frame here: 4 % of a core at 30 fps,
-        the largest cost of an empty entrance after the periodic full scan."""
+        same picture. Drawing 800x480 took 1.3 ms a frame on a quiet core here (4 % of a core at
+        30 fps), up to 5 ms on a busy one: the largest cost of an empty entrance after the
+        periodic full scan."""
         return (not self._moving and not self.tracker.tracks and not self._shown
                 and self.door is None)
 
@@ -418,9 +419,7 @@ class Greeter:
         if self.tracker.tracks:
             self._last_face_at = frame.t
         if not self.identity.working:
-            busy = self.identity.waiting_on()
-            waiting = [(t.id, t.box) for t in self.tracker.needing_embedding(frame.t)
-                       if t.id not in busy]
+            waiting = [(t.id, t.box) for t in self.tracker.needing_embedding(frame.t)]
             paced = None if wait_for_votes else self._after_next_draw
             if self.identity.submit(self.recogniser, frame, waiting, paced):
                 self._embedding_started = time.monotonic()
@@ -452,7 +451,7 @@ class Greeter:
         for greeting in self.policy.decide(self.tracker.tracks, now):
             self._greet(greeting, shown_on)
 
-    # -- recognition -------------------------------------------------------------------------
+    # -- greeting ----------------------------------------------------------------------------
 
     def _greet(self, greeting: Greeting, frame: Frame) -> None:
         track = next(t for t in self.tracker.tracks if t.id == greeting.track_id)

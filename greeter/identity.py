@@ -5,18 +5,19 @@ face, the mirror average: ~40 ms here, hundreds of ms on the Nano's CPU).
 The loop `submit`s the tracks `Tracker.needing_embedding` names, with the frame their boxes
 were found on; `ready` hands back each finished job's votes, which the loop casts with
 `Tracker.vote` (a vote for a track that ended or settled meanwhile is ignored there). One job
-at a time, and a track with a job under way is not submitted again: the worker never falls
-behind, and a late vote never doubles an early one.
+at a time (no new job until the last one's votes were taken): the worker never falls behind,
+and a late vote never doubles an early one.
 
 dlib holds the GIL for a whole ResNet pass (~27 ms here; the drawing thread measured stalled
 for 55-70 ms per face when both passes ran in one call). So when the loop draws in real time,
-a job runs one pass at a time and starts each right after a frame was drawn (`paced`): the
+a job runs one pass at a time and starts each right after a frame was drawn (the loop's
+`between_passes`): the
 pass fits between two frames instead of delaying one.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -46,10 +47,6 @@ class IdentityStage:
     @property
     def working(self) -> bool:
         return self._job is not None
-
-    def waiting_on(self) -> Set[int]:
-        """Ids of the tracks whose faces are being embedded."""
-        return set(self._job[1]) if self._job is not None else set()
 
     def submit(self, recogniser: Recogniser, frame: Frame,
                tracks: Sequence[Tuple[int, Box]],
