@@ -11,8 +11,7 @@ and a late vote never doubles an early one.
 dlib holds the GIL for a whole ResNet pass (~27 ms here; the drawing thread measured stalled
 for 55-70 ms per face when both passes ran in one call). So when the loop draws in real time,
 a job runs one pass at a time and starts each right after a frame was drawn (the loop's
-`between_passes`): the
-pass fits between two frames instead of delaying one.
+`between_passes`): the pass fits between two frames instead of delaying one.
 """
 
 from concurrent.futures import Future, ThreadPoolExecutor
