@@ -1,6 +1,6 @@
 """The empty entrance: a still 640x480 scene with sensor noise for 60 s at 30 fps, paced like a
 camera, then a guest walks in; greeter's loop beside today's loop (a `git worktree` of main at
-`live_clip.BASELINE_COMMIT`).
+`loop_runs.BASELINE_COMMIT`).
 
 The scene is tests/scenes.py's generated corridor with per-frame sensor noise (sigma 3 grey
 levels); frames are held in memory and handed out like a camera's, so the CPU measured is the
@@ -16,7 +16,6 @@ Goals: CPU <= 10 % of one core while empty; the guest greeted as fast as by toda
 Usage: python benchmarks/empty_entrance.py [--seconds 60] [--samples DIR] [--baseline DIR]
 """
 
-import argparse
 import json
 import os
 import sys
@@ -28,8 +27,15 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from live_clip import BASELINE_COMMIT, baseline_tree, enrol_lin  # noqa: E402
-from loop_runs import REPO, cpu_share, run_loop, spec_for  # noqa: E402
+from live_clip import enrol_lin  # noqa: E402
+from loop_runs import (  # noqa: E402
+    REPO,
+    baseline_tree,
+    comparison_arguments,
+    cpu_share,
+    run_loop,
+    spec_for,
+)
 from scenes import Scene, Walker, make_background, render_frames  # noqa: E402
 
 FPS = 30.0
@@ -75,11 +81,8 @@ def measure(tree: Path, store: Path, still: Path, walk: Path, still_seconds: flo
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = comparison_arguments(__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long nobody is there")
-    parser.add_argument("--samples", type=Path, default=REPO.parent / "shared/faces/samples")
-    parser.add_argument("--baseline", type=Path, default=None,
-                        help=f"today's loop: a checkout of main at {BASELINE_COMMIT}")
     args = parser.parse_args(argv)
     if args.seconds <= SETTLED_AFTER:
         parser.error(f"--seconds must be more than {SETTLED_AFTER:.0f}")

@@ -24,7 +24,6 @@ Goals: >= 60 fps, recall >= 97 %, time-to-greet <= 0.3 s, peak memory <= 200 MB.
 Usage: python benchmarks/live_clip.py [--samples ../shared/faces/samples] [--baseline DIR]
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -38,19 +37,13 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loop_runs import REPO, run_loop, spec_for  # noqa: E402
-
-#: Today's loop, before the pipeline (issue 11): main when the work began.
-BASELINE_COMMIT = "a315145"
-
-
-def baseline_tree() -> Path:
-    """A checkout of main at `BASELINE_COMMIT` (a detached `git worktree`, made once)."""
-    tree = Path(tempfile.gettempdir()) / f"greeter-baseline-{BASELINE_COMMIT}"
-    if not (tree / "greeter" / "app.py").is_file():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree),
-                        BASELINE_COMMIT], check=True, capture_output=True)
-    return tree
+from loop_runs import (  # noqa: E402
+    REPO,
+    baseline_tree,
+    comparison_arguments,
+    run_loop,
+    spec_for,
+)
 
 
 def read_frames(clip: Path) -> List[np.ndarray]:
@@ -170,11 +163,7 @@ def flat_out(tree: Path, store: Path, clip: Path, face_frames: np.ndarray, fps: 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=Path, default=REPO.parent / "shared/faces/samples")
-    parser.add_argument("--baseline", type=Path, default=None,
-                        help=f"today's loop: a checkout of main at {BASELINE_COMMIT}")
-    args = parser.parse_args(argv)
+    args = comparison_arguments(__doc__.splitlines()[0]).parse_args(argv)
     clip = args.samples / "short_hamilton_clip.mp4"
     if not clip.is_file():
         print(f"clip not found at {clip}", file=sys.stderr)

@@ -16,16 +16,40 @@ Usage from a benchmark: ``run_loop(tree, spec)`` with a spec dict (see `CHILD`),
 pinned to cores with ``cores="0"`` (``taskset -c``).
 """
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+
+#: Today's loop, before the pipeline (issue 11): main when the work began.
+BASELINE_COMMIT = "a315145"
+
+
+def baseline_tree() -> Path:
+    """A checkout of main at `BASELINE_COMMIT` (a detached `git worktree`, made once)."""
+    tree = Path(tempfile.gettempdir()) / f"greeter-baseline-{BASELINE_COMMIT}"
+    if not (tree / "greeter" / "app.py").is_file():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree),
+                        BASELINE_COMMIT], check=True, capture_output=True)
+    return tree
+
+
+def comparison_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of every comparison with today's loop: --samples and --baseline."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--samples", type=Path, default=REPO.parent / "shared/faces/samples")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help=f"today's loop: a checkout of main at {BASELINE_COMMIT} (made "
+                        "under the system's temporary folder when not given)")
+    return parser
 
 CHILD = r'''
 import json, os, resource, sys, threading, time

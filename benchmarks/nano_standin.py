@@ -1,6 +1,6 @@
 """The Nano stand-in: the Hamilton clip at its own 30 fps (``--realtime``) on ONE core
 (``taskset -c 0``), greeter's loop beside today's loop (a `git worktree` of main at
-`BASELINE_COMMIT`, made under /work/cache if missing).
+`loop_runs.BASELINE_COMMIT`).
 
 Printed for both: frames drawn per second; the 99th percentile of the time between two drawn
 frames, overall and while a face is being embedded; the wall time from Lin-Manuel Miranda's
@@ -12,7 +12,6 @@ time-to-greet <= 0.4 s.
 Usage: python benchmarks/nano_standin.py [--samples ../shared/faces/samples] [--baseline DIR]
 """
 
-import argparse
 import json
 import os
 import sys
@@ -23,14 +22,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live_clip import (  # noqa: E402
-    BASELINE_COMMIT,
-    baseline_tree,
     enrol_lin,
     first_face_frames,
     read_frames,
     reference_face_frames,
 )
-from loop_runs import REPO, gaps, gaps_while, greeting_delays, run_loop, spec_for  # noqa: E402
+from loop_runs import (  # noqa: E402
+    REPO,
+    baseline_tree,
+    comparison_arguments,
+    gaps,
+    gaps_while,
+    greeting_delays,
+    run_loop,
+    spec_for,
+)
 
 
 def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray) -> dict:
@@ -54,11 +60,7 @@ def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray) -> dic
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=Path, default=REPO.parent / "shared/faces/samples")
-    parser.add_argument("--baseline", type=Path, default=None,
-                        help=f"today's loop: a checkout of main at {BASELINE_COMMIT}")
-    args = parser.parse_args(argv)
+    args = comparison_arguments(__doc__.splitlines()[0]).parse_args(argv)
     clip = args.samples / "short_hamilton_clip.mp4"
     if not clip.is_file():
         print(f"clip not found at {clip}", file=sys.stderr)
