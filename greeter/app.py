@@ -274,7 +274,8 @@ class Greeter:
         started = time.monotonic()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self.stop)
-        next_reload = next_status = started
+        next_reload = started
+        next_status = started + self.options.status_every_seconds
         status_at = self._sample()
         try:
             with self.reader:

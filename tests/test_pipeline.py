@@ -2,7 +2,9 @@
 still until a guest walks in (a generated corridor with sensor noise and a real lfw-dev
 photo, tests/scenes.py), and the Hamilton clip played in real time."""
 
+import logging
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -77,12 +79,14 @@ def entrance(lfw, tmp_path_factory):
     return person, render_frames(scene), settings
 
 
-def test_a_still_entrance_is_not_scanned_and_a_guest_walking_in_is_greeted(entrance):
+def test_a_still_entrance_is_not_scanned_and_a_guest_walking_in_is_greeted(entrance, caplog):
     person, frames, settings = entrance
-    greeter = Greeter(settings, RunOptions(headless=True), reader=LatestFrameReader(
-        lambda: FramesSource(frames, FPS), reconnect=False))
+    greeter = Greeter(settings, RunOptions(headless=True, status_every_seconds=0.5),
+                      reader=LatestFrameReader(lambda: FramesSource(frames, FPS),
+                                               reconnect=False))
     scanned = recording_scans(greeter)
-    summary = greeter.run()
+    with caplog.at_level(logging.INFO, logger="greeter.app"):
+        summary = greeter.run()
     before = [index for index, _ in scanned if index < ENTERS_AT * FPS]
     # a full scan on the first frame (nothing known yet), then one on the first frame due
     # for detection (every 0.1 s) once FULL_EVERY_STILL seconds have passed
@@ -96,6 +100,11 @@ def test_a_still_entrance_is_not_scanned_and_a_guest_walking_in_is_greeted(entra
     assert after[0] == ENTERS_AT * FPS
     assert all(later - earlier <= 2 for earlier, later in zip(after, after[1:]))
     assert summary.frames == len(frames)
+    statuses = [record.getMessage() for record in caplog.records
+                if record.getMessage().startswith("status: ")]
+    assert statuses and all(
+        re.match(r"status: [\d.]+ fps drawn, [\d.]+ detections/s, CPU \d+ %, \d+ faces, "
+                 r"memory normal, camera \w+$", status) for status in statuses), statuses
 
 
 def test_the_guest_is_greeted_as_fast_as_in_a_scene_busy_all_along(entrance):

@@ -36,7 +36,8 @@ def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
     output.greeted(greeted(1))  # a stranger
     output.greeted(greeted(2, "alex-m", "Alex Müller"))
     output.greeted(greeted(3, "zoe", "Zoë Example"))
-    counters = RobotCounters(frames=50, detections=20, memory_level="pressure", camera="lost")
+    counters = RobotCounters(frames=50, detections=20, memory_level="pressure", camera="lost",
+                             cpu_seconds=0.5)
     clock.now += 1.0
     output.poll()  # not due yet
     output.wait()
@@ -45,7 +46,7 @@ def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
     output.poll()
     output.wait()
     status = read_status(path).status
-    assert (status.fps, status.detection_rate) == (25.0, 10.0)
+    assert (status.fps, status.detection_rate, status.cpu_percent) == (25.0, 10.0, 25.0)
     assert (status.memory_level, status.camera) == ("pressure", "lost")
     assert [(g.person, g.name) for g in status.greeted] == [("zoe", "Zoë Example"),
                                                              ("alex-m", "Alex Müller")]
