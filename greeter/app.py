@@ -292,7 +292,11 @@ class Greeter:
                     self.throttle.update()
                     self.outputs.poll()
                     self._door_step()
-                    if self.reader.every_frame:
+                    if self.reader.state is ReaderState.STARTING:
+                        # the way of running follows the source, which is not open yet
+                        self.reader.wait_started(FRAME_WAIT_SECONDS)
+                        self._show(None)
+                    elif self.reader.every_frame:
                         if not self._step_in_order():
                             break
                     elif not self._step_live():

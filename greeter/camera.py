@@ -398,9 +398,14 @@ class LatestFrameReader:
     @property
     def every_frame(self) -> bool:
         """True while the source is a recording played as fast as possible: every frame is
-        handed out, in order, and nobody waits in front of the camera (False until the source
-        is open)."""
+        handed out, in order, and nobody waits in front of the camera. Known once the state
+        left `ReaderState.STARTING` (`wait_started`)."""
         return self._every_frame
+
+    def wait_started(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the state to leave `ReaderState.STARTING`."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._state is not ReaderState.STARTING, timeout)
 
     @property
     def latest(self) -> Optional[Frame]:

@@ -236,6 +236,24 @@ def test_a_file_read_as_fast_as_possible_hands_out_every_frame_in_order(video):
     assert reader.dropped == 0
 
 
+def test_a_reader_tells_whether_it_hands_out_every_frame_once_started(video):
+    """A file played as fast as possible is processed in order; a camera is not. Known once
+    the source is open: `wait_started`."""
+    release = threading.Event()
+    slow_open = LatestFrameReader(lambda: release.wait(10) and open_source(str(video)),
+                                  reconnect=False)
+    with slow_open:
+        slow_open.wait_started(0.05)
+        assert slow_open.state is ReaderState.STARTING and not slow_open.every_frame
+        release.set()
+        slow_open.wait_started(10)
+        assert slow_open.state is not ReaderState.STARTING and slow_open.every_frame
+    camera = LatestFrameReader(lambda: FakeCamera(count=3), reconnect=True)
+    with camera:
+        camera.wait_started(10)
+        assert not camera.every_frame
+
+
 def test_a_missing_file_fails_at_once_not_in_the_background(tmp_path):
     with pytest.raises(SourceError):
         open_reader(str(tmp_path / "missing.mp4"))
