@@ -405,8 +405,9 @@ class Greeter:
         if self.door is not None:
             scan = FULL
         else:
-            scan = plan_scan(frame.t, (width, height), [t.box for t in self.tracker.tracks],
-                             motion, self._last_full_scan_at)
+            tracks = self.tracker.tracks
+            scan = plan_scan(frame.t, (width, height), [t.box for t in tracks], motion,
+                             self._last_full_scan_at, any(t.missed for t in tracks))
         if scan.full:
             self._last_full_scan_at = frame.t
         return scan

@@ -42,9 +42,10 @@ def small_grey(rgb: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Motion:
     """What changed since the previous check: `regions` in the frame's pixels, empty when
-    nothing moved."""
+    nothing moved, and the share of the cells that changed (1.0 when nothing is known)."""
 
     regions: Tuple[Box, ...]
+    changed_share: float = 0.0
 
     @property
     def moving(self) -> bool:
@@ -67,7 +68,7 @@ class MotionGate:
         previous, self._previous = self._previous, grey
         width, height = frame_size
         if previous is None or previous.shape != grey.shape:
-            return Motion(((0, width, height, 0),))
+            return Motion(((0, width, height, 0),), 1.0)
         changed = (np.abs(grey - previous) > CHANGE_LEVEL).astype(np.uint8)
         if int(changed.sum()) < MIN_CELLS:
             return STILL
@@ -83,4 +84,4 @@ class MotionGate:
             regions.append((int(top * scale_y), min(width, int((left + cells_wide) * scale_x + 1)),
                             min(height, int((top + cells_high) * scale_y + 1)),
                             int(left * scale_x)))
-        return Motion(tuple(regions))
+        return Motion(tuple(regions), float(changed.mean()))

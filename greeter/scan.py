@@ -19,8 +19,14 @@ detection (every 0.1 s, `greeter.throttle`), `plan_scan` chooses:
   whole is then cheaper than the overlaps), and at least every `FULL_EVERY_BUSY` seconds
   while anybody is tracked or anything moves, so a face that came in without a motion of its
   own (behind somebody who was already moving) is found within 0.5 s;
-* while somebody is tracked and the motion is too large to follow (a crowd, a moving camera,
-  a scene cut in a video: on the Hamilton clip whatever moved covered 40-70 % of the frame
+* the full frame too when at least `PICTURE_CHANGED` of the motion gate's cells changed
+  (the whole picture changed: a cut in a video, the camera knocked, the lights), or when a
+  track was missed by the last detection (its face left, turned away, or the picture
+  changed): tracks then say little about where faces are. On the Hamilton clip its three
+  cuts changed 51-55 % of the cells, any other check at most 39 %; after its last cut the
+  new face stood still, so no motion pointed at it, but Lin-Manuel's track went missing;
+* while somebody is tracked and the motion is too large to follow (a crowd, people moving
+  across the whole view: on the Hamilton clip whatever moved covered 40-70 % of the frame
   most of the time), **only the tracks' regions**: newcomers wait for the next full scan,
   at most `FULL_EVERY_BUSY`.
 
@@ -41,6 +47,7 @@ MOTION_MARGIN = 24
 #: The smallest region side: HOG's window is 80 px, and a face at a region's edge needs room.
 MIN_SIDE = 160
 FULL_SHARE = 0.6
+PICTURE_CHANGED = 0.45
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,13 @@ NOTHING = Scan(False)
 
 
 def plan_scan(now: float, frame_size: Tuple[int, int], tracks: Sequence[Box], motion: Motion,
-              last_full_at: float) -> Scan:
+              last_full_at: float, track_missed: bool = False) -> Scan:
     """The scan for a frame of time `now` and `frame_size` (width, height), given the boxes of
-    the live tracks, what moved, and when the last full scan ran."""
+    the live tracks, what moved, when the last full scan ran, and whether a track was missed
+    by the last detection."""
     busy = bool(tracks) or motion.moving
-    if now - last_full_at >= (FULL_EVERY_BUSY if busy else FULL_EVERY_STILL) - 0.001:
+    if (now - last_full_at >= (FULL_EVERY_BUSY if busy else FULL_EVERY_STILL) - 0.001
+            or motion.changed_share >= PICTURE_CHANGED or track_missed):
         return FULL
     if not busy:
         return NOTHING

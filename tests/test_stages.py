@@ -18,6 +18,7 @@ from greeter.scan import (
     FULL_EVERY_STILL,
     MIN_SIDE,
     NOTHING,
+    PICTURE_CHANGED,
     Scan,
     grow,
     merge,
@@ -52,7 +53,7 @@ def test_a_head_entering_is_motion_where_it_is():
     frame = noisy_scene(rng)
     frame[100:200, 400:480] = 250  # a bright 80x100 px head-sized patch appears
     motion = gate.check(small_grey(frame), SIZE)
-    assert len(motion.regions) == 1
+    assert len(motion.regions) == 1 and 0 < motion.changed_share < 0.05
     top, right, bottom, left = motion.regions[0]
     assert top <= 100 and bottom >= 200 and left <= 400 and right >= 480
     assert (bottom - top) * (right - left) < 0.1 * 640 * 480
@@ -97,6 +98,13 @@ def test_motion_too_large_to_follow_leaves_the_tracks_regions():
     assert plan_scan(10.0, SIZE, [face], everywhere, last_full_at=9.9) \
         == Scan(False, ((50, 350, 250, 150),))
     assert plan_scan(10.0, SIZE, [], everywhere, last_full_at=9.9) == FULL
+
+
+def test_a_picture_changed_as_a_whole_or_a_track_missed_is_scanned_whole():
+    face = (100, 300, 200, 200)
+    cut = Motion(((0, 640, 480, 0),), changed_share=PICTURE_CHANGED)
+    assert plan_scan(10.0, SIZE, [face], cut, last_full_at=9.9) == FULL
+    assert plan_scan(10.0, SIZE, [face], STILL, last_full_at=9.9, track_missed=True) == FULL
 
 
 def test_regions_are_at_least_the_detectors_size_inside_the_frame_and_merged():
