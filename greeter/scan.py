@@ -8,9 +8,9 @@ detection (every 0.1 s, `greeter.throttle`), `plan_scan` chooses:
   `FULL_EVERY_STILL` seconds: somebody standing perfectly still when the robot starts, or who
   crept in below the motion gate's threshold, is still found. 3 s: a full scan of 640x480
   took 72 ms of CPU here (machine busy), so an empty entrance spends ~2.4 % of a core on
-  it (at 2 s the whole empty loop measured 8.9 %, at 3 s 7.7 %, against a goal of 10 %), and
-  a guest who does not move at all waits at most 3 s; anybody walking in moves and is
-  scanned at once;
+  it (the whole empty loop, 30 fps: 5.2 % of a core at 3 s, with the goal at 10 %), and a
+  guest who does not move at all waits at most 3 s; anybody walking in moves and is scanned
+  at once;
 * **regions** around each live track (its box grown by `TRACK_MARGIN` of its width on each
   side: a walking guest moves well under half a face width in 0.1 s) and around whatever
   moved (`greeter.motion`), merged where they overlap. The cost follows the people, not the
@@ -30,7 +30,9 @@ detection (every 0.1 s, `greeter.throttle`), `plan_scan` chooses:
   most of the time), **only the tracks' regions**: newcomers wait for the next full scan,
   at most `FULL_EVERY_BUSY`.
 
-Measured on the Hamilton clip (640x360) here: a full scan 69 ms, a 190x180 region 11 ms.
+Measured on the Hamilton clip (640x360) here, machine busy: a full scan 69 ms, a 190x180
+region 11 ms. With these rules the clip runs 47 full scans and 46 region scans instead of
+92 full ones, with the same face recall (97.4 %) and time-to-greet (0.27 s).
 """
 
 from dataclasses import dataclass
