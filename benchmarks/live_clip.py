@@ -112,7 +112,10 @@ def run_baseline(frames, lin_photo: Path):
 
 
 def first_face_frame(frame: int, face_frames: np.ndarray) -> int:
-    """The first frame of the run of face frames that `frame` belongs to."""
+    """The first frame of the run of face frames that `frame` belongs to, or of the last run
+    before it (a greeting shown on a frame the face had just left)."""
+    while frame > 0 and not face_frames[frame]:
+        frame -= 1
     while frame > 0 and face_frames[frame - 1]:
         frame -= 1
     return frame
