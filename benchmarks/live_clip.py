@@ -13,8 +13,10 @@ fast as they can, with ``lin-manuel-miranda.png`` enrolled:
   scale, ``face_locations`` + ``face_encodings`` + ``compare_faces`` (tolerance 0.6), boxes and
   names drawn on the frame (the example shows it in a window; nothing is shown here).
 
-Printed: frames per second; face recall, the share of the frames with a face (by a reference
-full-resolution HOG pass over every frame) on which the loop had a face; the time from each
+Printed: frames per second (of `Greeter.run`; and counting `Greeter()` too, where greeter loads
+its models while today's loop loads them on its first frames); face recall, the share of the
+frames with a face (by a reference full-resolution HOG pass over every frame) on which the
+loop had a face; the time from each
 greeted face's first frame to its greeting (video time); then the peak memory (max RSS) of
 ``greeter run`` on the clip as a separate process with 1,000 people enrolled (Lin-Manuel
 Miranda plus 999 synthetic embeddings), for both greeter trees.
@@ -159,6 +161,8 @@ def flat_out(tree: Path, store: Path, clip: Path, face_frames: np.ndarray, fps: 
     found = np.zeros(len(face_frames), bool)
     found[report["face_frames"]] = True
     return {"fps": report["frames"] / report["seconds"],
+            "fps_with_startup": report["frames"] / (report["seconds"]
+                                                    + report["startup_seconds"]),
             "recall": float(np.sum(found & face_frames)) / max(1, face_frames.sum()),
             "greeted": report["greeted"],
             "time_to_greet": time_to_greet(report["greeted"], face_frames, fps),
@@ -191,16 +195,19 @@ def main(argv=None) -> int:
         ours["memory"] = peak_memory_mb(REPO, args.samples, thousand)
         today["memory"] = peak_memory_mb(baseline, args.samples, thousand)
     print(f"load after: {os.getloadavg()[0]:.1f}")
-    print(f"\n{'':28} {'fps':>6} {'face recall':>12} {'peak MB (1,000)':>16}  time-to-greet")
+    print(f"\n{'':28} {'fps':>6} {'with start-up':>14} {'face recall':>12} "
+          f"{'peak MB (1,000)':>16}  time-to-greet")
     for name, result in (("greeter", ours), ("today's loop", today)):
         greeted = ", ".join(f"{g['person'] or 'a stranger'} {delay:.2f} s"
                             for g, delay in zip(result["greeted"], result["time_to_greet"]))
-        print(f"{name:28} {result['fps']:6.1f} {result['recall']:12.0%} "
+        print(f"{name:28} {result['fps']:6.1f} {result['fps_with_startup']:14.1f} "
+              f"{result['recall']:12.0%} "
               f"{result['memory']:16.0f}  {greeted}")
     print(f"{'face_recognition loop (1/2)':28} {theirs_fps:6.1f} {theirs_recall:12.0%}")
     print("goals: >= 60 fps, recall >= 97 %, time-to-greet <= 0.3 s, memory <= 200 MB")
     print(json.dumps({
-        name: {"fps": round(r["fps"], 1), "recall": round(r["recall"], 3),
+        name: {"fps": round(r["fps"], 1), "fps_with_startup": round(r["fps_with_startup"], 1),
+               "recall": round(r["recall"], 3),
                "time_to_greet": [round(d, 3) for d in r["time_to_greet"]],
                "peak_memory_mb": round(r["memory"]), "detections": r["detections"]}
         for name, r in (("greeter", ours), ("today", today))}))

@@ -10,7 +10,9 @@ entrance held in memory), and measures from the outside, through interfaces both
 * embeddings: the (start, end) of each `Recogniser.identify` call;
 * greetings: `Greeter._greet` calls, with the wall time and the frame shown;
 * when each frame left the source (`FrameSource.read`, after real-time pacing);
-* CPU: the process's CPU time, sampled every 0.5 s; peak memory (max RSS).
+* CPU: the process's CPU time, sampled every 0.5 s; peak memory (max RSS);
+* the seconds `Greeter()` took before `run` (greeter loads its models there, today's loop on
+  its first frames).
 
 Usage from a benchmark: ``run_loop(tree, spec)`` with a spec dict (see `CHILD`), optionally
 pinned to cores with ``cores="0"`` (``taskset -c``).
@@ -103,6 +105,7 @@ def timed_read():
 source.read = timed_read
 options = RunOptions(headless=True, window=tuple(spec["window"]), realtime=spec["realtime"],
                      record_face_frames=spec["record_face_frames"])
+constructing = time.monotonic()
 greeter = Greeter(settings, options,
                   reader=LatestFrameReader(lambda: source, reconnect=False))
 drawn, shown = [], [None]
@@ -138,6 +141,7 @@ summary = greeter.run()
 done.set()
 print(json.dumps({
     "frames": summary.frames, "seconds": summary.seconds, "started": started,
+    "startup_seconds": started - constructing,
     "cpu_seconds": time.process_time() - cpu_started,
     "face_frames": summary.face_frames, "detections": summary.detections,
     "drawn": drawn, "embeddings": embeddings, "greeted": greeted, "cpu": cpu,

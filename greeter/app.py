@@ -263,6 +263,10 @@ class Greeter:
         self._door_engine: Optional[FaceEngine] = None
         self._door_finishing: Optional[Future] = None
         self._door_problem: Optional[str] = None
+        # The models load on the stages' threads at once; the robot is ready when they are,
+        # so the first guest does not wait for them (~1 s here, several on the Nano).
+        self.detection.wait_ready()
+        self.identity.wait_ready()
 
     # -- life cycle ---------------------------------------------------------------------
 

@@ -69,8 +69,12 @@ class DetectionStage:
         # frame (0.4 s each on a quiet core here, 1.3 s on a busy one). The barrier makes each
         # thread take one load.
         started = threading.Barrier(THREADS)
-        for _ in range(THREADS):
-            self._pool.submit(self._load, started)
+        self._loading = [self._pool.submit(self._load, started) for _ in range(THREADS)]
+
+    def wait_ready(self) -> None:
+        """Until every thread's detector is loaded."""
+        for loading in self._loading:
+            loading.result()
 
     @property
     def busy(self) -> bool:

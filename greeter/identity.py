@@ -40,8 +40,13 @@ class IdentityStage:
         busy core here)."""
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="identity")
         self._job: Optional[Tuple[Frame, List[int], Future]] = None
-        self._worker.submit(engine.faces, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8),
-                            [(0, CHIP_SIZE, CHIP_SIZE, 0)])
+        self._loading = self._worker.submit(
+            engine.faces, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8),
+            [(0, CHIP_SIZE, CHIP_SIZE, 0)])
+
+    def wait_ready(self) -> None:
+        """Until the models are loaded."""
+        self._loading.result()
 
     @property
     def working(self) -> bool:
