@@ -43,6 +43,9 @@ bench: bootstrap
 	$(BIN)/python benchmarks/openset_lfw.py
 	$(BIN)/python benchmarks/enrol_speed.py
 	$(BIN)/python benchmarks/console.py
+	$(BIN)/python benchmarks/live_clip.py
+	$(BIN)/python benchmarks/nano_standin.py
+	$(BIN)/python benchmarks/empty_entrance.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
