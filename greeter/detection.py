@@ -17,6 +17,7 @@ from typing import Callable, Deque, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from greeter.background import yield_to_drawing
 from greeter.camera import Frame
 from greeter.faces import Box, FaceEngine, scale_boxes
 from greeter.scan import Scan
@@ -112,6 +113,7 @@ class DetectionStage:
 
     def _load(self, started: threading.Barrier) -> None:
         started.wait()
+        yield_to_drawing()
         self._engine().detect(np.zeros((80, 80, 3), np.uint8))
 
     def _detect(self, rgb: np.ndarray, scan: Scan, scale: float) -> List[Box]:

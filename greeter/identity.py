@@ -20,6 +20,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from greeter.background import yield_to_drawing
 from greeter.camera import Frame
 from greeter.faces import CHIP_SIZE, Box, FaceEngine
 from greeter.recognition import IdentifiedFace, Recogniser
@@ -40,9 +41,12 @@ class IdentityStage:
         busy core here)."""
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="identity")
         self._job: Optional[Tuple[Frame, List[int], Future]] = None
-        self._loading = self._worker.submit(
-            engine.faces, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8),
-            [(0, CHIP_SIZE, CHIP_SIZE, 0)])
+        self._loading = self._worker.submit(self._load, engine)
+
+    @staticmethod
+    def _load(engine: FaceEngine) -> None:
+        yield_to_drawing()
+        engine.faces(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8), [(0, CHIP_SIZE, CHIP_SIZE, 0)])
 
     def wait_ready(self) -> None:
         """Until the models are loaded."""

@@ -1,12 +1,14 @@
 """The live loop's stages alone, on plain values and fakes: the motion gate, the scan plan,
 the detection stage, the identity stage, and the status rates."""
 
+import os
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from greeter.background import NICENESS
 from greeter.camera import Frame
 from greeter.detection import THREADS, DetectionStage, detect_scan
 from greeter.identity import IdentityStage
@@ -165,6 +167,28 @@ def test_detections_come_back_in_the_order_submitted():
         assert (first.frame.index, first.boxes) == (0, [(300, 110, 310, 100)])
         assert (second.frame.index, second.boxes) == (1, [(50, 70, 60, 60)])
         assert not stage.busy and stage.pending == 0
+    finally:
+        stage.close()
+
+
+@pytest.mark.skipif(not hasattr(threading, "get_native_id"), reason="Linux threads only")
+def test_detection_threads_give_way_to_the_drawing_thread():
+    niceness = []
+
+    class Engine(FakeEngine):
+        def detect(self, rgb, upsample=0):
+            niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().detect(rgb, upsample)
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    stage = DetectionStage(0, engine_factory=Engine)
+    try:
+        stage.wait_ready()
+        assert niceness == [mine + NICENESS] * THREADS  # each thread's detector loaded
+        stage.submit(frame_with_spot(0, 1, 1), FULL, 1.0)
+        stage.oldest()
+        assert niceness[-1] == mine + NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     finally:
         stage.close()
 
