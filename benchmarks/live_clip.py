@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loop_runs import (  # noqa: E402
     REPO,
-    baseline_tree,
+    clip_and_baseline,
     comparison_arguments,
     run_loop,
     spec_for,
@@ -171,12 +171,7 @@ def flat_out(tree: Path, store: Path, clip: Path, face_frames: np.ndarray, fps: 
 
 def main(argv=None) -> int:
     args = comparison_arguments(__doc__.splitlines()[0]).parse_args(argv)
-    clip = args.samples / "short_hamilton_clip.mp4"
-    if not clip.is_file():
-        print(f"clip not found at {clip}", file=sys.stderr)
-        return 2
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    baseline = args.baseline or baseline_tree()
+    clip, baseline = clip_and_baseline(args)
     frames = read_frames(clip)
     fps = cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS)
     face_frames = reference_face_frames(frames)

@@ -44,6 +44,16 @@ def baseline_tree() -> Path:
     return tree
 
 
+def clip_and_baseline(args: argparse.Namespace) -> Tuple[Path, Path]:
+    """The Hamilton clip and today's loop's tree, with SDL drawing nowhere; exits when the
+    clip is missing."""
+    clip = args.samples / "short_hamilton_clip.mp4"
+    if not clip.is_file():
+        sys.exit(f"clip not found at {clip}")
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    return clip, args.baseline or baseline_tree()
+
+
 def comparison_arguments(description: str) -> argparse.ArgumentParser:
     """The options of every comparison with today's loop: --samples and --baseline."""
     parser = argparse.ArgumentParser(description=description)

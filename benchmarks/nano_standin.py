@@ -29,7 +29,7 @@ from live_clip import (  # noqa: E402
 )
 from loop_runs import (  # noqa: E402
     REPO,
-    baseline_tree,
+    clip_and_baseline,
     comparison_arguments,
     gaps,
     gaps_while,
@@ -61,12 +61,7 @@ def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray) -> dic
 
 def main(argv=None) -> int:
     args = comparison_arguments(__doc__.splitlines()[0]).parse_args(argv)
-    clip = args.samples / "short_hamilton_clip.mp4"
-    if not clip.is_file():
-        print(f"clip not found at {clip}", file=sys.stderr)
-        return 2
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    baseline = args.baseline or baseline_tree()
+    clip, baseline = clip_and_baseline(args)
     face_frames = reference_face_frames(read_frames(clip))
     print(f"load before: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as folder:
