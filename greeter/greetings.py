@@ -555,17 +555,19 @@ def screen_texts(greetings: Greetings) -> List[Tuple[str, str]]:
 
 def first_name_of(greetings: Greetings, person_id: Optional[str],
                   store_name: Optional[str] = None) -> str:
-    """What ``{first_name}`` is for `person_id` (the part the screen emphasises); empty for
-    a stranger. `store_name` as in `message_for`."""
+    """What ``{first_name}`` is for `person_id`, the part of a greeting the screen emphasises;
+    empty for a stranger. `store_name` as in `message_for`."""
     if person_id is None:
         return ""
     entry = greetings.people.get(person_id)
+    if entry is not None and entry.first_name:
+        return entry.first_name
     if entry is not None:
-        name = entry.first_name or entry.name
+        name = entry.name
     else:
-        name = shown(store_name, NAME_MAX_LENGTH) if store_name else name_from_id(person_id)
-    return entry.first_name if entry is not None and entry.first_name else \
-        next(iter(name.split()), name)
+        name = (shown(store_name, NAME_MAX_LENGTH) if store_name else "") or \
+            name_from_id(person_id)
+    return next(iter(name.split()), name)
 
 
 # -- writing -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ rendered text is cached up to `TEXT_CACHE_BYTES`. Before, a 5,000-character gree
 """
 
 import logging
+import os
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,11 +30,13 @@ from pathlib import Path
 from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
 import arabic_reshaper
-import pygame
-import pygame.freetype
 from bidi.algorithm import get_display
 
-from greeter.people import ELLIPSIS, shown
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+import pygame  # noqa: E402  (after the variable that silences its banner)
+import pygame.freetype  # noqa: E402
+
+from greeter.people import ELLIPSIS, shown  # noqa: E402
 
 log = logging.getLogger("greeter.ui")
 
@@ -90,7 +93,7 @@ class SurfaceCache:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._surfaces: "OrderedDict[Hashable, pygame.Surface]" = OrderedDict()
+        self._surfaces: OrderedDict[Hashable, pygame.Surface] = OrderedDict()
 
     def get(self, key: Hashable, make: Callable[[], pygame.Surface]) -> pygame.Surface:
         surface = self._surfaces.get(key)
@@ -138,7 +141,7 @@ class Fonts:
         self._cache = cache
         self._kinds: Dict[str, Optional[str]] = {}
         self._reported: Set[str] = set()
-        self._fits: "OrderedDict[Hashable, Tuple[int, List[str]]]" = OrderedDict()
+        self._fits: OrderedDict[Hashable, Tuple[int, List[List[str]]]] = OrderedDict()
 
     # -- which font ------------------------------------------------------------------------
 
@@ -312,3 +315,19 @@ class Fonts:
         lines = sum(len(paragraph) for paragraph in wrapped)
         return (lines * self.height(size, bold)
                 + max(0, len(wrapped) - 1) * self.paragraph_gap(size, bold))
+
+
+def undrawable_warnings(texts: Sequence[Tuple[str, str]]) -> List[str]:
+    """One line per (where, text) holding characters no font of the screen draws, naming
+    them and the fix; they would be left out on the screen. No display is needed."""
+    fonts = Fonts(SurfaceCache(0))
+    warnings = []
+    for where, text in texts:
+        missing = fonts.undrawable(text)
+        if missing:
+            names = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in missing)
+            fix = ("install fonts-noto-color-emoji for emoji, or leave them out"
+                   if fonts.emoji is None else
+                   "no font of the screen has them, so they are left out: use other characters")
+            warnings.append(f"{where}: the screen cannot draw {names}: {fix}")
+    return warnings

@@ -3,8 +3,9 @@
     PYTHONPATH=. .venv/bin/python scripts/make_screens.py [OUTPUT_FOLDER]
 
 Each picture is a scene the README shows: the idle screen, one guest, a stranger, four guests,
-a long Unicode name with Arabic and emoji, and a portrait screen. The camera inset shows a
-public-domain photo the demo uses (scikit-image's astronaut). PNGs are saved with a reduced palette to stay small.
+a long Unicode name with Arabic and emoji, and a portrait screen. The camera inset shows the
+public-domain photo the demo uses (scikit-image's astronaut). PNGs are saved with a reduced
+palette to stay small.
 """
 
 import sys
