@@ -60,9 +60,10 @@ _JOINERS = {"\u200d", "\ufe0e", "\ufe0f", "\u20e3"}
 #: A greeting is cut to this many characters (a message of `greeter.people.MESSAGE_MAX_LENGTH`
 #: with two long names fits) ...
 MAX_GREETING_CHARACTERS = 480
-#: ... and to this many wrapped lines, the last ending in an ellipsis (8 lines of the smallest
-#: greeting size fill the 800x480 screen's stage);
-MAX_GREETING_LINES = 8
+#: ... and to this many wrapped lines, the last ending in an ellipsis: the longest message
+#: allowed, with a 64-character name, takes 11 lines of 25 px letters (29 px lines) in the
+#: 532x326 stage of the 800x480 screen (tests/test_ui.py measures it);
+MAX_GREETING_LINES = 12
 #: a single line (title, value, status) to this many characters (names have at most 64).
 MAX_LINE_CHARACTERS = 120
 #: Rendered texts are kept for the next frames (a greeting is drawn ~30 times a second for

@@ -416,6 +416,7 @@ class Screen:
         weights = [presence(greeting.age, style.greeting_seconds, style.fade_in_seconds,
                             style.fade_out_seconds) for greeting in greetings]
         largest = self._text_size(layout, style.greeting_text_height, scene)
+        smallest = self._text_size(layout, style.text_height, scene)
         backdrop = self._cover(scene.background_image, canvas.get_size()) is not None
         for greeting, row in zip(greetings, rows(layout.stage, weights, layout.margin)):
             if row[3] <= 0:
@@ -428,7 +429,8 @@ class Screen:
             emphasis = self._shown(greeting.emphasis, MAX_LINE_CHARACTERS)
             self._draw_text(canvas, [text], row, largest,
                             Paint(scene.text_colour, scene.accent, emphasis), bold=True,
-                            centred=True, alpha=opacity(greeting.age, style))
+                            centred=True, alpha=opacity(greeting.age, style),
+                            smallest=smallest)
 
     # --- idle -------------------------------------------------------------------------------
 
@@ -500,14 +502,14 @@ class Screen:
 
     def _draw_text(self, canvas: pygame.Surface, paragraphs: Sequence[str], box: Box,
                    largest: int, paint: Paint, bold: bool, centred: bool, alpha: float = 1.0,
-                   max_lines: int = MAX_GREETING_LINES) -> int:
-        """`paragraphs` wrapped into `box` as large as fits (down to half of `largest`),
-        centred in it or from its top left; still too large, scaled down to fit. Returns the
-        height drawn."""
+                   max_lines: int = MAX_GREETING_LINES, smallest: int = 0) -> int:
+        """`paragraphs` wrapped into `box` as large as fits (down to `smallest`, by default
+        half of `largest`), centred in it or from its top left; still too large, scaled down
+        to fit. Returns the height drawn."""
         left, top, width, height = box
         if width <= 0 or height <= 0 or not any(paragraphs):
             return 0
-        smallest = max(8, largest // 2)
+        smallest = max(8, min(largest, smallest or largest // 2))
         size, wrapped = self._fonts.fit(paragraphs, (width, height), largest, smallest, bold,
                                         max_lines)
         key = ("block", tuple(map(tuple, wrapped)), size, paint, bold, centred)
