@@ -338,7 +338,7 @@ class UiSettings(StrictModel):
         ge=1,
         description="At most this many greetings are shown at once, the newest; others wait "
         "off screen until they expire. 4: a group at the door; at 800x480 each gets a row of "
-        "66 px, letters of 24 px or more.",
+        "71 px, letters of 24 px or more.",
     )
     greeting_text_height: float = Field(
         0.12,
