@@ -4,7 +4,7 @@ The kiosk has four areas (`plan`):
 
 * the **band**: the host's logo, title and values, always visible. In landscape a column on
   the left (30 % of the width: on the 800x480 screen 240 px, where a value line of 32
-  characters wraps into two lines of 19 px letters); in portrait a band across the top (30 %
+  characters wraps into two lines); in portrait a band across the top (30 %
   of the height), because a column would leave a portrait stage too narrow for a name.
 * the **stage**: the rest, where greetings are the hero and the idle screen moves gently;
 * the **camera** inset in the lower-right corner, its width a fraction of the screen's long
