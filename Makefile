@@ -43,6 +43,7 @@ bench: bootstrap
 	$(BIN)/python benchmarks/openset_lfw.py
 	$(BIN)/python benchmarks/enrol_speed.py
 	$(BIN)/python benchmarks/console.py
+	$(BIN)/python benchmarks/screen.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
