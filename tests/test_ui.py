@@ -527,3 +527,58 @@ def test_the_longest_allowed_greeting_fits_the_robot_screen_uncut():
     assert size >= 24
     assert " ".join(lines) == text
     assert len(lines) <= ui.MAX_GREETING_LINES
+
+
+# --- logo, transitions ----------------------------------------------------------------------
+
+
+def test_the_logo_is_drawn_at_the_top_of_the_band(tmp_path):
+    path = tmp_path / "logo.png"
+    logo = pygame.Surface((200, 100), pygame.SRCALPHA)
+    logo.fill((40, 200, 220, 255))
+    pygame.image.save(logo, str(path))
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        shown = scene(logo=path)
+        screen.render(shown)
+        layout = screen.layout(shown)
+        cyan = text_mask(pixels(screen), (40, 200, 220), tolerance=10)
+    rows, columns = np.flatnonzero(cyan.any(axis=1)), np.flatnonzero(cyan.any(axis=0))
+    left, top, width, height = layout.logo
+    assert (columns.min(), rows.min()) == (left, top)
+    assert columns.max() < left + width and rows.max() < top + height
+    assert np.ptp(columns) + 1 == pytest.approx(2 * (np.ptp(rows) + 1), abs=2)  # its shape
+
+
+def test_an_unreadable_logo_is_left_out_and_logged_once(tmp_path, caplog):
+    path = tmp_path / "logo.png"
+    path.write_bytes(b"not a png")
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        screen.render(scene(logo=path))
+        screen.render(scene(logo=path))
+        without_logo = pixels(screen)
+        screen.render(scene())
+        assert np.array_equal(without_logo, pixels(screen))
+    assert caplog.text.count("logo.png") == 1
+
+
+def test_a_second_guest_slides_the_first_greeting_up_without_a_jump():
+    """Frame by frame at 30 fps while the second greeting fades in: the first one's letters
+    move up a few pixels a frame, never jumping, and end in the upper half of the stage."""
+    def first_greeting_middle(screen, t):
+        shown = scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0 + t),
+                                 ShownGreeting("Hello Zoë", t, "Zoë")])
+        screen.render(shown)
+        stage = screen.layout(shown).stage
+        rows = np.flatnonzero(inside(text_mask(pixels(screen)), stage).any(axis=1))
+        bands = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+        return (bands[0].min() + bands[0].max()) / 2, stage
+
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        middles = []
+        for frame in range(int(STYLE.fade_in_seconds * 30) + 2):
+            middle, stage = first_greeting_middle(screen, frame / 30)
+            middles.append(middle)
+    steps = np.abs(np.diff(middles))
+    assert middles[0] == pytest.approx(stage[3] / 2, abs=stage[3] * 0.1)
+    assert middles[-1] < stage[3] * 0.4
+    assert steps.max() <= 0.06 * 480
