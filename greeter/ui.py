@@ -362,13 +362,13 @@ class Screen:
     def _draw_band(self, canvas: pygame.Surface, scene: Scene, layout: Layout) -> None:
         """The host's band: a darker (or, over a picture, translucent) panel with an accent
         edge towards the stage, the logo, the title in the accent colour, the values."""
-        key = ("band", layout.band, scene.background, scene.accent,
-               scene.background_image is not None)
+        over_picture = self._cover(scene.background_image, canvas.get_size()) is not None
+        key = ("band", layout.band, scene.background, scene.accent, over_picture)
         band = self._pictures.get(key)
         if band is None:
             band = pygame.Surface(layout.band[2:], pygame.SRCALPHA)
-            band.fill((*_mix(scene.background, (0, 0, 0), 0.35), 255)
-                      if scene.background_image is None else (*scene.background, 215))
+            band.fill((*scene.background, 215) if over_picture else
+                      (*_mix(scene.background, (0, 0, 0), 0.35), 255))
             edge = max(2, round(0.006 * min(layout.size)))
             if layout.portrait:
                 pygame.draw.rect(band, scene.accent, (0, band.get_height() - edge,
