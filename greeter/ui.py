@@ -204,7 +204,8 @@ class Screen:
         return self._text_cache.bytes
 
     def layout(self, scene: Scene) -> Layout:
-        """Where this scene's parts go on this screen (see `greeter.screen_layout`)."""
+        """Where this scene's parts go on this screen (see `greeter.screen_layout`). The
+        camera's shape is remembered from its last frame, so nothing moves while it is lost."""
         if scene.camera is not None and scene.camera.size:
             self._camera_aspect = scene.camera.shape[0] / scene.camera.shape[1]
         inset = self.style.camera_inset_width
