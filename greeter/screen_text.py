@@ -142,6 +142,8 @@ class Fonts:
         self._cache = cache
         self._kinds: Dict[str, Optional[str]] = {}
         self._reported: Set[str] = set()
+        #: Horizontal advance of each character measured, by (size, bold).
+        self._advances: Dict[Tuple[int, bool], Dict[str, float]] = {}
         self._fits: OrderedDict[Hashable, Tuple[int, List[List[str]]]] = OrderedDict()
 
     # -- which font ------------------------------------------------------------------------
@@ -212,8 +214,16 @@ class Fonts:
     def _run_width(self, run: str, kind: str, size: int, bold: bool) -> int:
         if kind == "emoji":
             return round(self.emoji.size(run)[0] * self._emoji_scale(size, bold))
-        font = self.bold if bold else self.regular
-        return sum(metric[4] for metric in font.get_metrics(run, size=size) if metric)
+        # one freetype call per size for the characters not measured yet: a call costs about
+        # 160 us whatever its length, and wrapping measures every candidate line at every
+        # size tried, so a greeting easing into a new row took ~20 ms a frame on a busy core
+        advances = self._advances.setdefault((size, bold), {})
+        missing = "".join({char for char in run if char not in advances})
+        if missing:
+            font = self.bold if bold else self.regular
+            for char, metric in zip(missing, font.get_metrics(missing, size=size)):
+                advances[char] = metric[4] if metric else 0.0
+        return sum(advances[char] for char in run)
 
     def width(self, text: str, size: int, bold: bool = False) -> int:
         """Width of the displayable line `text` in pixels."""
