@@ -574,3 +574,21 @@ def test_a_second_guest_slides_the_first_greeting_up_without_a_jump():
     assert middles[0] == pytest.approx(stage[3] / 2, abs=stage[3] * 0.1)
     assert middles[-1] < stage[3] * 0.4
     assert steps.max() <= 0.06 * 480
+
+
+def test_a_new_look_is_drawn_at_once_as_if_the_screen_were_new(tmp_path):
+    """The app passes the greetings file's screen section on every frame (hot reload): a
+    changed look must not leave anything of the old one in the screen's caches."""
+    logo = tmp_path / "logo.png"
+    pygame.image.save(pygame.Surface((40, 40)), str(logo))
+    before = scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0, "Alex")])
+    after = scene(title="Spring Fair", background=(240, 240, 230), text_colour=(20, 20, 20),
+                  accent=(200, 30, 90), lines=["Be kind"], logo=logo, font_scale=1.4,
+                  orientation="portrait",
+                  greetings=[ShownGreeting("Welcome back, Alex!", 2.0, "Alex")])
+    with Screen(STYLE, (800, 480), headless=True) as reused:
+        reused.render(before)
+        reused.render(after)
+        with Screen(STYLE, (800, 480), headless=True) as fresh:
+            fresh.render(after)
+            assert np.array_equal(pixels(reused), pixels(fresh))
