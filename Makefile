@@ -46,6 +46,7 @@ bench: bootstrap
 	$(BIN)/python benchmarks/live_clip.py
 	$(BIN)/python benchmarks/nano_standin.py
 	$(BIN)/python benchmarks/empty_entrance.py
+	$(BIN)/python benchmarks/screen.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -72,7 +72,7 @@ from greeter.detection import Detected, DetectionStage
 from greeter.door import DoorCollection, DoorInbox, DoorResult, DoorRules
 from greeter.errors import StoreError
 from greeter.faces import Box, FaceEngine
-from greeter.greetings import GreetingsWatcher, message_for
+from greeter.greetings import GreetingsWatcher, first_name_of, message_for
 from greeter.identity import IdentityStage, Votes
 from greeter.motion import MotionGate, small_grey
 from greeter.outputs import (
@@ -236,7 +236,8 @@ class Greeter:
         #: The frame last shrunk for the screen, and its picture (`_picture`).
         self._picture_of: Optional[Frame] = None
         self._picture_rgb: Optional[np.ndarray] = None
-        self._shown: List[Tuple[str, float]] = []
+        #: (text, first name to emphasise, time) of the greetings on screen.
+        self._shown: List[Tuple[str, str, float]] = []
         self._last_face_at = float("-inf")
         self._next_detection_at = float("-inf")
         self._last_detection_at = float("-inf")
@@ -476,7 +477,8 @@ class Greeter:
         log.info("greeting %s", json.dumps(event, ensure_ascii=False))
         self.summary.greeted += 1
         self.summary.greetings.append(event)
-        self._shown.append((message, frame.t))
+        first_name = first_name_of(self.greetings.current, greeting.person, name)
+        self._shown.append((message, first_name, frame.t))
         self.outputs.greeted(Greeted(event, self._language_of(greeting.person), frame))
 
     def _language_of(self, person: Optional[str]) -> str:
@@ -491,18 +493,21 @@ class Greeter:
                age_floor: float = 0.0) -> Scene:
         content = self.greetings.current.screen
         lifetime = self.settings.ui.greeting_seconds
-        self._shown = [(text, at) for text, at in self._shown if self._now - at < lifetime]
+        self._shown = [(text, first, at) for text, first, at in self._shown
+                       if self._now - at < lifetime]
         camera = None
         if frame is not None:
             camera = self._picture(frame) if not private else pixelate(
                 frame.rgb, [t.box for t in self.tracker.tracks
                             if t.identity and t.identity.person])
         level = self.throttle.level.name.lower()
-        shown = [ShownGreeting(text, max(age_floor, self._now - at)) for text, at in self._shown]
+        shown = [ShownGreeting(text, max(age_floor, self._now - at), first)
+                 for text, first, at in self._shown]
         if self.door is not None:
             started = self._now if self.door.started is None else self.door.started
             shown.append(ShownGreeting(f"Look at the camera, {self.door.request.name}",
-                                       max(age_floor, self._now - started)))
+                                       max(age_floor, self._now - started),
+                                       self.door.request.name))
         return Scene(
             title=content.title,
             background=hex_to_rgb(content.background_color),
@@ -510,6 +515,11 @@ class Greeter:
             accent=hex_to_rgb(content.accent_color),
             lines=tuple(content.values),
             background_image=content.background_image_path(self.settings.greetings),
+            logo=content.logo_path(self.settings.greetings),
+            idle_message=content.idle_message,
+            font_scale=content.font_scale,
+            orientation=content.orientation,
+            t=self._now,
             greetings=shown,
             camera=camera,
             status="" if level == "normal" else f"memory {level}",
@@ -675,7 +685,7 @@ class Greeter:
             return
         result: DoorResult = finishing.result()
         if result.enrolled:
-            self._shown.append((f"Thank you, {result.name}!", self._now))
+            self._shown.append((f"Thank you, {result.name}!", result.name, self._now))
 
 
     def _sample(self) -> Sample:

@@ -229,13 +229,33 @@ class ScreenContent(StrictModel):
         description="Picture behind everything; a relative path is relative to the greetings "
         "file's folder. Leave it out for a plain background_color.",
     )
+    logo: Optional[Path] = Field(
+        None,
+        description="The host's logo (PNG with transparency works best), shown at the top of "
+        "the band; a relative path is relative to the greetings file's folder.",
+    )
+    idle_message: ShowableText = Field(
+        "Come closer and say hello!",
+        description="The invitation the idle screen shows while nobody is in view.",
+    )
+    font_scale: float = Field(
+        1.0, ge=0.5, le=2.0,
+        description="Multiplies every letter size: above 1 for a screen seen from afar, below "
+        "1 for long values. Text that would not fit is shrunk or wrapped regardless.",
+    )
+    orientation: Literal["auto", "landscape", "portrait"] = Field(
+        "auto",
+        description="auto lays the screen out as the display is; portrait on a landscape "
+        "display (a screen mounted on its side, its left edge up) turns the picture a quarter "
+        "clockwise, and landscape on a portrait display likewise.",
+    )
     background_color: Colour = Field("#14213d", description="Background colour, #rrggbb.")
     text_color: Colour = Field("#ffffff", description="Colour of the greetings, #rrggbb.")
     accent_color: Colour = Field(
         "#fca311", description="Colour of the title and highlights, #rrggbb."
     )
 
-    @field_validator("background_image", mode="before")
+    @field_validator("background_image", "logo", mode="before")
     @classmethod
     def _image_path_not_blank(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -247,6 +267,12 @@ class ScreenContent(StrictModel):
         if self.background_image is None:
             return None
         return Path(greetings_file).parent / self.background_image
+
+    def logo_path(self, greetings_file: Union[str, Path]) -> Optional[Path]:
+        """Where the logo is, relative paths taken from the greetings file."""
+        if self.logo is None:
+            return None
+        return Path(greetings_file).parent / self.logo
 
 
 class Greetings(StrictModel):
@@ -502,10 +528,46 @@ def greetings_warnings(
         for person_id, name in sorted((enrolled or {}).items())
         if person_id not in greetings.people
     )
-    image = greetings.screen.background_image_path(greetings_file)
-    if image is not None and not image.is_file():
-        warnings.append(f"screen.background_image: {image} does not exist")
+    for key, image in (("background_image", greetings.screen.background_image_path(
+            greetings_file)), ("logo", greetings.screen.logo_path(greetings_file))):
+        if image is not None and not image.is_file():
+            warnings.append(f"screen.{key}: {image} does not exist")
     return warnings
+
+
+def screen_texts(greetings: Greetings) -> List[Tuple[str, str]]:
+    """Every text of the file that reaches the screen, as (where, text): for checking that
+    the screen's fonts can draw each character."""
+    texts = [("screen.title", greetings.screen.title),
+             ("screen.idle_message", greetings.screen.idle_message)]
+    texts += [(f"screen.values[{index}]", value)
+              for index, value in enumerate(greetings.screen.values)]
+    texts += [(f"stranger[{index}]", text) for index, text in enumerate(greetings.stranger)]
+    texts += [(f"enrolled[{index}]", text) for index, text in enumerate(greetings.enrolled)]
+    for person_id, entry in sorted(greetings.people.items()):
+        texts.append((f"people.{person_id}.name", entry.name))
+        if entry.first_name:
+            texts.append((f"people.{person_id}.first_name", entry.first_name))
+        texts += [(f"people.{person_id}.messages[{index}]", text)
+                  for index, text in enumerate(entry.messages)]
+    return texts
+
+
+def first_name_of(greetings: Greetings, person_id: Optional[str],
+                  store_name: Optional[str] = None) -> str:
+    """What ``{first_name}`` is for `person_id`, the part of a greeting the screen emphasises;
+    empty for a stranger. `store_name` as in `message_for`."""
+    if person_id is None:
+        return ""
+    entry = greetings.people.get(person_id)
+    if entry is not None and entry.first_name:
+        return entry.first_name
+    if entry is not None:
+        name = entry.name
+    else:
+        name = (shown(store_name, NAME_MAX_LENGTH) if store_name else "") or \
+            name_from_id(person_id)
+    return next(iter(name.split()), name)
 
 
 # -- writing -----------------------------------------------------------------------------

@@ -44,11 +44,10 @@ PERSON_ID_MAX_LENGTH = 64
 #: size, still legible; beyond that, names turn into small print.
 NAME_MAX_LENGTH = 64
 
-#: A message template. The greeting panel's text is 692 px wide and has 241 px between the
-#: title and the camera inset of the 800x480 screen: 8 lines of 24 px bold (28 px apart) of
-#: about 49 characters of typical text. Measured: a 280-character message with a 64-character
-#: {name} filled in wraps into 7 lines at 24 px (196 px), 300 characters into 8 (224 px),
-#: 350 into 10, which no longer fit; 280 leaves room for wider letters than typical.
+#: A message template. Measured first on the old greeting panel (692x241 px: a 280-character
+#: message with a 64-character {name} filled in wrapped into 7 lines at 24 px, 350 characters
+#: into 10, which no longer fit), and again on the kiosk layout's stage, 532x326 px beside the
+#: host's band and above the camera: the same message takes 11 lines of 25 px bold (319 px).
 MESSAGE_MAX_LENGTH = 280
 
 ELLIPSIS = "\u2026"

@@ -334,10 +334,11 @@ class UiSettings(StrictModel):
         description="The idle screen is shown once nobody has been in view for this long.",
     )
     max_greetings: int = Field(
-        3,
+        4,
         ge=1,
         description="At most this many greetings are shown at once, the newest; others wait "
-        "off screen until they expire.",
+        "off screen until they expire. 4: a group at the door; at 800x480 each gets a row of "
+        "71 px, letters of 24 px or more.",
     )
     greeting_text_height: float = Field(
         0.12,

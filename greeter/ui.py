@@ -1,79 +1,81 @@
-"""The screen: the only module that imports pygame.
+"""The kiosk screen: `Screen.render` draws one `Scene`. With `greeter.screen_text` and
+`greeter.screen_layout` the only place that imports pygame.
 
-`Screen.render` draws one `Scene`, a plain description of what to show (strings, RGB
-tuples, an RGB array; no greeter settings), so the app decides *what* and this module only
-*how*:
+A `Scene` is a plain description of what to show (strings, RGB tuples, an RGB array, the
+time; no greeter settings), so the app decides *what* and this module only *how*:
 
-* the host's background (colour or image) with its title and values text;
-* the greetings, large and centred on translucent panels, fading in and out, stacked when
-  several people arrive together;
-* the live camera in the lower-right corner, or a visible "camera lost" panel;
-* an idle screen (title and values centred) when nobody is there;
-* a status line at the bottom.
+* the host's **band** (`greeter.screen_layout`), always visible: optional logo, the title and
+  the values, on the left in landscape and across the top in portrait;
+* the **greetings** as the hero of the stage, the guest's first name in the accent colour,
+  up to four at once in rows that ease open and closed (no jumps), fading in and out;
+* the live **camera** in the lower-right corner, or a visible "camera lost" panel;
+* an **idle** ("attract") stage when nobody is there: a soft glow drifting slowly on a
+  figure-of-eight and breathing, behind an invitation line;
+* a status line at the bottom of the band.
 
-Sizes are fractions of the screen's height, so the same scene fits the robot's 800x480 and a
-1920x1080 monitor. The screen is fullscreen by default, a window when given a size, or
-headless: an off-screen surface with no display at all (tests, servers, ``--headless``).
+Sizes scale with the screen's short side, so one scene fits the robot's 800x480, 1280x720,
+1920x1080 and a portrait screen. The screen is fullscreen by default, a window when given a
+size, or headless: an off-screen surface with no display (tests, servers, ``--headless``).
+A screen mounted on its side is a landscape display showing a portrait picture: the scene's
+``orientation`` draws it turned a quarter clockwise.
 
-**Font.** DejaVu Sans (regular and bold) is bundled in ``greeter/assets/fonts`` with its
-licence (Bitstream Vera/Arev: free to redistribute with software). Names come from anywhere:
-"Jürgen", "Zoë", "Łukasz", "Ștefan", "Nguyễn". DejaVu covers Latin-1, Latin Extended-A/B,
-Latin Extended Additional, Greek and Cyrillic; pygame's own font (freesansbold) lacks
-Latin Extended-B (Romanian "Ș") and Vietnamese; Debian's fonts-dejavu-core is not on every
-machine (a laptop, a container, CI) and lives at different paths elsewhere; bundling 1.4 MB
-makes every machine render the same pixels. Characters the font lacks (emoji) are left out
-of the text rather than drawn as boxes.
-
-**Any text, bounded cost.** The greetings file and the store refuse text the screen cannot
-show (`greeter.people`), but the screen does not rely on it: a greeting is cut to
-`MAX_GREETING_CHARACTERS` and `MAX_GREETING_LINES`, a line to `MAX_LINE_CHARACTERS`, control
-characters become spaces, and rendered text is cached up to `TEXT_CACHE_BYTES`. Before, a
-5,000-character greeting took 2.5 s a frame on the 800x480 screen, and 100,000 characters
-froze the robot with gigabytes of memory.
+**Cost.** Everything that stays the same from frame to frame (text, the band, the glow, the
+background image, the logo) is drawn once and cached; a frame blits them, scales the camera
+picture and draws a moving greeting's text when its row changes size. Measured with
+``benchmarks/screen.py``: see its docstring.
 """
 
 import contextlib
 import logging
 import os
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # noqa: E402  (after the variable that silences its banner)
-import pygame.freetype  # noqa: E402
 
 from greeter.errors import GreeterError  # noqa: E402
-from greeter.people import ELLIPSIS, shown, shown_key  # noqa: E402
+from greeter.screen_layout import (  # noqa: E402
+    Box,
+    Layout,
+    breathing,
+    drift,
+    plan,
+    presence,
+    rows,
+)
+from greeter.screen_text import (  # noqa: E402
+    BOLD_FONT,
+    MAX_GREETING_CHARACTERS,
+    MAX_GREETING_LINES,
+    MAX_LINE_CHARACTERS,
+    REGULAR_FONT,
+    TEXT_CACHE_BYTES,
+    Fonts,
+    Paint,
+    SurfaceCache,
+    right_to_left,
+)
 
 log = logging.getLogger(__name__)
 
-RGB = Tuple[int, int, int]
+__all__ = ["BOLD_FONT", "REGULAR_FONT", "MAX_GREETING_CHARACTERS", "MAX_GREETING_LINES",
+           "MAX_LINE_CHARACTERS", "TEXT_CACHE_BYTES", "Scene", "Screen", "ShownGreeting",
+           "Style", "DisplayError", "opacity"]
 
-FONTS = Path(__file__).resolve().parent / "assets" / "fonts"
-REGULAR_FONT = FONTS / "DejaVuSans.ttf"
-BOLD_FONT = FONTS / "DejaVuSans-Bold.ttf"
+RGB = Tuple[int, int, int]
 
 #: Size of a headless screen when none is given.
 HEADLESS_SIZE = (1280, 720)
 LOST_COLOUR: RGB = (235, 80, 70)
-#: Whatever text reaches the screen (a store of an older greeter, a greetings file edited while
-#: the robot runs), drawing it costs bounded time and memory: a greeting is cut to this many
-#: characters (a message of `greeter.people.MESSAGE_MAX_LENGTH` with two long names fits) ...
-MAX_GREETING_CHARACTERS = 480
-#: ... and to this many wrapped lines, the last ending in an ellipsis (8 lines of the smallest
-#: greeting size fill the 800x480 screen between the title and the camera);
-MAX_GREETING_LINES = 8
-#: a single line (title, value, status) to this many characters (names have at most 64).
-MAX_LINE_CHARACTERS = 120
-#: The host's value lines drawn at most (12 of the smallest size fill the 800x480 screen).
+#: The host's value lines drawn at most (the schema allows 10).
 MAX_HOST_LINES = 10
-#: Rendered texts are kept for the next frames (a greeting is drawn ~30 times a second for
-#: seconds), the least recently used dropped beyond this many bytes of pixels.
-TEXT_CACHE_BYTES = 32 * 1024 * 1024
+#: Height / width of the camera until its first frame (the usual 16:9).
+DEFAULT_CAMERA_ASPECT = 9 / 16
+ORIENTATIONS = ("auto", "landscape", "portrait")
 
 
 def _refuse_invisible_driver() -> None:
@@ -93,7 +95,8 @@ class DisplayError(GreeterError):
 class Style:
     """How the screen moves and scales (the app fills it from `greeter.settings.UiSettings`).
 
-    Times are in seconds; heights and the inset width are fractions of the screen.
+    Times are in seconds; heights are fractions of the screen's short side, the inset width
+    a fraction of its long side.
     """
 
     greeting_seconds: float
@@ -107,15 +110,19 @@ class Style:
 
 @dataclass(frozen=True)
 class ShownGreeting:
-    """A greeting on screen: its text and how long ago (seconds) it was decided."""
+    """A greeting on screen: its text, how long ago (seconds) it was decided, and the part
+    drawn in the accent colour (the guest's first name; empty for strangers)."""
 
     text: str
     age: float
+    emphasis: str = ""
 
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything one frame of the screen shows."""
+    """Everything one frame of the screen shows. `t` is a clock in seconds (the idle screen
+    moves with it); `font_scale` multiplies every letter size; `orientation` is "auto" (as
+    the display is), "landscape" or "portrait"."""
 
     title: str
     background: RGB
@@ -123,11 +130,16 @@ class Scene:
     accent: RGB
     lines: Sequence[str] = ()
     background_image: Optional[Path] = None
+    logo: Optional[Path] = None
     greetings: Sequence[ShownGreeting] = ()
     camera: Optional[np.ndarray] = None
     status: str = ""
     camera_lost: bool = False
     idle: bool = False
+    idle_message: str = ""
+    t: float = 0.0
+    font_scale: float = 1.0
+    orientation: str = "auto"
 
 
 def opacity(age: float, style: Style) -> float:
@@ -143,104 +155,6 @@ def opacity(age: float, style: Style) -> float:
 def _mix(first: RGB, second: RGB, amount: float) -> RGB:
     """`first` moved `amount` (0 to 1) of the way towards `second`."""
     return tuple(int(round(a + (b - a) * amount)) for a, b in zip(first, second))
-
-
-class _SurfaceCache:
-    """Rendered texts by key, the least recently used dropped once they hold more than
-    `max_bytes` of pixels (a count alone would let 256 huge texts take gigabytes)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._surfaces: OrderedDict[Hashable, pygame.Surface] = OrderedDict()
-
-    def get(self, key: Hashable, make: Callable[[], pygame.Surface]) -> pygame.Surface:
-        surface = self._surfaces.get(key)
-        if surface is not None:
-            self._surfaces.move_to_end(key)
-            return surface
-        surface = make()
-        self._surfaces[key] = surface
-        self.bytes += _pixel_bytes(surface)
-        while self.bytes > self.max_bytes and len(self._surfaces) > 1:
-            _, dropped = self._surfaces.popitem(last=False)
-            self.bytes -= _pixel_bytes(dropped)
-        return surface
-
-
-def _pixel_bytes(surface: pygame.Surface) -> int:
-    return surface.get_pitch() * surface.get_height()
-
-
-class _Fonts:
-    """The bundled fonts, with rendered lines cached and characters they lack left out."""
-
-    def __init__(self, cache: _SurfaceCache) -> None:
-        pygame.freetype.init()
-        self.regular = pygame.freetype.Font(str(REGULAR_FONT))
-        self.bold = pygame.freetype.Font(str(BOLD_FONT))
-        self._cache = cache
-        self._reported: Set[str] = set()
-
-    def displayable(self, text: str, max_length: int) -> str:
-        """`text` as the screen can draw it: cut to `max_length` characters with an ellipsis,
-        control characters as spaces (`greeter.people.shown`), without the characters the font
-        has no glyph for (emoji...) and the double spaces their removal leaves."""
-        text = shown(text, max_length)
-        metrics = self.regular.get_metrics(text, size=12)
-        kept = "".join(char for char, metric in zip(text, metrics)
-                       if metric is not None or char.isspace())
-        if kept == text:
-            return text
-        missing = set(text) - set(kept) - self._reported
-        if missing:  # logged once per character, however many texts hold it
-            self._reported.update(missing)
-            log.info("the font has no glyph for %r in %r; left out",
-                     "".join(sorted(missing)), text)
-        return " ".join(kept.split())
-
-    def line(self, text: str, size: int, colour: RGB, bold: bool = False) -> pygame.Surface:
-        """One line of text on a transparent surface as tall as the font's line height, the
-        baseline at the font's ascender: lines of different letters align."""
-        # keyed by what `displayable` depends on, not by its result: lines are drawn every
-        # frame, and computing it (~190 us a line here) costs far more than the lookup (~1 us)
-        return self._cache.get(
-            ("line", shown_key(text, MAX_LINE_CHARACTERS), size, colour, bold),
-            lambda: self._render(self.displayable(text, MAX_LINE_CHARACTERS), size, colour, bold))
-
-    def _render(self, text: str, size: int, colour: RGB, bold: bool) -> pygame.Surface:
-        font = self.bold if bold else self.regular
-        glyphs, bounds = font.render(text, colour, size=size)
-        surface = pygame.Surface((max(1, bounds.width), font.get_sized_height(size)),
-                                 pygame.SRCALPHA)
-        surface.blit(glyphs, (0, font.get_sized_ascender(size) - bounds.y))
-        return surface
-
-    def width(self, text: str, size: int, bold: bool = False) -> int:
-        """Width of `text`, already displayable, in pixels."""
-        font = self.bold if bold else self.regular
-        return font.get_rect(text, size=size).width
-
-    def wrap(self, text: str, size: int, max_width: int) -> Tuple[int, List[str]]:
-        """Bold `text` in as few lines as fit `max_width`: first smaller letters (down to 70 %),
-        then words wrapped onto more lines, at most `MAX_GREETING_LINES`, the last one ending
-        in an ellipsis when the text goes on. Returns the letter size and the lines."""
-        text = self.displayable(text, MAX_GREETING_CHARACTERS)
-        smallest = round(size * 0.7)
-        while size > smallest and self.width(text, size, True) > max_width:
-            size -= 1
-        lines: List[str] = []
-        for word in text.split():
-            if lines and self.width(f"{lines[-1]} {word}", size, True) <= max_width:
-                lines[-1] = f"{lines[-1]} {word}"
-            else:
-                lines.append(word)
-        if len(lines) > MAX_GREETING_LINES:
-            last = lines[MAX_GREETING_LINES - 1]
-            while " " in last and self.width(last + ELLIPSIS, size, True) > max_width:
-                last = last.rsplit(" ", 1)[0]
-            lines = lines[:MAX_GREETING_LINES - 1] + [last.rstrip(ELLIPSIS) + ELLIPSIS]
-        return size, lines or [""]
 
 
 class Screen:
@@ -273,9 +187,12 @@ class Screen:
                     "DISPLAY=:0, or use --headless"
                 ) from None
             pygame.display.set_caption(caption)
-        self._text_cache = _SurfaceCache(TEXT_CACHE_BYTES)
-        self._fonts = _Fonts(self._text_cache)
-        self._backgrounds: Dict[Path, Optional[pygame.Surface]] = {}
+        self._text_cache = SurfaceCache(TEXT_CACHE_BYTES)
+        self._fonts = Fonts(self._text_cache)
+        self._pictures: Dict[Hashable, Optional[pygame.Surface]] = {}
+        self._displayable: Dict[Tuple[str, int], str] = {}
+        self._canvas: Optional[pygame.Surface] = None
+        self._camera_aspect = DEFAULT_CAMERA_ASPECT
 
     @property
     def size(self) -> Tuple[int, int]:
@@ -286,17 +203,31 @@ class Screen:
         """Bytes of pixels held by rendered texts kept for the next frames."""
         return self._text_cache.bytes
 
+    def layout(self, scene: Scene) -> Layout:
+        """Where this scene's parts go on this screen (see `greeter.screen_layout`). The
+        camera's shape is remembered from its last frame, so nothing moves while it is lost."""
+        if scene.camera is not None and scene.camera.size:
+            self._camera_aspect = scene.camera.shape[0] / scene.camera.shape[1]
+        inset = self.style.camera_inset_width
+        if scene.camera_lost:
+            inset = max(inset, 0.2)
+        return plan(self._canvas_size(scene), inset, self._camera_aspect,
+                    logo=self._logo(scene, None) is not None)
+
     def render(self, scene: Scene) -> None:
         """Draw `scene` and show it."""
-        self._draw_background(scene)
+        canvas = self._target(scene)
+        layout = self.layout(scene)
+        self._draw_background(canvas, scene)
+        self._draw_band(canvas, scene, layout)
         greetings = self._visible_greetings(scene)
-        if scene.idle and not greetings:
-            self._draw_idle(scene)
-        else:
-            header_bottom = self._draw_host(scene, with_lines=not greetings)
-            self._draw_greetings(scene, greetings, header_bottom)
-        self._draw_camera(scene)
-        self._draw_status(scene)
+        if greetings:
+            self._draw_greetings(canvas, scene, layout, greetings)
+        elif scene.idle:
+            self._draw_idle(canvas, scene, layout)
+        self._draw_camera(canvas, scene, layout)
+        if canvas is not self.surface:
+            self.surface.blit(pygame.transform.rotate(canvas, -90), (0, 0))
         if not self.headless:
             pygame.display.flip()
 
@@ -340,227 +271,282 @@ class Screen:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    # --- layout ------------------------------------------------------------------------
+    # --- canvas and sizes ----------------------------------------------------------------
 
-    @property
-    def _margin(self) -> int:
-        return max(4, round(0.03 * self.size[1]))
+    def _turned(self, scene: Scene) -> bool:
+        """Whether the picture is drawn turned a quarter (a screen mounted on its side)."""
+        width, height = self.size
+        if scene.orientation == "portrait":
+            return width > height
+        if scene.orientation == "landscape":
+            return height > width
+        return False
 
-    def _text_size(self, fraction: float) -> int:
-        return max(8, round(fraction * self.size[1]))
+    def _canvas_size(self, scene: Scene) -> Tuple[int, int]:
+        width, height = self.size
+        return (height, width) if self._turned(scene) else (width, height)
 
-    def _draw_background(self, scene: Scene) -> None:
-        image = self._background_image(scene.background_image) if scene.background_image else None
+    def _target(self, scene: Scene) -> pygame.Surface:
+        """The surface to draw on: the screen, or a turned canvas shown rotated."""
+        if not self._turned(scene):
+            return self.surface
+        size = self._canvas_size(scene)
+        if self._canvas is None or self._canvas.get_size() != size:
+            self._canvas = pygame.Surface(size)
+        return self._canvas
+
+    def _text_size(self, layout: Layout, fraction: float, scene: Scene) -> int:
+        return max(8, round(fraction * min(layout.size) * scene.font_scale))
+
+    # --- background, band, logo -------------------------------------------------------------
+
+    def _draw_background(self, canvas: pygame.Surface, scene: Scene) -> None:
+        image = self._cover(scene.background_image, canvas.get_size())
         if image is None:
-            self.surface.fill(scene.background)
+            canvas.fill(scene.background)
         else:
-            self.surface.blit(image, (0, 0))
+            canvas.blit(image, (0, 0))
 
-    def _background_image(self, path: Path) -> Optional[pygame.Surface]:
-        """The image scaled to cover the screen (cropped, not stretched); None when it cannot
-        be loaded, which is logged once and shows the background colour instead."""
-        if path not in self._backgrounds:
+    def _load(self, path: Path, what: str) -> Optional[pygame.Surface]:
+        """An image as 32-bit pixels with alpha; None when it cannot be loaded, logged once
+        per path, so the screen shows the colour (or no logo) instead."""
+        key = ("file", path)
+        if key not in self._pictures:
             try:
                 image = pygame.image.load(str(path))
             except (pygame.error, OSError) as error:
-                log.warning("background image %s cannot be shown (%s); using the colour",
-                            path, error)
-                self._backgrounds[path] = None
+                log.warning("%s %s cannot be shown (%s); %s", what, path, error,
+                            "using the colour" if what == "background image" else "left out")
+                self._pictures[key] = None
             else:
-                width, height = self.size
-                factor = max(width / image.get_width(), height / image.get_height())
                 # smoothscale needs 32 bits per pixel; palette and grey images are not
                 full_colour = pygame.Surface(image.get_size(), pygame.SRCALPHA, 32)
                 full_colour.blit(image, (0, 0))
+                self._pictures[key] = full_colour
+        return self._pictures[key]
+
+    def _cover(self, path: Optional[Path], size: Tuple[int, int]) -> Optional[pygame.Surface]:
+        """The background image scaled to cover `size` (cropped, not stretched)."""
+        if path is None:
+            return None
+        key = ("cover", path, size)
+        if key not in self._pictures:
+            image = self._load(path, "background image")
+            cover = None
+            if image is not None:
+                width, height = size
+                factor = max(width / image.get_width(), height / image.get_height())
                 scaled = pygame.transform.smoothscale(
-                    full_colour, (max(width, round(image.get_width() * factor)),
-                                  max(height, round(image.get_height() * factor))))
-                cover = pygame.Surface(self.size)
+                    image, (max(width, round(image.get_width() * factor)),
+                            max(height, round(image.get_height() * factor))))
+                cover = pygame.Surface(size)
                 cover.blit(scaled, ((width - scaled.get_width()) // 2,
                                     (height - scaled.get_height()) // 2))
-                self._backgrounds[path] = cover
-        return self._backgrounds[path]
+            self._pictures[key] = cover
+        return self._pictures[key]
 
-    def _draw_host(self, scene: Scene, with_lines: bool) -> int:
-        """Title top left with an accent bar under it, then the values text unless greetings
-        take the stage; returns the bottom of what was drawn."""
-        width = self.size[0]
-        margin = self._margin
-        bar_height = max(2, round(0.008 * self.size[1]))
-        title = self._fitted(scene.title, self._text_size(2 * self.style.text_height),
-                             scene.text_colour, True, width - 2 * margin)
-        lines = [self._fitted(text, self._text_size(self.style.text_height), scene.text_colour,
-                              False, width - 2 * margin)
-                 for text in (scene.lines[:MAX_HOST_LINES] if with_lines else ())]
-        bottom = margin + title.get_height() + bar_height
-        if lines:
-            bottom += margin // 2 + sum(line.get_height() for line in lines)
-        self._backdrop(scene, pygame.Rect(0, 0, width, bottom + margin // 2))
-        self.surface.blit(title, (margin, margin))
-        bar = pygame.Rect(margin, margin + title.get_height(), max(title.get_width(), 4 * margin),
-                          bar_height)
-        pygame.draw.rect(self.surface, scene.accent, bar)
-        top = bar.bottom + margin // 2
-        for line in lines:
-            self.surface.blit(line, (margin, top))
-            top += line.get_height()
-        return bottom
+    def _logo(self, scene: Scene, box: Optional[Box]) -> Optional[pygame.Surface]:
+        """The logo scaled to fit `box` (keeping its shape); with no box, the loaded image."""
+        if scene.logo is None:
+            return None
+        image = self._load(scene.logo, "logo")
+        if image is None or box is None:
+            return image
+        key = ("logo", scene.logo, box)
+        if key not in self._pictures:
+            factor = min(box[2] / image.get_width(), box[3] / image.get_height())
+            self._pictures[key] = pygame.transform.smoothscale(
+                image, (max(1, round(image.get_width() * factor)),
+                        max(1, round(image.get_height() * factor))))
+        return self._pictures[key]
 
-    def _draw_idle(self, scene: Scene) -> None:
-        """Nobody in view: the title large and the values centred on the screen."""
-        width, height = self.size
-        gap = self._margin
-        title = self._fitted(scene.title, self._text_size(self.style.greeting_text_height),
-                             scene.text_colour, True, int(width * 0.9))
-        lines = [self._fitted(text, self._text_size(self.style.text_height), scene.text_colour,
-                              False, int(width * 0.9)) for text in scene.lines[:MAX_HOST_LINES]]
-        total = title.get_height() + gap + sum(line.get_height() for line in lines)
-        top = (height - total) // 2
-        block_width = max([title.get_width()] + [line.get_width() for line in lines])
-        self._backdrop(scene, pygame.Rect((width - block_width) // 2 - gap, top - gap // 2,
-                                          block_width + 2 * gap, total + gap))
-        self.surface.blit(title, ((width - title.get_width()) // 2, top))
-        top += title.get_height()
-        bar_width = max(title.get_width() // 3, 4 * gap)
-        pygame.draw.rect(self.surface, scene.accent,
-                         ((width - bar_width) // 2, top + gap // 3, bar_width,
-                          max(2, round(0.008 * height))))
-        top += gap
-        for line in lines:
-            self.surface.blit(line, ((width - line.get_width()) // 2, top))
-            top += line.get_height()
+    def _draw_band(self, canvas: pygame.Surface, scene: Scene, layout: Layout) -> None:
+        """The host's band: a darker (or, over a picture, translucent) panel with an accent
+        edge towards the stage, the logo, the title in the accent colour, the values."""
+        over_picture = self._cover(scene.background_image, canvas.get_size()) is not None
+        key = ("band", layout.band, scene.background, scene.accent, over_picture)
+        band = self._pictures.get(key)
+        if band is None:
+            band = pygame.Surface(layout.band[2:], pygame.SRCALPHA)
+            band.fill((*scene.background, 215) if over_picture else
+                      (*_mix(scene.background, (0, 0, 0), 0.35), 255))
+            edge = max(2, round(0.006 * min(layout.size)))
+            if layout.portrait:
+                pygame.draw.rect(band, scene.accent, (0, band.get_height() - edge,
+                                                      band.get_width(), edge))
+            else:
+                pygame.draw.rect(band, scene.accent, (band.get_width() - edge, 0,
+                                                      edge, band.get_height()))
+            self._pictures[key] = band
+        canvas.blit(band, layout.band[:2])
+        if layout.logo is not None:
+            logo = self._logo(scene, layout.logo)
+            if logo is not None:
+                canvas.blit(logo, (layout.logo[0], layout.logo[1]))
+        title_size = self._text_size(layout, 2.2 * self.style.text_height, scene)
+        title_height = self._draw_text(
+            canvas, [self._shown(scene.title, MAX_LINE_CHARACTERS)], layout.title, title_size,
+            Paint(scene.accent, scene.accent), bold=True, centred=False)
+        values = [self._shown(value, MAX_LINE_CHARACTERS)
+                  for value in scene.lines[:MAX_HOST_LINES]]
+        if values:  # right under the title, taking the room a short title leaves
+            left, top, width, height = layout.values
+            moved_up = layout.title[3] - title_height
+            self._draw_text(canvas, values, (left, top - moved_up, width, height + moved_up),
+                            self._text_size(layout, self.style.text_height, scene),
+                            Paint(scene.text_colour, scene.accent), bold=False, centred=False)
+        if scene.status:
+            colour = _mix(scene.text_colour, scene.background, 0.4)
+            self._draw_text(canvas, [self._shown(scene.status, MAX_LINE_CHARACTERS)],
+                            layout.status, layout.status[3], Paint(colour, colour), bold=False,
+                            centred=False, max_lines=1)
 
-    def _backdrop(self, scene: Scene, area: pygame.Rect) -> None:
-        """Over a background image, a translucent panel of the background colour behind text,
-        so the host's text colour stays readable on any picture."""
-        if scene.background_image is None or self._background_image(scene.background_image) is None:
-            return
-        panel = pygame.Surface(area.size, pygame.SRCALPHA)
-        pygame.draw.rect(panel, (*scene.background, 200), panel.get_rect(),
-                         border_radius=self._margin // 2)
-        self.surface.blit(panel, area)
+    # --- greetings --------------------------------------------------------------------------
 
     def _visible_greetings(self, scene: Scene) -> List[ShownGreeting]:
-        """The newest `max_greetings` greetings not faded out, oldest first."""
+        """The newest `max_greetings` greetings not faded out, oldest first (on top)."""
         visible = [greeting for greeting in scene.greetings
                    if opacity(greeting.age, self.style) > 0]
         newest = sorted(visible, key=lambda greeting: greeting.age)[: self.style.max_greetings]
         return newest[::-1]
 
-    def _draw_greetings(self, scene: Scene, greetings: Sequence[ShownGreeting],
-                        top: int) -> None:
-        """The greetings stacked and centred between the header and the camera inset, their
-        letters shrunk until the stack fits."""
-        if not greetings:
-            return
-        width, height = self.size
-        margin = self._margin
-        top += margin
-        bottom = height - 2 * margin - max(self._inset_height(scene), margin)
-        size = self._text_size(self.style.greeting_text_height)
-        smallest = self._text_size(self.style.text_height)
-        while True:
-            panels = [self._greeting_panel(scene, greeting, size) for greeting in greetings]
-            total = sum(panel.get_height() for panel in panels) + margin // 2 * (len(panels) - 1)
-            if total <= bottom - top or size <= smallest:
-                break
-            size = max(smallest, min(size - 1, int(size * (bottom - top) / total)))
-        y = top + max(0, (bottom - top - total) // 2)
-        for panel in panels:
-            self.surface.blit(panel, ((width - panel.get_width()) // 2, y))
-            y += panel.get_height() + margin // 2
+    def _draw_greetings(self, canvas: pygame.Surface, scene: Scene, layout: Layout,
+                        greetings: Sequence[ShownGreeting]) -> None:
+        """One row of the stage per greeting, each as large as its row allows."""
+        style = self.style
+        weights = [presence(greeting.age, style.greeting_seconds, style.fade_in_seconds,
+                            style.fade_out_seconds) for greeting in greetings]
+        largest = self._text_size(layout, style.greeting_text_height, scene)
+        smallest = self._text_size(layout, style.text_height, scene)
+        backdrop = self._cover(scene.background_image, canvas.get_size()) is not None
+        for greeting, row in zip(greetings, rows(layout.stage, weights, layout.margin)):
+            if row[3] <= 0:
+                continue
+            if backdrop:
+                panel = pygame.Surface(row[2:], pygame.SRCALPHA)
+                panel.fill((*scene.background, round(190 * opacity(greeting.age, style))))
+                canvas.blit(panel, row[:2])
+            text = self._shown(greeting.text, MAX_GREETING_CHARACTERS)
+            emphasis = self._shown(greeting.emphasis, MAX_LINE_CHARACTERS)
+            self._draw_text(canvas, [text], row, largest,
+                            Paint(scene.text_colour, scene.accent, emphasis), bold=True,
+                            centred=True, alpha=opacity(greeting.age, style),
+                            smallest=smallest)
 
-    def _greeting_panel(self, scene: Scene, greeting: ShownGreeting,
-                        size: int) -> pygame.Surface:
-        """The greeting's text on a rounded panel of the host's colours, at its opacity."""
-        padding = self._margin
-        text = self._wrapped(greeting.text, size, scene.text_colour,
-                             int(self.size[0] * 0.9) - 2 * padding)
-        panel = pygame.Surface((text.get_width() + 2 * padding, text.get_height() + padding),
-                               pygame.SRCALPHA)
-        pygame.draw.rect(panel, (*scene.background, 225), panel.get_rect(),
-                         border_radius=padding)
-        pygame.draw.rect(panel, scene.accent, panel.get_rect(),
-                         width=max(2, round(0.005 * self.size[1])), border_radius=padding)
-        panel.blit(text, (padding, padding // 2))
-        panel.set_alpha(round(255 * opacity(greeting.age, self.style)))
-        return panel
+    # --- idle -------------------------------------------------------------------------------
 
-    def _inset_height(self, scene: Scene) -> int:
-        """Height of the camera inset (or "camera lost" panel) in the lower-right corner."""
-        if scene.camera_lost:
-            return round(self._lost_inset_width() * 9 / 16)
-        if scene.camera is None or self.style.camera_inset_width <= 0:
-            return 0
-        frame_height, frame_width = scene.camera.shape[:2]
-        return max(1, round(self.size[0] * self.style.camera_inset_width
-                            * frame_height / frame_width))
+    def _draw_idle(self, canvas: pygame.Surface, scene: Scene, layout: Layout) -> None:
+        """The attract screen: a soft glow in the accent colour drifting and breathing slowly
+        over the stage, behind the invitation line."""
+        stage = layout.stage
+        radius = max(8, round(0.22 * min(stage[2], stage[3])))
+        glow = self._glow(radius, scene.accent)
+        pulse = breathing(scene.t)
+        glow.set_alpha(round(110 + 100 * pulse))
+        centre = drift(scene.t, stage, radius)
+        canvas.blit(glow, (centre[0] - radius, centre[1] - radius))
+        if scene.idle_message:
+            self._draw_text(canvas, [self._shown(scene.idle_message, MAX_LINE_CHARACTERS)],
+                            stage, self._text_size(layout, 0.8 * self.style.greeting_text_height,
+                                                   scene),
+                            Paint(scene.text_colour, scene.accent), bold=True, centred=True)
 
-    def _lost_inset_width(self) -> int:
-        return round(self.size[0] * max(self.style.camera_inset_width, 0.2))
+    def _glow(self, radius: int, colour: RGB) -> pygame.Surface:
+        """Concentric discs, faint outside and denser inside: drawn once, blitted per frame."""
+        key = ("glow", radius, colour)
+        if key not in self._pictures:
+            glow = pygame.Surface((2 * radius, 2 * radius), pygame.SRCALPHA)
+            steps = 12
+            for step in range(steps):
+                ring = radius * (steps - step) / steps
+                pygame.draw.circle(glow, (*colour, 14 + 9 * step), (radius, radius), round(ring))
+            self._pictures[key] = glow
+        return self._pictures[key]
 
-    def _draw_camera(self, scene: Scene) -> None:
+    # --- camera -----------------------------------------------------------------------------
+
+    def _draw_camera(self, canvas: pygame.Surface, scene: Scene, layout: Layout) -> None:
         """The camera in the lower-right corner; a red "camera lost" panel when it is lost."""
-        width, height = self.size
-        margin = self._margin
-        corner = (width - margin, height - margin)
-        if scene.camera_lost:
-            inset = pygame.Rect(0, 0, self._lost_inset_width(), self._inset_height(scene))
-            inset.bottomright = corner
-            pygame.draw.rect(self.surface, (20, 20, 20), inset)
-            pygame.draw.rect(self.surface, LOST_COLOUR, inset, width=max(2, round(0.006 * height)))
-            label = self._fitted("camera lost", self._text_size(0.05), LOST_COLOUR, True,
-                                 inset.width - margin)
-            self.surface.blit(label, label.get_rect(center=inset.center))
+        left, top, width, height = layout.camera
+        if width <= 0 or height <= 0:
             return
-        inset_height = self._inset_height(scene)
-        if not inset_height:
+        inset = pygame.Rect(left, top, width, height)
+        border = max(2, round(0.004 * min(layout.size)))
+        if scene.camera_lost:
+            pygame.draw.rect(canvas, (20, 20, 20), inset)
+            pygame.draw.rect(canvas, LOST_COLOUR, inset, width=max(2, 1 + border))
+            size = max(8, round(0.05 * min(layout.size)))
+            self._draw_text(canvas, ["camera lost"], (left, top, width, height), size,
+                            Paint(LOST_COLOUR, LOST_COLOUR), bold=True, centred=True)
+            return
+        if scene.camera is None or self.style.camera_inset_width <= 0:
             return
         frame_height, frame_width = scene.camera.shape[:2]
         picture = pygame.image.frombuffer(np.ascontiguousarray(scene.camera, dtype=np.uint8),
                                           (frame_width, frame_height), "RGB")
-        picture = pygame.transform.smoothscale(
-            picture, (round(width * self.style.camera_inset_width), inset_height))
-        inset = picture.get_rect(bottomright=corner)
-        border = max(2, round(0.004 * height))
-        pygame.draw.rect(self.surface, scene.accent, inset.inflate(2 * border, 2 * border))
-        self.surface.blit(picture, inset)
+        picture = pygame.transform.smoothscale(picture, (width, height))
+        pygame.draw.rect(canvas, scene.accent, inset.inflate(2 * border, 2 * border))
+        canvas.blit(picture, inset)
 
-    def _draw_status(self, scene: Scene) -> None:
-        if not scene.status:
-            return
-        colour = _mix(scene.text_colour, scene.background, 0.4)
-        line = self._fitted(scene.status, self._text_size(0.6 * self.style.text_height), colour,
-                            False, int(self.size[0] * 0.6))
-        bottom = self.size[1] - self._margin // 2
-        self.surface.blit(line, (self._margin, bottom - line.get_height()))
+    # --- text ---------------------------------------------------------------------------
 
-    # --- text --------------------------------------------------------------------------
+    def _shown(self, text: str, max_length: int) -> str:
+        """`Fonts.displayable`, remembered: a frame shows the same texts as the last one, and
+        a Python string keeps its hash, so the lookup costs well under a microsecond."""
+        key = (text, max_length)
+        found = self._displayable.get(key)
+        if found is None:
+            if len(self._displayable) > 512:
+                self._displayable.clear()
+            found = self._displayable[key] = self._fonts.displayable(text, max_length)
+        return found
 
-    def _fitted(self, text: str, size: int, colour: RGB, bold: bool,
-                max_width: int) -> pygame.Surface:
-        """One line, shrunk to `max_width` when longer."""
-        line = self._fonts.line(text, size, colour, bold)
-        if line.get_width() <= max_width:
-            return line
-        factor = max_width / line.get_width()
-        return pygame.transform.smoothscale(
-            line, (max_width, max(1, round(line.get_height() * factor))))
+    def _draw_text(self, canvas: pygame.Surface, paragraphs: Sequence[str], box: Box,
+                   largest: int, paint: Paint, bold: bool, centred: bool, alpha: float = 1.0,
+                   max_lines: int = MAX_GREETING_LINES, smallest: int = 0) -> int:
+        """`paragraphs` wrapped into `box` as large as fits (down to `smallest`, by default
+        half of `largest`), centred in it or from its top left; still too large, scaled down
+        to fit. Returns the height drawn."""
+        left, top, width, height = box
+        if width <= 0 or height <= 0 or not any(paragraphs):
+            return 0
+        smallest = max(8, min(largest, smallest or largest // 2))
+        size, wrapped = self._fonts.fit(paragraphs, (width, height), largest, smallest, bold,
+                                        max_lines)
+        key = ("block", tuple(map(tuple, wrapped)), size, paint, bold, centred)
+        block = self._text_cache.get(
+            key, lambda: self._block(wrapped, size, paint, bold, centred))
+        if block.get_width() > width or block.get_height() > height:
+            factor = min(width / block.get_width(), height / block.get_height())
+            block = pygame.transform.smoothscale(
+                block, (max(1, int(block.get_width() * factor)),
+                        max(1, int(block.get_height() * factor))))
+        block.set_alpha(round(255 * alpha))
+        if centred:
+            position = (left + (width - block.get_width()) // 2,
+                        top + (height - block.get_height()) // 2)
+        else:
+            position = (left, top)
+        canvas.blit(block, position)
+        return block.get_height()
 
-    def _wrapped(self, text: str, size: int, colour: RGB, max_width: int) -> pygame.Surface:
-        """Bold text wrapped by `_Fonts.wrap`, each line centred. Cached: a greeting stays for
-        seconds."""
-        return self._text_cache.get(
-            ("wrapped", shown_key(text, MAX_GREETING_CHARACTERS), size, colour, max_width),
-            lambda: self._wrap(text, size, colour, max_width))
-
-    def _wrap(self, text: str, size: int, colour: RGB, max_width: int) -> pygame.Surface:
-        size, lines = self._fonts.wrap(text, size, max_width)
-        rendered = [self._fitted(line, size, colour, True, max_width) for line in lines]
-        block = pygame.Surface((max(line.get_width() for line in rendered),
-                                sum(line.get_height() for line in rendered)), pygame.SRCALPHA)
+    def _block(self, wrapped: Sequence[Sequence[str]], size: int, paint: Paint, bold: bool,
+               centred: bool) -> pygame.Surface:
+        """The paragraphs' lines one under the other; centred, or aligned to their reading
+        direction's start (right-to-left lines to the right)."""
+        rendered = [[(text, self._fonts.line(text, size, paint, bold)) for text in paragraph]
+                    for paragraph in wrapped]
+        block_width = max(line.get_width() for paragraph in rendered for _, line in paragraph)
+        block = pygame.Surface((block_width, self._fonts.block_height(wrapped, size, bold)),
+                               pygame.SRCALPHA)
         top = 0
-        for line in rendered:
-            block.blit(line, ((block.get_width() - line.get_width()) // 2, top))
-            top += line.get_height()
+        for paragraph in rendered:
+            for text, line in paragraph:
+                if centred:
+                    x = (block_width - line.get_width()) // 2
+                else:
+                    x = block_width - line.get_width() if right_to_left(text) else 0
+                block.blit(line, (x, top))
+                top += line.get_height()
+            top += self._fonts.paragraph_gap(size, bold)
         return block

@@ -18,6 +18,10 @@ build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tool
 # sudo for tests/test_deploy_admin.py, which runs the robot's /usr/local/bin/greeter; chromium
 # and its driver for the console's end-to-end test (tests/test_console_browser.py).
 root_test_packages=(sudo chromium chromium-driver)
+# Installed when root: colour emoji on the screen (greeter/screen_text.py; without it emoji are
+# left out and `greeter greetings check` names them), and Xvfb, the X server of
+# tests/test_screen_x11.py.
+root_screen_packages=(fonts-noto-color-emoji xvfb)
 
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 
@@ -30,7 +34,8 @@ missing_debian_packages() {
 
 if command -v dpkg-query >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
-        missing=$(missing_debian_packages "${build_packages[@]}" "${root_test_packages[@]}")
+        missing=$(missing_debian_packages "${build_packages[@]}" "${root_test_packages[@]}" \
+                                          "${root_screen_packages[@]}")
     else
         missing=$(missing_debian_packages "${build_packages[@]}")
     fi

@@ -2,6 +2,7 @@
 a temporary folder, exact output."""
 
 import json
+import os
 import subprocess
 import sys
 from collections import namedtuple
@@ -15,6 +16,7 @@ from PIL import Image
 
 import greeter.cli.greetings as greetings_cli
 import greeter.cli.identify as identify_cli
+from greeter import screen_text
 from greeter.cli import main
 from greeter.greetings import load_greetings
 from greeter.recognition import IdentifiedFace
@@ -81,7 +83,8 @@ def test_check_names_every_problem_of_a_file_on_its_own_line(files, tmp_path):
         f"{broken}: language: input should be 'en' or 'de'",
         f"{broken}: people.alex-m.messages[1]: unknown placeholder {{nmae}}",
         f"{broken}: screen.colour: unknown key (expected accent_color, background_color, "
-        f"background_image, text_color, title, values)",
+        f"background_image, font_scale, idle_message, logo, orientation, text_color, title, "
+        f"values)",
     ]
 
 
@@ -327,3 +330,33 @@ def test_identify_without_a_greetings_file_warns_and_uses_the_built_in_ones(file
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0].endswith('says "Welcome back, Alex!"')
     assert result.stderr.splitlines()[-1] == "warning: showing the built-in greetings"
+
+
+@pytest.mark.skipif(
+    not any(path.is_file() for path in screen_text.EMOJI_FONTS)
+    and os.environ.get("CI") != "true",
+    reason="no emoji font: apt-get install fonts-noto-color-emoji (bootstrap.sh does as root)")
+def test_check_names_the_characters_the_screen_cannot_draw(files):
+    """Hieroglyphs and a private-use character have no glyph in the screen's fonts; emoji,
+    Arabic and Hebrew have (with fonts-noto-color-emoji installed)."""
+    files.greetings.write_text(json.dumps({
+        "stranger": ["Welcome Stranger! 🎉 مرحبا שלום"],
+        "screen": {"title": "Open Day \U00013000", "values": ["Fun \ue000"]},
+    }), encoding="utf-8")
+    result = invoke(files, "greetings", "check")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"warning: {files.greetings}: screen.title: the screen cannot draw '\U00013000' "
+        "(U+13000): no font of the screen has them, so they are left out: use other characters",
+        f"warning: {files.greetings}: screen.values[0]: the screen cannot draw '\\ue000' "
+        "(U+E000): no font of the screen has them, so they are left out: use other characters",
+    ]
+
+
+def test_check_without_the_emoji_font_names_the_emoji_and_the_package(files, monkeypatch):
+    monkeypatch.setattr(screen_text, "EMOJI_FONTS", ())
+    result = invoke(files, "greetings", "check")
+    assert result.exit_code == 0
+    assert f"warning: {files.greetings}: people.alex-k.messages[1]: the screen cannot draw " \
+        "'👋' (U+1F44B): install fonts-noto-color-emoji for emoji, or leave them out" \
+        in result.stderr.splitlines()

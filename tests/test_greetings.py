@@ -18,12 +18,14 @@ from greeter.greetings import (
     GreetingsWatcher,
     PersonGreeting,
     dump_greetings,
+    first_name_of,
     greetings_warnings,
     load_greetings,
     message_for,
     remove_greeting,
     render,
     save_greetings,
+    screen_texts,
     time_of_day,
     update_greetings,
     with_greeting,
@@ -182,6 +184,18 @@ BROKEN_FILES = {
     "blank background image": (
         '{"screen": {"background_image": ""}}',
         ["{path}: screen.background_image: must not be empty: leave the key out for no image"],
+    ),
+    "blank logo": (
+        '{"screen": {"logo": " "}}',
+        ["{path}: screen.logo: must not be empty: leave the key out for no image"],
+    ),
+    "font scale out of range": (
+        '{"screen": {"font_scale": 3}}',
+        ["{path}: screen.font_scale: input should be less than or equal to 2"],
+    ),
+    "unknown orientation": (
+        '{"screen": {"orientation": "upside-down"}}',
+        ["{path}: screen.orientation: input should be 'auto', 'landscape' or 'portrait'"],
     ),
     "several problems at once": (
         '{"language": "xx", "stranger": [], "people": {"bob": {"name": "Bob", '
@@ -494,6 +508,34 @@ def test_warnings_about_enrolment_and_the_background_image(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "hall.jpg").write_bytes(b"jpeg")
     assert greetings_warnings(greetings, tmp_path / "greetings.json", None) == []
+
+
+def test_a_missing_logo_is_a_warning(tmp_path):
+    greetings = Greetings.model_validate({"screen": {"logo": "logo.png"}})
+    assert greetings_warnings(greetings, tmp_path / "greetings.json", None) == [
+        f"screen.logo: {tmp_path / 'logo.png'} does not exist"]
+
+
+def test_the_first_name_the_screen_emphasises():
+    greetings = load_greetings(SHIPPED)
+    assert first_name_of(greetings, "zoe-d") == "Zoë"  # the entry's first_name
+    assert first_name_of(greetings, "alex-m") == "Alex"  # the first word of its name
+    assert first_name_of(greetings, "sam-s", "Sam Smith") == "Sam"  # the store's name
+    assert first_name_of(greetings, "sam-s") == "Sam"  # made from the id
+    assert first_name_of(greetings, None) == ""  # a stranger
+    for person_id in ("zoe-d", "alex-m"):
+        assert first_name_of(greetings, person_id) in message_for(
+            greetings, person_id, MORNING, visit=0)
+
+
+def test_screen_texts_cover_everything_the_screen_shows():
+    greetings = load_greetings(SHIPPED)
+    texts = dict(screen_texts(greetings))
+    assert texts["screen.title"] == "Welcome to the Open Lab Day"
+    assert texts["people.alex-k.messages[1]"] == "Good {time_of_day}, {first_name}! 👋"
+    assert texts["people.zoe-d.first_name"] == "Zoë"
+    assert texts["stranger[0]"] == "Welcome Stranger!"
+    assert "screen.values[2]" in texts and "screen.idle_message" in texts
 
 
 # -- hot reload ------------------------------------------------------------------------------

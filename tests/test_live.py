@@ -81,10 +81,10 @@ def test_screenshot_shows_the_greeting_and_the_camera_inset(clip_run, samples):
     assert f"screenshot: {shot}" in completed.stderr
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert pixels.shape == (720, 1280, 3)
-    background = pixels[5, 5]
-    # the greeting: many text-coloured pixels in the middle band of the screen
-    middle = pixels[200:520, 100:1180]
-    assert (np.abs(middle - background).sum(axis=2) > 200).mean() > 0.02
+    background = pixels[5, 1275]  # the stage's corner (the host's band is on the left)
+    # the greeting: many text-coloured pixels in the stage, right of the band
+    stage = pixels[30:500, 420:1250]
+    assert (np.abs(stage - background).sum(axis=2) > 200).mean() > 0.02
     # the camera inset: the lower-right quarter holds the clip's frame, not the background
     inset = pixels[540:700, 960:1260]
     assert (np.abs(inset - background).sum(axis=2) > 60).mean() > 0.5

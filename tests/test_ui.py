@@ -13,7 +13,7 @@ import pygame  # noqa: E402
 import pygame.freetype  # noqa: E402
 import pytest  # noqa: E402
 
-from greeter import ui  # noqa: E402
+from greeter import screen_text, ui  # noqa: E402
 from greeter.greetings import render  # noqa: E402
 from greeter.people import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH  # noqa: E402
 from greeter.settings import UiSettings  # noqa: E402
@@ -76,38 +76,60 @@ def screen(request):
 # --- greetings ------------------------------------------------------------------------------
 
 
-def test_a_greeting_is_drawn_large_in_the_centre(screen):
-    width, height = screen.size
-    screen.render(scene(greetings=[ShownGreeting("Welcome back, Alex!", age=2.0)]))
-    mask = text_mask(pixels(screen))
-    centre = mask[int(height * 0.35):int(height * 0.65), int(width * 0.2):int(width * 0.8)]
-    assert centre.mean() > 0.05  # letters in the middle of the screen
-    rows = np.flatnonzero(mask[:, int(width * 0.2):int(width * 0.8)].any(axis=1))
-    columns = np.flatnonzero(centre.any(axis=0)) + int(width * 0.2)
-    assert (columns.min() + columns.max()) / 2 == pytest.approx(width / 2, abs=width * 0.05)
-    # letters about 12 % of the screen's height: the tallest run of text rows in the centre
-    centre_rows = rows[(rows > height * 0.3) & (rows < height * 0.7)]
-    assert np.ptp(centre_rows) > 0.08 * height
+def inside(mask, box):
+    left, top, width, height = box
+    return mask[top:top + height, left:left + width]
 
 
-def test_without_greetings_the_centre_is_empty_and_the_values_are_shown(screen):
-    width, height = screen.size
-    screen.render(scene())
+def test_a_greeting_is_drawn_large_in_the_stage(screen):
+    greeting = scene(greetings=[ShownGreeting("Welcome back, Alex!", age=2.0)])
+    screen.render(greeting)
+    stage = screen.layout(greeting).stage
     mask = text_mask(pixels(screen))
-    assert mask[int(height * 0.4):int(height * 0.6), int(width * 0.2):int(width * 0.8)].sum() == 0
-    assert mask[: int(height * 0.35), : int(width * 0.5)].mean() > 0.02  # title and values
+    assert inside(mask, stage).mean() > 0.03
+    rows = np.flatnonzero(inside(mask, stage).any(axis=1))
+    columns = np.flatnonzero(inside(mask, stage).any(axis=0))
+    # centred in the stage, letters about 12 % of the screen's height
+    assert (columns.min() + columns.max()) / 2 == pytest.approx(stage[2] / 2, abs=stage[2] * 0.05)
+    assert np.ptp(rows) > 0.08 * screen.size[1]
+
+
+def test_the_first_name_is_drawn_in_the_accent_colour(screen):
+    plain = scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0)])
+    screen.render(plain)
+    stage = screen.layout(plain).stage
+    assert not inside(text_mask(pixels(screen), ACCENT), stage).any()
+    screen.render(scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0, "Alex")]))
+    accent = inside(text_mask(pixels(screen), ACCENT), stage)
+    white = inside(text_mask(pixels(screen)), stage)
+    assert accent.mean() > 0.005
+    assert white.sum() > 2 * accent.sum()  # the name only, not the whole greeting
+
+
+def test_without_greetings_the_stage_is_empty_and_the_values_are_shown(screen):
+    empty = scene()
+    screen.render(empty)
+    layout = screen.layout(empty)
+    mask = text_mask(pixels(screen))
+    assert inside(mask, layout.stage).sum() == 0
+    assert inside(mask, layout.values).mean() > 0.005
+    assert inside(text_mask(pixels(screen), ACCENT), layout.title).mean() > 0.02
+
+
+def test_the_values_stay_on_screen_while_guests_are_greeted(screen):
+    values = scene(lines=["Coffee in hall B", "Demo at 15:00"])
+    screen.render(values)
+    before = inside(pixels(screen), screen.layout(values).band)
+    screen.render(scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0, "Alex")]))
+    assert np.array_equal(before, inside(pixels(screen), screen.layout(values).band))
 
 
 def test_several_greetings_are_stacked(screen):
-    width, height = screen.size
     names = ["Welcome back, Alex!", "Welcome back, Jürgen!", "Welcome Stranger!"]
-    screen.render(scene(greetings=[ShownGreeting(text, age=1.0 + i) for i, text in
-                                   enumerate(names)]))
-    mask = text_mask(pixels(screen))[:, int(width * 0.1):int(width * 0.9)]
-    text_rows = mask.any(axis=1)
-    # count separate bands of text rows below the header
-    below_header = text_rows[int(height * 0.2):]
-    bands = np.count_nonzero(np.diff(below_header.astype(int)) == 1)
+    many = scene(greetings=[ShownGreeting(text, age=1.0 + i) for i, text in enumerate(names)])
+    screen.render(many)
+    text_rows = inside(text_mask(pixels(screen)), screen.layout(many).stage).any(axis=1)
+    bands = np.count_nonzero(np.diff(text_rows.astype(int)) == 1) + int(text_rows[0])
     assert bands >= 3
 
 
@@ -122,14 +144,15 @@ def test_greetings_fade_in_and_out():
 
 
 def test_a_fading_greeting_is_drawn_fainter():
-    def brightest_centre(age):
+    def brightest_stage(age):
         with Screen(STYLE, (800, 480), headless=True) as screen:
-            screen.render(scene(greetings=[ShownGreeting("Hello Alex", age=age)]))
-            return int(pixels(screen)[170:310, 160:640].max())
+            shown = scene(greetings=[ShownGreeting("Hello Alex", age=age)])
+            screen.render(shown)
+            return int(inside(pixels(screen), screen.layout(shown).stage).max())
 
-    faint = brightest_centre(STYLE.fade_in_seconds * 0.3)
-    full = brightest_centre(2.0)
-    gone = brightest_centre(STYLE.greeting_seconds + 1)
+    faint = brightest_stage(STYLE.fade_in_seconds * 0.3)
+    full = brightest_stage(2.0)
+    gone = brightest_stage(STYLE.greeting_seconds + 1)
     assert full > faint + 60
     assert gone <= max(BACKGROUND) + 5
 
@@ -187,14 +210,24 @@ def test_the_inset_can_be_switched_off():
 # --- idle, background, status ----------------------------------------------------------------
 
 
-def test_the_idle_screen_centres_the_title(screen):
-    width, height = screen.size
-    screen.render(scene(idle=True))
-    mask = text_mask(pixels(screen))
+def test_the_idle_screen_invites_and_moves_gently(screen):
+    idle = scene(idle=True, idle_message="Come closer!", t=0.0)
+    layout = screen.layout(idle)
+    screen.render(idle)
+    first = pixels(screen)
+    mask = inside(text_mask(first), layout.stage)
     rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    assert (rows.min() + rows.max()) / 2 == pytest.approx(height / 2, abs=height * 0.1)
-    assert (columns.min() + columns.max()) / 2 == pytest.approx(width / 2, abs=width * 0.05)
-    assert mask[: int(height * 0.15)].sum() == 0  # nothing in the header
+    assert (rows.min() + rows.max()) / 2 == pytest.approx(layout.stage[3] / 2, abs=20)
+    assert (columns.min() + columns.max()) / 2 == pytest.approx(layout.stage[2] / 2, abs=20)
+    screen.render(scene(idle=True, idle_message="Come closer!", t=1 / 30))
+    next_frame = pixels(screen)
+    screen.render(scene(idle=True, idle_message="Come closer!", t=6.0))
+    later = pixels(screen)
+    step = np.abs(next_frame.astype(int) - first).max()
+    assert 0 < step <= 12  # a frame later: moved, but barely (gentle, no flicker)
+    assert np.abs(later.astype(int) - first).sum(axis=2).astype(bool).sum() > 1000
+    band = layout.band
+    assert np.array_equal(inside(first, band), inside(later, band))  # the host stays put
 
 
 def test_a_greeting_replaces_the_idle_screen(screen):
@@ -212,17 +245,22 @@ def test_a_background_image_covers_the_screen(tmp_path):
     with Screen(STYLE, (800, 480), headless=True) as screen:
         screen.render(scene(background_image=path, lines=[]))
         image = pixels(screen)
-    assert tuple(image[470, 5]) == (200, 40, 40)  # bottom-left: the image, not the colour
-    assert tuple(image[240, 400]) == (200, 40, 40)
+    assert tuple(image[470, 400]) == (200, 40, 40)  # the stage: the image, not the colour
+    assert tuple(image[240, 500]) == (200, 40, 40)
+    assert tuple(image[470, 5]) != (200, 40, 40)  # the band: a panel keeps its text readable
 
 
-def test_an_unreadable_background_image_falls_back_to_the_colour(tmp_path, caplog):
+@pytest.mark.parametrize("key", ["background_image", "logo"])
+def test_an_unreadable_image_is_left_out_and_logged_once(tmp_path, caplog, key):
+    """A broken background image shows the colour, a broken logo no logo."""
     path = tmp_path / "broken.png"
     path.write_bytes(b"not a png")
     with Screen(STYLE, (800, 480), headless=True) as screen:
-        screen.render(scene(background_image=path))
-        screen.render(scene(background_image=path))
-        assert tuple(pixels(screen)[470, 400]) == BACKGROUND
+        screen.render(scene(**{key: path}))
+        screen.render(scene(**{key: path}))
+        with_broken = pixels(screen)
+        screen.render(scene())
+        assert np.array_equal(with_broken, pixels(screen))
     assert caplog.text.count("broken.png") == 1
 
 
@@ -280,16 +318,68 @@ def test_a_unicode_greeting_is_rendered_on_screen():
     assert with_l > without_l * 1.1
 
 
-def test_emoji_do_not_crash_and_are_left_out(caplog):
+needs_emoji_font = pytest.mark.skipif(
+    not any(path.is_file() for path in screen_text.EMOJI_FONTS)
+    and os.environ.get("CI") != "true",
+    reason="no emoji font: apt-get install fonts-noto-color-emoji (bootstrap.sh does as root)")
+
+
+@needs_emoji_font
+def test_emoji_are_drawn_in_colour():
+    """The shipped greetings' emoji: drawn from the colour font, not left out, not boxes."""
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        for emoji in ("🎉", "👋", "☕"):
+            shown = scene(greetings=[ShownGreeting(f"Welcome back {emoji}", 2.0)])
+            screen.render(shown)
+            with_emoji = inside(pixels(screen), screen.layout(shown).stage)
+            screen.render(scene(greetings=[ShownGreeting("Welcome back", 2.0)]))
+            without = inside(pixels(screen), screen.layout(shown).stage)
+            assert not np.array_equal(with_emoji, without), emoji
+        screen.render(scene(greetings=[ShownGreeting("🎉", 2.0)]))
+        stage = inside(pixels(screen), screen.layout(shown).stage).astype(int)
+    colourful = (stage.max(axis=2) - stage.min(axis=2)) > 80
+    assert colourful.sum() > 500  # the party popper's colours, not a grey shape
+
+
+def test_without_the_emoji_font_emoji_are_left_out_and_logged(caplog, monkeypatch):
+    monkeypatch.setattr(screen_text, "EMOJI_FONTS", ())
     caplog.set_level(logging.INFO, logger="greeter.ui")
     with Screen(STYLE, (800, 480), headless=True) as screen:
         screen.render(scene(greetings=[ShownGreeting("Welcome back, Zoë 🎉", 2.0)],
-                            title="Party 🎈 time"))
+                            title="Party 𓀀 time"))
         with_emoji = pixels(screen)
         screen.render(scene(greetings=[ShownGreeting("Welcome back, Zoë", 2.0)],
                             title="Party time"))
         assert np.array_equal(with_emoji, pixels(screen))
-    assert "🎉" in caplog.text
+    assert "🎉" in caplog.text and "𓀀" in caplog.text
+
+
+@pytest.mark.parametrize("text", ["مرحبا يا سارة", "שלום דנה"])
+def test_right_to_left_text_is_shaped_reordered_and_drawn(text):
+    """Arabic letters joined (presentation forms), both scripts in display order, and every
+    character drawn by the bundled font: no box, nothing left out."""
+    fonts = screen_text.Fonts(screen_text.SurfaceCache(10 ** 6))
+    assert fonts.undrawable(text) == ""
+    shown = screen_text.visual(text)
+    assert shown != text
+    if "م" in text:  # Arabic: shaped into joined forms
+        assert any(0xFE70 <= ord(char) <= 0xFEFF for char in shown)
+    else:
+        assert shown == " ".join(word[::-1] for word in text.split()[::-1])
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        greeting = scene(greetings=[ShownGreeting(text, 2.0)])
+        screen.render(greeting)
+        assert inside(text_mask(pixels(screen)), screen.layout(greeting).stage).mean() > 0.01
+
+
+def test_a_right_to_left_name_is_emphasised_where_it_is_drawn():
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        greeting = scene(greetings=[ShownGreeting("مرحبا يا سارة", 2.0, "سارة")])
+        screen.render(greeting)
+        accent = inside(text_mask(pixels(screen), ACCENT), screen.layout(greeting).stage)
+    columns = np.flatnonzero(accent.any(axis=0))
+    assert accent.sum() > 100
+    assert columns.max() < accent.shape[1] / 2  # read last, so drawn leftmost
 
 
 # --- screenshots, windows, events --------------------------------------------------------------
@@ -378,17 +468,19 @@ def test_a_100000_character_greeting_is_cut_to_a_few_lines_and_a_bounded_cache()
     huge = "Welcome back dear guest " * 4200  # 100,800 characters
     with Screen(STYLE, (800, 480), headless=True) as screen:
         for age in (0.5, 1.0, 2.0):  # fading in: a new opacity, the same cached text
-            screen.render(scene(title=huge, lines=[huge], status=huge,
-                                greetings=[ShownGreeting(huge, age), ShownGreeting(huge[1:], age)],
-                                camera=camera_frame()))
-        size, lines = screen._fonts.wrap(huge, 24, 692)  # what the panel shows of it
+            shown = scene(title=huge, lines=[huge], status=huge,
+                          greetings=[ShownGreeting(huge, age), ShownGreeting(huge[1:], age)],
+                          camera=camera_frame())
+            screen.render(shown)
+        text = screen._fonts.displayable(huge, ui.MAX_GREETING_CHARACTERS)
+        lines = screen._fonts.wrap(text, 24, 532)  # what the stage shows of it
         cached = screen.text_cache_bytes
-        mask = text_mask(pixels(screen))
+        mask = inside(text_mask(pixels(screen)), screen.layout(shown).stage)
     assert len(lines) == ui.MAX_GREETING_LINES
     assert lines[-1].endswith("\u2026")
     assert sum(map(len, lines)) <= ui.MAX_GREETING_CHARACTERS
     assert cached <= ui.TEXT_CACHE_BYTES
-    assert mask[int(480 * 0.3):int(480 * 0.7)].mean() > 0.01  # the greeting is on screen
+    assert mask.mean() > 0.01  # the greeting is on screen
 
 
 @pytest.mark.parametrize("idle", [True, False])
@@ -420,9 +512,9 @@ def test_text_the_rule_refuses_is_still_drawn_without_crashing(text):
 
 
 def test_the_longest_allowed_greeting_fits_the_robot_screen_uncut():
-    """The measurement behind MESSAGE_MAX_LENGTH: a message of that length with a name of
-    NAME_MAX_LENGTH wraps, at the smallest greeting size, into the space between the title and
-    the camera of the 800x480 screen, without an ellipsis."""
+    """The measurement behind MESSAGE_MAX_LENGTH and MAX_GREETING_LINES: a message of that
+    length with a name of NAME_MAX_LENGTH fits the stage of the 800x480 screen (beside the
+    band, above the camera) at 24 px or more, without an ellipsis."""
     words = ("Welcome back, {name}! It is wonderful to see you again at the Open Lab Day: the "
              "robots, the workshops and the coffee are waiting for you in hall B, and the demo "
              "of the new greeter starts at three near the main stage. Enjoy your visit and "
@@ -431,9 +523,72 @@ def test_the_longest_allowed_greeting_fits_the_robot_screen_uncut():
     name = ("Maximilian Alexander Ferdinand von Hohenzollern-Sigmaringen " * 2)[:NAME_MAX_LENGTH]
     text = render(message, name, datetime(2024, 5, 17, 15, 0))
     with Screen(STYLE, (800, 480), headless=True) as screen:
-        screen.render(scene(greetings=[ShownGreeting(text, 2.0)], camera=camera_frame()))
-        size = screen._text_size(STYLE.text_height)
-        _, lines = screen._fonts.wrap(text, size, 692)
-        line_height = screen._fonts.bold.get_sized_height(size)
+        shown = scene(greetings=[ShownGreeting(text, 2.0)], camera=camera_frame())
+        screen.render(shown)
+        stage = screen.layout(shown).stage
+        size, (lines,) = screen._fonts.fit([text], stage[2:], 58, 24, True)
+    assert stage[2:] == (532, 326)
+    assert size >= 24
     assert " ".join(lines) == text
-    assert len(lines) * line_height <= 241  # the height measured in greeter.people
+    assert len(lines) <= ui.MAX_GREETING_LINES
+
+
+# --- logo, transitions ----------------------------------------------------------------------
+
+
+def test_the_logo_is_drawn_at_the_top_of_the_band(tmp_path):
+    path = tmp_path / "logo.png"
+    logo = pygame.Surface((200, 100), pygame.SRCALPHA)
+    logo.fill((40, 200, 220, 255))
+    pygame.image.save(logo, str(path))
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        shown = scene(logo=path)
+        screen.render(shown)
+        layout = screen.layout(shown)
+        cyan = text_mask(pixels(screen), (40, 200, 220), tolerance=10)
+    rows, columns = np.flatnonzero(cyan.any(axis=1)), np.flatnonzero(cyan.any(axis=0))
+    left, top, width, height = layout.logo
+    assert (columns.min(), rows.min()) == (left, top)
+    assert columns.max() < left + width and rows.max() < top + height
+    assert np.ptp(columns) + 1 == pytest.approx(2 * (np.ptp(rows) + 1), abs=2)  # its shape
+
+
+def test_a_second_guest_slides_the_first_greeting_up_without_a_jump():
+    """Frame by frame at 30 fps while the second greeting fades in: the first one's letters
+    move up a few pixels a frame, never jumping, and end in the upper half of the stage."""
+    def first_greeting_middle(screen, t):
+        shown = scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0 + t),
+                                 ShownGreeting("Hello Zoë", t, "Zoë")])
+        screen.render(shown)
+        stage = screen.layout(shown).stage
+        rows = np.flatnonzero(inside(text_mask(pixels(screen)), stage).any(axis=1))
+        bands = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+        return (bands[0].min() + bands[0].max()) / 2, stage
+
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        middles = []
+        for frame in range(int(STYLE.fade_in_seconds * 30) + 2):
+            middle, stage = first_greeting_middle(screen, frame / 30)
+            middles.append(middle)
+    steps = np.abs(np.diff(middles))
+    assert middles[0] == pytest.approx(stage[3] / 2, abs=stage[3] * 0.1)
+    assert middles[-1] < stage[3] * 0.4
+    assert steps.max() <= 0.06 * 480
+
+
+def test_a_new_look_is_drawn_at_once_as_if_the_screen_were_new(tmp_path):
+    """The app passes the greetings file's screen section on every frame (hot reload): a
+    changed look must not leave anything of the old one in the screen's caches."""
+    logo = tmp_path / "logo.png"
+    pygame.image.save(pygame.Surface((40, 40)), str(logo))
+    before = scene(greetings=[ShownGreeting("Welcome back, Alex!", 2.0, "Alex")])
+    after = scene(title="Spring Fair", background=(240, 240, 230), text_colour=(20, 20, 20),
+                  accent=(200, 30, 90), lines=["Be kind"], logo=logo, font_scale=1.4,
+                  orientation="portrait",
+                  greetings=[ShownGreeting("Welcome back, Alex!", 2.0, "Alex")])
+    with Screen(STYLE, (800, 480), headless=True) as reused:
+        reused.render(before)
+        reused.render(after)
+        with Screen(STYLE, (800, 480), headless=True) as fresh:
+            fresh.render(after)
+            assert np.array_equal(pixels(reused), pixels(fresh))

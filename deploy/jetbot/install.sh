@@ -333,9 +333,10 @@ step_apt() {
         xinit x11-xserver-utils                              # the kiosk X session: xinit, xset, xhost
         sudo                                                 # admins run /usr/local/bin/greeter as greeter
     )
-    # (no fonts: greeter bundles DejaVu Sans in greeter/assets/fonts)
+    # (greeter bundles DejaVu Sans in greeter/assets/fonts for letters, Arabic and Hebrew)
     # Installed when the archive has them (a missing one is a warning, not a failure):
-    local optional=()
+    # colour emoji on the screen (without it they are left out; greetings check names them)
+    local optional=(fonts-noto-color-emoji)
     if [ "$is_jetson" = 1 ]; then
         optional+=(nvidia-l4t-gstreamer)  # nvarguscamerasrc, nvvidconv: JetPack ships it, a minimal image may not
     fi

@@ -17,6 +17,7 @@ from greeter.greetings import (
     message_for,
     messages_for,
     remove_greeting,
+    screen_texts,
     update_greetings,
     with_greeting,
 )
@@ -45,6 +46,10 @@ def check(ctx: click.Context, file: Optional[Path]) -> None:
             problem(line)
         ctx.exit(1)
     for warning in greetings_warnings(config, path, _enrolled_names(ctx)):
+        problem(f"warning: {path}: {warning}")
+    from greeter.screen_text import undrawable_warnings  # pygame: only for this command
+
+    for warning in undrawable_warnings(screen_texts(config)):
         problem(f"warning: {path}: {warning}")
     count = len(config.people)
     click.echo(f"{path}: valid, {count} {'person' if count == 1 else 'people'}")
