@@ -155,8 +155,9 @@ def make_bad_photos(samples: Path, folder: Path) -> dict:
         "empty.jpg": "empty file (0 bytes)",
         "folder.jpg": "is a directory, not a photo",
         "wall.jpg": "no face found",
-        "group.jpg": "2 faces found; use a photo of this person alone, or --largest",
-        "far.jpg": "smaller than the minimum of 60 px",
+        "group.jpg": "2 faces found (198 px, 136 px) and none is clearly the subject; use a "
+                     "photo of this person alone or in the middle, or --largest",
+        "far.jpg": "face is 36 px, smaller than the minimum of 40 px",
         "blurred.jpg": "face is blurred",
     }
 
