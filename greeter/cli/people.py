@@ -64,10 +64,12 @@ def show(ctx: click.Context, person_id: str) -> None:
     click.echo(f"{person.id}: {escaped(person.name)} (enrolled {person.created})"
                + (f": {hint}" if hint else ""))
     print_table(f"{len(photos)} photo{'s' if len(photos) != 1 else ''}",
-                ("photo", "face px", "sharpness", "sha256", "enrolled", "advice"),
-                ((p.photo_name, p.face_size, f"{p.sharpness:.0f}", p.photo_sha256[:12], p.created,
-                  "; ".join(face_advice(p.face_size, p.sharpness, None, enrolment)))
+                ("photo", "face px", "sharpness", "sha256", "enrolled"),
+                ((p.photo_name, p.face_size, f"{p.sharpness:.0f}", p.photo_sha256[:12], p.created)
                  for p in photos))
+    for photo in photos:
+        for advice in face_advice(photo.face_size, photo.sharpness, None, enrolment):
+            click.echo(f"{escaped(photo.photo_name)}: {advice}")
 
 
 @people.command()
