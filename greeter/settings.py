@@ -106,9 +106,9 @@ class EnrolmentSettings(StrictModel):
         ge=0,
         description="Smallest accepted sharpness: the variance of the Laplacian of the aligned "
         "150x150 face (greeter.faces.sharpness; a 5-pixel blur falls below 10). lfw-dev, by "
-        "sharpness of the enrolled photo: under 10 35 % identified correctly, 10-15 55 % with "
-        "the most wrong names given to them (3.2 per 100 photos, 0.7 elsewhere), 15-20 57 %, "
-        "20 and more 61 %.",
+        "sharpness of the enrolled photo: under 10 32 % identified correctly (20 photos), 10-15 "
+        "55 % with the most wrong names given to them (3.2 per 100 photos, 0.8 elsewhere), "
+        "15-20 57 %, 20 and more 61 %.",
     )
     good_sharpness: float = Field(
         20.0,
@@ -122,7 +122,7 @@ class EnrolmentSettings(StrictModel):
         description="Largest accepted head turn (greeter.faces.head_turn: 0 frontal, 0.5 a "
         "profile). lfw-dev, by head turn of the enrolled photo: other people or strangers given "
         "that person's name 4.1 times per 100 photos from 0.25 on (145 photos), 0.8 under; "
-        "identified correctly 45 % from 0.25 on, 61 % under. Refusing from 0.25 would leave 94 % "
+        "identified correctly about 47 % from 0.25 on, 61 % under. Refusing from 0.25 would leave 94 % "
         "of lfw-dev's people enrolled; any limit from 0.3 to 0.4 gives the same wrong names over "
         "the whole of lfw-dev (3, 4 without a limit), and 0.35 enrols 97.7 %.",
     )
