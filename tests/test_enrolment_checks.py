@@ -60,7 +60,7 @@ def test_weak_faces_are_enrolled_with_advice_and_good_ones_without():
 @pytest.mark.parametrize("size, sharpness, turn, problem, message", [
     (36, 45.0, 0.0, TOO_SMALL, "face is 36 px, smaller than the minimum of 40 px"),
     (62, 5.8, 0.0, BLURRED, "face is blurred (sharpness 5.8, minimum 10; use a sharper photo)"),
-    (62, 45.0, 0.42, TURNED, "face is turned away (head turn 0.42, at most 0.35; use a photo "
+    (62, 45.0, 0.42, TURNED, "face is turned away (head turn 0.42, at most 0.4; use a photo "
                              "looking at the camera)"),
 ])
 def test_what_makes_wrong_names_likely_is_rejected(size, sharpness, turn, problem, message):
