@@ -584,18 +584,17 @@ class Cast:
         return self.name.split()[0]
 
 
-_embeddings: Dict[Path, Optional[Tuple[np.ndarray, float, float]]] = {}
+_embeddings: Dict[Path, Optional[Tuple[np.ndarray, float]]] = {}
 
 
-def photo_face(photo: Path) -> Optional[Tuple[np.ndarray, float, float]]:
-    """The embedding, sharpness and head turn of the one face in `photo`, found as enrolment
-    finds it (upsampled for LFW's small faces); None when there is not exactly one face."""
+def photo_face(photo: Path) -> Optional[Tuple[np.ndarray, float]]:
+    """The embedding and sharpness of the one face in `photo`, found as enrolment finds it
+    (upsampled for LFW's small faces); None when there is not exactly one face."""
     photo = Path(photo)
     if photo not in _embeddings:
         engine = _face_engine()
         boxes, faces = engine.faces_in_photo(load_photo(photo), 1024, 1)
-        _embeddings[photo] = ((faces[0].embedding, faces[0].sharpness, faces[0].turn)
-                              if len(boxes) == 1 else None)
+        _embeddings[photo] = (faces[0].embedding, faces[0].sharpness) if len(boxes) == 1 else None
         if len(boxes) == 1:
             _face_boxes.setdefault(photo, tuple(int(v) for v in boxes[0]))
     return _embeddings[photo]
@@ -617,14 +616,11 @@ def pick_people(lfw: Path, count: int, seed: int = 0, match_within: float = 0.42
 
     Photo 1 is enrolled; the walk photo is the first other photo whose embedding is within
     `match_within` of it. A person is taken only when both photos show exactly one face, the
-    enrolment photo is sharp enough to enrol (`min_sharpness`, above greeter's minimum) and not
-    turned away beyond greeter's limit (`EnrolmentSettings.max_turn`), and
+    enrolment photo is sharp enough to enrol (`min_sharpness`, above greeter's minimum), and
     their walk photo and enrolment photo are at least `apart_from_others` from everybody
     already taken, so that the robot's open-set matching has a clear answer (greeter's
     default threshold is 0.5, its ratio test 0.85). Hard LFW photos (profile, blur, another
     face in the picture) are thereby left out: the scenes test the robot, not dlib."""
-    from greeter.settings import EnrolmentSettings
-
     folders = sorted(path for path in (Path(lfw) / "people").iterdir() if path.is_dir())
     order = _rng(seed).permutation(len(folders))
     chosen: List[Cast] = []
@@ -637,8 +633,7 @@ def pick_people(lfw: Path, count: int, seed: int = 0, match_within: float = 0.42
         if len(photos) < 2 or not person_id(folder.name):
             continue
         enrol_face = photo_face(photos[0])
-        if enrol_face is None or enrol_face[1] < min_sharpness \
-                or enrol_face[2] > EnrolmentSettings().max_turn:
+        if enrol_face is None or enrol_face[1] < min_sharpness:
             continue
         enrol = enrol_face[0]
         if any(_distance(enrol, other) < apart_from_others for other in vectors):
