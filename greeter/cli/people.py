@@ -13,7 +13,7 @@ from greeter.bundle import (
     read_bundle,
 )
 from greeter.cli import open_store, settings_of
-from greeter.cli.output import print_json, print_table
+from greeter.cli.output import print_json, print_table, problem
 from greeter.console.hints import quality_hint
 from greeter.enrolment import face_advice
 from greeter.erasure import erase_person
@@ -21,7 +21,7 @@ from greeter.errors import ConfigError, StoreError
 from greeter.faces import MODEL_ID
 from greeter.greetings import rename_greeting
 from greeter.people import check_name, escaped
-from greeter.store import ADDED, REPLACED, SKIPPED
+from greeter.store import ADDED, REPLACED, SKIPPED, StoreDamaged
 
 
 @click.group()
@@ -37,7 +37,8 @@ def list_people(ctx: click.Context, as_json: bool) -> None:
     more often (a single photo, only weak photos: add 1-2 more)."""
     everyone, qualities = _people_or_nobody(ctx)
     enrolment = settings_of(ctx).enrolment
-    hints = {p.id: quality_hint(qualities.get(p.id, []), enrolment) for p in everyone}
+    hints = {p.id: "" if qualities is None else quality_hint(qualities.get(p.id, []), enrolment)
+             for p in everyone}
     if as_json:
         print_json([{"id": p.id, "name": p.name, "photos": p.photos, "created": p.created,
                      "hint": hints[p.id]} for p in everyone])
@@ -112,7 +113,10 @@ def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
 
 
 def _people_or_nobody(ctx: click.Context):
-    """Everybody enrolled and their photos' (face size, sharpness); nobody without a store."""
+    """Everybody enrolled and their photos' (face size, sharpness); nobody without a store.
+
+    A store whose photos cannot be read any more still lists its people (without hints), with
+    the damage named on stderr."""
     try:
         store = open_store(ctx)
     except StoreError:
@@ -120,7 +124,12 @@ def _people_or_nobody(ctx: click.Context):
             return [], {}
         raise
     with store:
-        return store.people(), store.photo_qualities()
+        everyone = store.people()
+        try:
+            return everyone, store.photo_qualities()
+        except StoreDamaged as damage:
+            problem(f"{escaped(str(damage))} (the hints are left out)")
+            return everyone, None
 
 
 @people.command("export")
