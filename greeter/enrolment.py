@@ -9,7 +9,7 @@ What a photo must pass is decided from measurements on lfw-dev (written beside e
 `EnrolmentSettings`): a photo is rejected only where it would make wrong names likely (a face
 turned far away, a blurred one, no clear subject among several faces); a usable but weak photo
 is enrolled with a warning that says how to do better (`face_advice`). Of photo 1 of each of
-lfw-dev's 1,184 people, these rules enrol 97.8 % (68.3 % before), 30 % of them with a warning,
+lfw-dev's 1,184 people, these rules enrol 98.1 % (68.3 % before), 30 % of them with a warning,
 and give fewer wrong names than before (``benchmarks/openset_lfw.py``).
 
 Photos are analysed in worker processes, one per core: dlib holds the GIL for most of its
