@@ -2,7 +2,7 @@
 
 A single photo works, but more photos make recognition much surer: on lfw-dev (people with 4
 photos or more, identified on their photos from the 4th on, 1 % of strangers named;
-``benchmarks/openset_lfw.py --photos 3``) one enrolled photo names 73 % of them correctly, two
+``benchmarks/openset_lfw.py --photos 3``) one enrolled photo names 74 % of them correctly, two
 84 %, three 86 %. A weak photo is one `greeter enroll` warned about (`greeter.enrolment
 .face_advice`: a small or soft face); the store keeps no head turn, so that warning is only
 given when enrolling.
