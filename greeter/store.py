@@ -372,16 +372,16 @@ class Store:
             ).fetchall()
         return [EnrolledPhoto(*row) for row in rows]
 
-    def face_sizes(self) -> Dict[str, List[int]]:
-        """Id -> face size (px) of each of their photos, for everybody, in one query (the
-        console's quality hints for a thousand people)."""
+    def photo_qualities(self) -> Dict[str, List[Tuple[int, float]]]:
+        """Id -> (face size in px, sharpness) of each of their photos, for everybody, in one
+        query (the quality hints of the console's and the CLI's people lists)."""
         with self._reading() as db:
-            rows = db.execute(
-                "SELECT person_id, face_size FROM embeddings ORDER BY person_id, id").fetchall()
-        sizes: Dict[str, List[int]] = {}
-        for person_id, size in rows:
-            sizes.setdefault(person_id, []).append(size)
-        return sizes
+            rows = db.execute("SELECT person_id, face_size, sharpness FROM embeddings "
+                              "ORDER BY person_id, id").fetchall()
+        qualities: Dict[str, List[Tuple[int, float]]] = {}
+        for person_id, size, sharpness in rows:
+            qualities.setdefault(person_id, []).append((size, sharpness))
+        return qualities
 
     def photo_owner(self, photo_sha256: str) -> Optional[str]:
         """Id of the person a photo (by content hash) is enrolled for, if any."""

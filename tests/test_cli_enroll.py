@@ -155,8 +155,9 @@ def make_bad_photos(samples: Path, folder: Path) -> dict:
         "empty.jpg": "empty file (0 bytes)",
         "folder.jpg": "is a directory, not a photo",
         "wall.jpg": "no face found",
-        "group.jpg": "2 faces found; use a photo of this person alone, or --largest",
-        "far.jpg": "smaller than the minimum of 60 px",
+        "group.jpg": "2 faces found (198 px, 136 px) and none is clearly the subject; use a "
+                     "photo of this person alone or in the middle, or --largest",
+        "far.jpg": "face is 36 px, smaller than the minimum of 40 px",
         "blurred.jpg": "face is blurred",
     }
 
@@ -549,3 +550,84 @@ def test_an_inbox_of_empty_person_folders_is_an_error(tmp_path):
     assert result.exit_code == 1
     assert f"{tmp_path / 'inbox' / 'alex'}: warning: no photos in it" in result.stderr
     assert f"Error: no photos found in {tmp_path / 'inbox'}" in result.stderr
+
+
+# --- what a real photo earns: enrolled, enrolled with advice, or rejected (issue 10) -------
+
+
+def test_a_small_face_is_enrolled_with_advice_and_the_person_flagged(lfw, tmp_path):
+    photo = lfw / "people" / "Adolfo_Aguilar_Zinser" / "Adolfo_Aguilar_Zinser_0001.jpg"
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", "--person", "adolfo", photo)
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == (f"{photo}: warning: small face (52 px): a larger photo "
+                                     f"will be recognised more often")
+    assert "1 enrolled, 0 skipped, 0 rejected; 1 enrolled with a warning" in result.stdout
+    listed = json.loads(invoke(store, "people", "list", "--json").stdout)
+    assert listed[0]["hint"] == "one weak photo: add 1-2 more photos"
+    shown = invoke(store, "people", "show", "adolfo").stdout.splitlines()
+    assert shown[0].endswith("): one weak photo: add 1-2 more photos")
+    assert shown[-1] == ("Adolfo_Aguilar_Zinser_0001.jpg: small face (52 px): a larger photo "
+                         "will be recognised more often")
+
+
+def test_people_list_flags_a_single_photo_and_not_two(samples, tmp_path):
+    store = tmp_path / "greeter.sqlite3"
+    invoke(store, "enroll", "--person", "barack", samples / "obama.jpg", samples / "obama2.jpg")
+    invoke(store, "enroll", "--person", "joe", samples / "biden.jpg")
+
+    hints = {person["id"]: person["hint"]
+             for person in json.loads(invoke(store, "people", "list", "--json").stdout)}
+
+    assert hints == {"barack": "", "joe": "one photo: add 1-2 more photos"}
+    assert "hint" in invoke(store, "people", "list").stdout
+    joe = invoke(store, "people", "show", "joe").stdout.splitlines()[0]
+    assert joe.startswith("joe: Joe (enrolled")
+    assert joe.endswith("): one photo: add 1-2 more photos")
+    barack = invoke(store, "people", "show", "barack").stdout.splitlines()[0]
+    assert barack.startswith("barack: Barack (enrolled") and barack.endswith(")")
+
+
+def test_the_central_face_of_two_is_enrolled_as_the_person(lfw, tmp_path):
+    # Julianne_Moore_0001: two 62 px faces; she is the one in the middle
+    folder = lfw / "people" / "Julianne_Moore"
+    photos = sorted(folder.glob("*.jpg"))
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", "--person", "julianne", photos[0])
+
+    assert result.exit_code == 0, result.output
+    assert "1 enrolled" in result.stdout and "rejected: " not in result.stderr
+    named = [face["person"] for photo in photos[1:]
+             for face in identify_json(store, photo)[0]["faces"][:1]]
+    assert named.count("julianne") >= len(named) // 2, named
+
+
+def test_a_much_larger_face_is_enrolled_and_a_bystander_ignored(samples, tmp_path):
+    photo = Image.open(samples / "obama.jpg").convert("RGB")
+    bystander = Image.open(samples / "biden.jpg").convert("RGB")
+    bystander = bystander.resize((bystander.width // 4, bystander.height // 4), Image.LANCZOS)
+    photo.paste(bystander, (photo.width - bystander.width, photo.height - bystander.height))
+    photo.save(tmp_path / "obama-and-a-bystander.jpg")
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", "--person", "barack", tmp_path / "obama-and-a-bystander.jpg")
+
+    assert result.exit_code == 0, result.output
+    assert "1 enrolled" in result.stdout
+    assert people_in(identify_json(store, samples / "obama2.jpg")[0]) == ["barack"]
+    assert people_in(identify_json(store, samples / "biden.jpg")[0]) == [None]
+
+
+def test_a_photo_of_two_people_side_by_side_is_rejected_naming_the_sizes(samples, tmp_path):
+    store = tmp_path / "greeter.sqlite3"
+
+    result = invoke(store, "enroll", "--person", "someone", samples / "two_people.jpg")
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"{samples / 'two_people.jpg'}: rejected: 2 faces found (198 px, 136 px) and none is "
+        f"clearly the subject; use a photo of this person alone or in the middle, or --largest "
+        f"to enrol the largest face")

@@ -147,7 +147,7 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     find(By.NAME, "q").send_keys("obama")
     submit(By.CSS_SELECTOR, "form.search button")
     people = find(By.ID, "people").text
-    assert "Barack Obama" in people and "one photo: add another" in people
+    assert "Barack Obama" in people and "one photo: add 1-2 more photos" in people
     _screenshot(browser, shots, "4-people")
     submit(By.LINK_TEXT, "Barack Obama")
     _screenshot(browser, shots, "5-person")

@@ -96,3 +96,18 @@ def test_api_enrols_201_and_rejects_422_with_the_clis_reason(tmp_path, photos):
     bad_id = client.post("/api/people/Barack/photos", headers=headers,
                          files={"photo": ("o.jpg", photos["obama"].read_bytes(), "image/jpeg")})
     assert bad_id.status_code == 400 and "not a valid person id" in bad_id.json()["error"]
+
+
+def test_a_weak_photo_is_enrolled_with_the_clis_advice_and_the_person_flagged(tmp_path, lfw):
+    photo = lfw / "people" / "Adolfo_Aguilar_Zinser" / "Adolfo_Aguilar_Zinser_0001.jpg"
+    client = make_client(tmp_path)
+    csrf = signed_in_csrf(client)
+
+    response = client.post("/enrol", data={"csrf": csrf, "person_id": "adolfo", "name": ""},
+                           files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))])
+
+    page = html.unescape(response.text)
+    assert (f"{photo.name}</strong>: enrolled: small face (52 px): a larger photo will be "
+            f"recognised more often") in page
+    assert "one weak photo: add 1-2 more photos" in client.get("/people").text
+    assert "small face (52 px)" in html.unescape(client.get("/people/adolfo").text)

@@ -26,10 +26,10 @@ from greeter.store import PersonRecord, Store
 
 @pytest.fixture
 def console(tmp_path):
-    """A signed-in client, its CSRF token, and a store with Alex (one small photo) and
+    """A signed-in client, its CSRF token, and a store with Alex (one small photo, 52 px) and
     Zoë (two photos)."""
     settings = console_settings(tmp_path)
-    enrol_vectors(settings.store, "alex-m", "Alex Müller", photos=1, face_size=80, seed=1)
+    enrol_vectors(settings.store, "alex-m", "Alex Müller", photos=1, face_size=52, seed=1)
     enrol_vectors(settings.store, "zoe", "Zoë Example", photos=2, face_size=180, seed=2)
     client = make_client(tmp_path)
     return client, signed_in_csrf(client), settings
@@ -39,7 +39,7 @@ def test_people_list_shows_counts_and_quality_hints(console):
     client, _, _ = console
     page = client.get("/people").text
     assert "Alex Müller" in page and "Zoë Example" in page
-    assert "one small photo: add another" in page
+    assert "one weak photo: add 1-2 more photos" in page
     assert "2 photos" in page
 
 
@@ -293,14 +293,14 @@ def test_the_people_list_comes_in_pages_of_100(tmp_path):
     settings = console_settings(tmp_path)
     for index in range(120):
         enrol_vectors(settings.store, f"guest-{index:03d}", f"Guest {index:03d}",
-                      face_size=80 if index == 119 else 150, seed=index)
+                      face_size=52 if index == 119 else 150, seed=index)
     client = make_client(tmp_path)
     signed_in_csrf(client)
     first = client.get("/people").text
     assert "Guest 099" in first and "Guest 100" not in first and "page 1 of 2" in first
     second = client.get("/people", params={"page": "2"}).text
     assert "Guest 100" in second and "Guest 119" in second and "Guest 099" not in second
-    assert "one small photo: add another" in second
+    assert "one weak photo: add 1-2 more photos" in second
     with Store(settings.store) as store:
-        sizes = store.face_sizes()
-    assert len(sizes) == 120 and sizes["guest-119"] == [80]
+        qualities = store.photo_qualities()
+    assert len(qualities) == 120 and qualities["guest-119"] == [(52, 120.0)]

@@ -113,11 +113,11 @@ def candidate(chip, size, digest):
 def test_the_sharpest_distinct_good_frames_are_chosen(obama_chips):
     _, _, chip, blurred = obama_chips
     frames = [candidate(chip, 150, "a"), candidate(chip, 150, "a"),
-              candidate(blurred, 150, "b"), candidate(chip, 40, "c"), candidate(chip, 140, "d")]
+              candidate(blurred, 150, "b"), candidate(chip, 30, "c"), candidate(chip, 140, "d")]
     chosen, problem = choose(frames, ENROLMENT, 3)
     assert problem is None and [c.digest for c in chosen] == ["a", "d"]
     assert choose([candidate(blurred, 150, "b")], ENROLMENT, 3) == ([], BLURRED)
-    assert choose([candidate(blurred, 150, "b"), candidate(chip, 40, "c")],
+    assert choose([candidate(blurred, 150, "b"), candidate(chip, 30, "c")],
                   ENROLMENT, 3) == ([], TOO_SMALL)
 
 

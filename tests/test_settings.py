@@ -38,7 +38,7 @@ def test_command_line_values_win_over_the_environment():
 
 def test_empty_variables_keep_the_default():
     assert Settings.load(environ={"GREETER_ENROLMENT__MIN_FACE_SIZE": ""}) \
-        .enrolment.min_face_size == 60
+        .enrolment.min_face_size == 40
 
 
 def test_another_programs_variable_is_ignored_with_a_warning(caplog):

@@ -130,7 +130,9 @@ def test_reading_a_damaged_store_names_the_damage(damaged, tmp_path):
     path, page = damaged
     listed = invoke(path, "people", "list")
     assert listed.exit_code == 0
-    assert "alex-m" in listed.stdout
+    assert "alex-m" in listed.stdout and "enrol one" not in listed.stdout
+    assert listed.stderr.startswith(f"{path} is damaged (")
+    assert listed.stderr.endswith("(the hints are left out)\n")
     for args in (("people", "show", "zoe"), ("people", "export", tmp_path / "people.bundle")):
         result = invoke(path, *args)
         assert result.exit_code == 1, args

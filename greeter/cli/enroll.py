@@ -31,7 +31,8 @@ DEFAULT_INBOX = Path("enroll")
               help="Enrol the PATHS given as photos of this person (id like alex-mueller).")
 @click.option("--name", help="Display name for --person (default: from the id or name.txt).")
 @click.option("--largest", is_flag=True,
-              help="In photos with several faces, enrol the largest instead of rejecting.")
+              help="In photos with several faces, enrol the largest (by default the face that "
+                   "is clearly the subject, and a photo where none is is rejected).")
 @click.option("--jitter", type=click.IntRange(0, 100), default=None,
               help="Average N jittered copies per embedding (slower, slightly more robust).")
 @click.option("--workers", type=click.IntRange(0, 64), default=None,
@@ -44,9 +45,11 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
     photos PATHS of one person.
 
     A person folder is named by the person's id (enroll/alex-mueller/1.jpg) and may hold a
-    name.txt with the display name. Each photo needs exactly one clear face of at least the
-    minimum size. Photos already enrolled are skipped. Exits with status 1 when any photo was
-    rejected; every good photo is enrolled regardless. Ctrl-C or SIGTERM stop at once, keeping
+    name.txt with the display name. Each photo needs one face that is clearly its subject;
+    photos that would make wrong names likely (blurred, turned away, tiny faces) are rejected,
+    usable but weak ones are enrolled with a warning saying how to do better. Photos already
+    enrolled are skipped. Exits with status 1 when any photo was rejected; every good photo is
+    enrolled regardless. Ctrl-C or SIGTERM stop at once, keeping
     what was enrolled (exit status 130 or 143).
     """
     settings = settings_of(ctx)
@@ -92,8 +95,11 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
         ((o.person_id or "", str(o.path), o.status, o.reason) for o in outcomes),
     )
     counts = Counter(outcome.status for outcome in outcomes)
+    warned = sum(1 for outcome in outcomes if outcome.status == ENROLLED and outcome.warning)
     click.echo(f"{counts[ENROLLED]} enrolled, {counts[SKIPPED]} skipped, "
-               f"{counts[REJECTED]} rejected")
+               f"{counts[REJECTED]} rejected"
+               + (f"; {warned} enrolled with a warning: add 1-2 better photos of them"
+                  if warned else ""))
     if interrupted is not None:
         click.echo(f"interrupted: {interrupted.not_analysed} photos not analysed (run the same "
                    f"command again to enrol them)")

@@ -13,13 +13,15 @@ from greeter.bundle import (
     read_bundle,
 )
 from greeter.cli import open_store, settings_of
-from greeter.cli.output import print_json, print_table
+from greeter.cli.output import print_json, print_table, problem
+from greeter.console.hints import quality_hint
+from greeter.enrolment import face_advice
 from greeter.erasure import erase_person
 from greeter.errors import ConfigError, StoreError
 from greeter.faces import MODEL_ID
 from greeter.greetings import rename_greeting
 from greeter.people import check_name, escaped
-from greeter.store import ADDED, REPLACED, SKIPPED
+from greeter.store import ADDED, REPLACED, SKIPPED, StoreDamaged
 
 
 @click.group()
@@ -31,34 +33,44 @@ def people() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def list_people(ctx: click.Context, as_json: bool) -> None:
-    """Everybody enrolled, with their number of photos."""
-    everyone = _people_or_nobody(ctx)
+    """Everybody enrolled, with their number of photos and what would make them recognised
+    more often (a single photo, only weak photos: add 1-2 more)."""
+    everyone, qualities = _people_or_nobody(ctx)
+    enrolment = settings_of(ctx).enrolment
+    hints = {p.id: "" if qualities is None else quality_hint(qualities.get(p.id, []), enrolment)
+             for p in everyone}
     if as_json:
-        print_json([{"id": p.id, "name": p.name, "photos": p.photos, "created": p.created}
-                    for p in everyone])
+        print_json([{"id": p.id, "name": p.name, "photos": p.photos, "created": p.created,
+                     "hint": hints[p.id]} for p in everyone])
         return
     if not everyone:
         click.echo("nobody is enrolled")
         return
-    print_table(f"{len(everyone)} people", ("id", "name", "photos", "enrolled"),
-                ((p.id, p.name, p.photos, p.created) for p in everyone))
+    print_table(f"{len(everyone)} people", ("id", "name", "photos", "enrolled", "hint"),
+                ((p.id, p.name, p.photos, p.created, hints[p.id]) for p in everyone))
 
 
 @people.command()
 @click.argument("person_id", metavar="ID")
 @click.pass_context
 def show(ctx: click.Context, person_id: str) -> None:
-    """One person and the photos enrolled for them."""
+    """One person and the photos enrolled for them, with advice on weak photos."""
     with open_store(ctx) as store:
         person = store.person(person_id)
         if person is None:
             raise StoreError(f"nobody with id '{person_id}' is enrolled")
         photos = store.photos(person_id)
-    click.echo(f"{person.id}: {escaped(person.name)} (enrolled {person.created})")
+    enrolment = settings_of(ctx).enrolment
+    hint = quality_hint([(p.face_size, p.sharpness) for p in photos], enrolment)
+    click.echo(f"{person.id}: {escaped(person.name)} (enrolled {person.created})"
+               + (f": {hint}" if hint else ""))
     print_table(f"{len(photos)} photo{'s' if len(photos) != 1 else ''}",
                 ("photo", "face px", "sharpness", "sha256", "enrolled"),
                 ((p.photo_name, p.face_size, f"{p.sharpness:.0f}", p.photo_sha256[:12], p.created)
                  for p in photos))
+    for photo in photos:
+        for advice in face_advice(photo.face_size, photo.sharpness, None, enrolment):
+            click.echo(f"{escaped(photo.photo_name)}: {advice}")
 
 
 @people.command()
@@ -101,14 +113,23 @@ def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
 
 
 def _people_or_nobody(ctx: click.Context):
+    """Everybody enrolled and their photos' (face size, sharpness); nobody without a store.
+
+    A store whose photos cannot be read any more still lists its people (without hints), with
+    the damage named on stderr."""
     try:
         store = open_store(ctx)
     except StoreError:
         if not ctx.find_root().obj.store.exists():
-            return []
+            return [], {}
         raise
     with store:
-        return store.people()
+        everyone = store.people()
+        try:
+            return everyone, store.photo_qualities()
+        except StoreDamaged as damage:
+            problem(f"{escaped(str(damage))} (the hints are left out)")
+            return everyone, None
 
 
 @people.command("export")

@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 
 def _people(console: Console) -> list:
     store = console.store()
-    sizes = store.face_sizes()
+    qualities = store.photo_qualities()
     return [{"id": p.id, "name": p.name, "photos": p.photos, "created": p.created,
-             "hint": quality_hint(sizes.get(p.id, []))} for p in store.people()]
+             "hint": quality_hint(qualities.get(p.id, []), console.settings.enrolment)}
+            for p in store.people()]
 
 
 @api

@@ -134,9 +134,11 @@ def _people_rows(console: Console, query: str, page_number: int) -> Tuple[List[d
     matching = [person for person in store.people()
                 if not wanted or wanted in person.id or wanted in person.name.casefold()]
     shown = matching[(page_number - 1) * PEOPLE_PER_PAGE:page_number * PEOPLE_PER_PAGE]
-    sizes = store.face_sizes() if shown else {}
+    qualities = store.photo_qualities() if shown else {}
+    enrolment = console.settings.enrolment
     return [{"id": person.id, "name": person.name, "photos": person.photos,
-             "created": person.created[:10], "hint": quality_hint(sizes.get(person.id, []))}
+             "created": person.created[:10],
+             "hint": quality_hint(qualities.get(person.id, []), enrolment)}
             for person in shown], len(matching)
 
 
@@ -166,9 +168,11 @@ async def person_page(console, request, session, form) -> Response:
     photos = await in_thread(console.store().photos, person_id)
     rows = [{"name": p.photo_name, "face_size": p.face_size, "sharpness": f"{p.sharpness:.0f}",
              "sha256": p.photo_sha256[:12], "created": p.created[:16].replace("T", " "),
-             "verdict": photo_verdict(p.face_size)} for p in photos]
+             "verdict": photo_verdict(p.face_size, p.sharpness, console.settings.enrolment)}
+            for p in photos]
     return console.render("person.html", request, session, person=person, photos=rows,
-                          hint=quality_hint([p.face_size for p in photos]))
+                          hint=quality_hint([(p.face_size, p.sharpness) for p in photos],
+                                            console.settings.enrolment))
 
 
 @page
