@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from greeter.atomicfile import private_folder, replace_file
-from greeter.enrolment import BLURRED, TOO_SMALL, face_problem
+from greeter.enrolment import BLURRED, TOO_SMALL, TURNED, face_problem
 from greeter.errors import GreeterError
 from greeter.faces import Box, FaceEngine, box_size, sharpness
 from greeter.people import check_name, check_person_id
@@ -261,23 +261,26 @@ class Candidate:
     sharpness: float
     chip: np.ndarray = field(repr=False)
     digest: str
+    #: `greeter.faces.head_turn`
+    turn: float = 0.0
 
 
 def choose(candidates: Sequence[Candidate], enrolment: EnrolmentSettings,
            best: int) -> Tuple[List[Candidate], Optional[str]]:
     """The `best` sharpest distinct frames passing enrolment's rule, or none and the reason
-    the best of them failed (`TOO_SMALL` before `BLURRED`: coming closer fixes both)."""
+    the best of them failed (`TOO_SMALL` before `BLURRED`: coming closer fixes both; then
+    `TURNED`)."""
     good, seen = [], set()
     for candidate in sorted(candidates, key=lambda c: c.sharpness, reverse=True):
         if candidate.digest in seen:
             continue
         seen.add(candidate.digest)
-        if face_problem(candidate.size, candidate.sharpness, enrolment) is None:
+        if face_problem(candidate.size, candidate.sharpness, enrolment, candidate.turn) is None:
             good.append(candidate)
     if good:
         return good[:best], None
-    problems = {face_problem(c.size, c.sharpness, enrolment) for c in candidates}
-    return [], TOO_SMALL if TOO_SMALL in problems else BLURRED
+    problems = {face_problem(c.size, c.sharpness, enrolment, c.turn) for c in candidates}
+    return [], next(problem for problem in (TOO_SMALL, BLURRED, TURNED) if problem in problems)
 
 
 class DoorCollection:
@@ -321,9 +324,9 @@ class DoorCollection:
             self._worker.submit(self._measure, rgb, box)
 
     def _measure(self, rgb: np.ndarray, box: Box) -> None:
-        chip = self._engine.chips(rgb, [box])[0]
+        (chip,), (turn,) = self._engine.chips_and_turns(rgb, [box])
         self._candidates.append(Candidate(box_size(box), sharpness(chip), chip,
-                                          hashlib.sha256(rgb.tobytes()).hexdigest()))
+                                          hashlib.sha256(rgb.tobytes()).hexdigest(), turn))
 
     def finish(self) -> "Future[DoorResult]":
         """Enrol the best frames and write the result (on the worker, after every face
@@ -363,6 +366,11 @@ class DoorCollection:
             return _result(request, 0, BLURRED, f"the face was blurred (sharpness at best "
                            f"{sharpest:.1f}, minimum {enrolment.min_sharpness:g}): ask again "
                            f"with the guest standing still in good light")
+        if problem == TURNED:
+            frontal = min(c.turn for c in self._candidates)
+            return _result(request, 0, TURNED, f"the face was turned away (head turn at best "
+                           f"{frontal:.2f}, at most {enrolment.max_turn:g}): ask again with "
+                           f"the guest looking straight at the camera")
         embeddings = self._engine.embed_chips([c.chip for c in chosen], enrolment.jitter)
         stamp = request.requested.strftime("%Y%m%d-%H%M%S")
         stored = 0

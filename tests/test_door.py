@@ -28,7 +28,7 @@ from greeter.door import (
     result_for,
     write_result,
 )
-from greeter.enrolment import BLURRED, TOO_SMALL
+from greeter.enrolment import BLURRED, TOO_SMALL, TURNED
 from greeter.errors import GreeterError
 from greeter.faces import FaceEngine, sharpness
 from greeter.imaging import load_rgb
@@ -106,8 +106,8 @@ def obama_chips(samples):
     return engine, box, chip, blurred
 
 
-def candidate(chip, size, digest):
-    return Candidate(size, sharpness(chip), chip, digest)
+def candidate(chip, size, digest, turn=0.0):
+    return Candidate(size, sharpness(chip), chip, digest, turn)
 
 
 def test_the_sharpest_distinct_good_frames_are_chosen(obama_chips):
@@ -119,6 +119,16 @@ def test_the_sharpest_distinct_good_frames_are_chosen(obama_chips):
     assert choose([candidate(blurred, 150, "b")], ENROLMENT, 3) == ([], BLURRED)
     assert choose([candidate(blurred, 150, "b"), candidate(chip, 30, "c")],
                   ENROLMENT, 3) == ([], TOO_SMALL)
+
+
+def test_a_face_turned_away_at_the_door_is_refused_as_enrolment_refuses_it(obama_chips):
+    """The door applies enrolment's head-turn limit too: a profile frame never enrols."""
+    _, _, chip, _ = obama_chips
+    turned = ENROLMENT.max_turn + 0.05
+    assert choose([candidate(chip, 150, "a", turned)], ENROLMENT, 3) == ([], TURNED)
+    chosen, problem = choose([candidate(chip, 150, "a", turned), candidate(chip, 150, "b", 0.1)],
+                             ENROLMENT, 3)
+    assert problem is None and [c.digest for c in chosen] == ["b"]
 
 
 def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples, tmp_path):
