@@ -330,10 +330,10 @@ class Greeter:
             self._last_face_at = frame.t
         waiting = self.tracker.needing_embedding(frame.t)
         if waiting:
-            faces = self.recogniser.identify(frame.rgb, [track.box for track in waiting])
-            self.summary.embeddings += len(faces)
-            for track, face in zip(waiting, faces):
-                self.tracker.vote(track.id, face.person, face.distance, frame.t)
+            votes = self.recogniser.votes(frame.rgb, [track.box for track in waiting])
+            self.summary.embeddings += len(votes)
+            for track, vote in zip(waiting, votes):
+                self.tracker.vote(track.id, vote, frame.t, self.recogniser.judge_track)
         for greeting in self.policy.decide(self.tracker.tracks, frame.t):
             self._greet(greeting, frame)
 
