@@ -130,3 +130,40 @@ def choose_track_policy(guests: Sequence[TrackTrial], strangers: Sequence[TrackT
             if measured.correct > best_correct + 1e-12:
                 best, best_correct = policy, measured.correct
     return best
+
+
+def enrolled_track_trials(gallery: Gallery, settings: TrackingSettings) -> List[TrackTrial]:
+    """A guest track for each person with 2 or more photos: the first photo stays enrolled,
+    the others (hidden from the gallery) walk past, weighted equally (enrolled photos all
+    passed enrolment's quality checks)."""
+    trials = []
+    for person in range(len(gallery)):
+        rows = np.flatnonzero(gallery.row_person == person)
+        if len(rows) < 2:
+            continue
+        frames, weights = track_frames(gallery.matrix[rows[1:]], np.ones(len(rows) - 1),
+                                       settings.max_votes)
+        means = np.cumsum(frames, axis=0) / np.arange(1, len(frames) + 1)[:, None]
+        frame_distances, mean_distances = (_hiding(gallery, vectors, rows[1:])
+                                           for vectors in (frames, means))
+        trials.append(make_trial(frames, weights, frame_distances, gallery, person,
+                                 mean_distances))
+    return trials
+
+
+def stranger_track_trials(strangers: Sequence[np.ndarray], gallery: Gallery,
+                          settings: TrackingSettings) -> List[TrackTrial]:
+    """A stranger track for each group of embeddings ``(n, 128)`` (one stranger's photos)."""
+    trials = []
+    for photos in strangers:
+        frames, weights = track_frames(np.asarray(photos, np.float32).reshape(-1, 128),
+                                       np.ones(len(photos)), settings.max_votes)
+        trials.append(make_trial(frames, weights, gallery.person_distances(frames), gallery, -1))
+    return trials
+
+
+def _hiding(gallery: Gallery, vectors: np.ndarray, hidden_rows: np.ndarray) -> np.ndarray:
+    """Distances from `vectors` to each person, as if `hidden_rows` were not enrolled."""
+    distances = gallery.row_distances(vectors)
+    distances[:, hidden_rows] = np.inf
+    return gallery.per_person(distances)
