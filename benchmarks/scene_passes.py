@@ -184,9 +184,13 @@ def main() -> None:
     parser.add_argument("--strangers", type=int, default=100)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--baseline", default="a315145")
+    parser.add_argument("--rules", default="today,track rule",
+                        help="which of 'today' and 'track rule' to run")
     args = parser.parse_args()
     data = embed_lfw(args.lfw, args.embeddings)
-    rules = [("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO)]
+    rules = [(label, tree) for label, tree in
+             (("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO))
+             if label in args.rules.split(",")]
     print(f"{'enrolled':>8} {'rule':>11} {'named':>7} {'wrong':>6} {'strangers named':>16} "
           f"{'median s':>9}  (passes)")
     for size in [int(value) for value in args.sizes.split(",")]:

@@ -62,9 +62,9 @@ def default_policy(people: int) -> MatchPolicy:
 
 #: The track policy: what a live track's average embedding must pass (greeter.tracking). See
 #: greeter/track_calibration.py for the measurements behind these figures.
-DEFAULT_TRACK_RATIO = 0.83
-MAX_DEFAULT_TRACK_THRESHOLD = 0.56
-TRACK_THRESHOLD_DROP_PER_DECADE = 0.035
+DEFAULT_TRACK_RATIO = 0.81
+MAX_DEFAULT_TRACK_THRESHOLD = 0.54
+TRACK_THRESHOLD_DROP_PER_DECADE = 0.02
 
 
 def default_track_policy(people: int) -> MatchPolicy:
