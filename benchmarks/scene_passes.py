@@ -146,12 +146,20 @@ def run(tree: Path, store: Path, video: Path, events: Path) -> List[dict]:
     subprocess.run([sys.executable, "-m", "greeter", "--store", str(store), "run",
                     "--source", str(video), "--headless", "--events-out", str(events)],
                    check=True, env=env, capture_output=True)
+    return _greetings(events)
+
+
+def _greetings(events: Path) -> List[dict]:
     return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
 
 
-def score(passes: List[dict], greetings: List[dict]) -> Dict[str, float]:
+def score(passes: List[dict], greetings: List[dict],
+          until: float = float("inf")) -> Dict[str, float]:
+    """Shares of passes named (guests), wrongly named and of strangers named, among the passes
+    over by `until` (video seconds: a run cut short is scored on the passes it finished)."""
     named = wrong = strangers_named = guests = 0
     delays = []
+    passes = [window for window in passes if window["last"] + LATE_SECONDS <= until]
     for window in passes:
         mine = [g for g in greetings
                 if window["first"] <= g["t"] <= window["last"] + LATE_SECONDS]
@@ -186,6 +194,9 @@ def main() -> None:
     parser.add_argument("--baseline", default="a315145")
     parser.add_argument("--rules", default="today,track rule",
                         help="which of 'today' and 'track rule' to run")
+    parser.add_argument("--score-only", action="store_true",
+                        help="score the events files a (possibly interrupted) earlier run left, "
+                        "on the passes that every rule's run finished")
     args = parser.parse_args()
     data = embed_lfw(args.lfw, args.embeddings)
     rules = [(label, tree) for label, tree in
@@ -195,9 +206,16 @@ def main() -> None:
           f"{'median s':>9}  (passes)")
     for size in [int(value) for value in args.sizes.split(",")]:
         store, video, passes = build(data, size, args)
+        played = {}
         for label, tree in rules:
-            greetings = run(tree, store, video, store.with_name(f"events-{label[:5]}.jsonl"))
-            result = score(passes, greetings)
+            events = store.with_name(f"events-{label[:5]}.jsonl")
+            played[label] = (_greetings(events) if args.score_only
+                             else run(tree, store, video, events))
+        until = (min(max((g["t"] for g in greetings), default=0.0)
+                     for greetings in played.values())
+                 if args.score_only else float("inf"))
+        for label, greetings in played.items():
+            result = score(passes, greetings, until)
             print(f"{size:>8} {label:>11} {result['named']:>7.1%} {result['wrong']:>6.1%} "
                   f"{result['strangers_named']:>16.1%} {result['median_delay']:>9.2f}  "
                   f"({result['guests']} guests, {result['strangers']} strangers)", flush=True)
