@@ -143,9 +143,10 @@ def run(tree: Path, store: Path, video: Path, events: Path) -> List[dict]:
     if events.exists():
         events.unlink()
     env = dict(os.environ, PYTHONPATH=str(tree), SDL_VIDEODRIVER="dummy", **ENV)
+    # run in `tree`: ``python -m`` puts the working directory first on the path
     subprocess.run([sys.executable, "-m", "greeter", "--store", str(store), "run",
                     "--source", str(video), "--headless", "--events-out", str(events)],
-                   check=True, env=env, capture_output=True)
+                   check=True, env=env, capture_output=True, cwd=str(tree))
     return _greetings(events)
 
 
