@@ -179,7 +179,8 @@ class TrackingSettings(StrictModel):
         0.08,
         ge=0,
         description="A vote backs its nearest person only within the track threshold plus this "
-        "(the per-frame threshold): a frame of somebody else never counts for the name.",
+        "(the per-frame threshold): a frame of somebody else never counts for the name. 0.04 "
+        "to 0.15 named the same share of simulated lfw-dev tracks (greeter.track_calibration).",
     )
     stranger_votes: int = Field(
         3, ge=1, description="Votes before a track whose average embedding is clearly nobody "
@@ -189,7 +190,8 @@ class TrackingSettings(StrictModel):
         0.03,
         ge=0,
         description="A track's average farther than the track threshold plus this is clearly "
-        "nobody; nearer, the track waits for more votes (up to `max_votes`).",
+        "nobody; nearer, the track waits for more votes (up to `max_votes`). 0 to 0.08 moved "
+        "the share of simulated lfw-dev guests named by at most 1.5 points.",
     )
     majority: float = Field(
         0.66,
