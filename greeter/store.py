@@ -420,25 +420,20 @@ class Store:
         return Gallery.from_rows(self.embeddings())
 
     def calibration(self) -> Optional[MatchPolicy]:
-        """The policy saved by `greeter calibrate`, if any."""
-        with self._reading() as db:
-            rows = dict(db.execute(
-                "SELECT key, value FROM meta WHERE key IN ('threshold', 'ratio')"
-            ).fetchall())
-        if len(rows) != 2:
-            return None
-        return MatchPolicy(threshold=float(rows["threshold"]), ratio=float(rows["ratio"]))
+        """The still-photo policy saved by `greeter calibrate`, if any."""
+        return self._saved_policy("threshold", "ratio")
 
     def track_calibration(self) -> Optional[MatchPolicy]:
-        """The track policy saved by `greeter calibrate`, if any."""
+        """The live track policy saved by `greeter calibrate`, if any."""
+        return self._saved_policy("track_threshold", "track_ratio")
+
+    def _saved_policy(self, threshold_key: str, ratio_key: str) -> Optional[MatchPolicy]:
         with self._reading() as db:
-            rows = dict(db.execute(
-                "SELECT key, value FROM meta WHERE key IN ('track_threshold', 'track_ratio')"
-            ).fetchall())
+            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                   (threshold_key, ratio_key)).fetchall())
         if len(rows) != 2:
             return None
-        return MatchPolicy(threshold=float(rows["track_threshold"]),
-                           ratio=float(rows["track_ratio"]))
+        return MatchPolicy(threshold=float(rows[threshold_key]), ratio=float(rows[ratio_key]))
 
     def changed(self) -> bool:
         """True once after another connection (the CLI, another process) committed a change.
