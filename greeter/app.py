@@ -451,9 +451,9 @@ class Greeter:
         if votes is not None:
             if self.summary.embedding_spans is not None:
                 self.summary.embedding_spans.append((self._embedding_started, time.monotonic()))
-            self.summary.embeddings += len(votes.faces)
-            for track_id, face in votes.faces:
-                self.tracker.vote(track_id, face.person, face.distance, votes.frame.t)
+            self.summary.embeddings += len(votes.by_track)
+            for track_id, vote in votes.by_track:
+                self.tracker.vote(track_id, vote, votes.frame.t, self.recogniser.judge_track)
             self._greet_decided(votes.frame.t, frame or self.reader.latest or votes.frame)
 
     def _greet_decided(self, now: float, shown_on: Frame) -> None:

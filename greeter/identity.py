@@ -23,15 +23,16 @@ import numpy as np
 from greeter.background import yield_to_drawing
 from greeter.camera import Frame
 from greeter.faces import CHIP_SIZE, Box, FaceEngine
-from greeter.recognition import IdentifiedFace, Recogniser
+from greeter.recognition import Recogniser
+from greeter.tracking import Vote
 
 
 @dataclass(frozen=True)
 class Votes:
-    """What one job found: for each track id, who its face on `frame` is."""
+    """What one job found: for each track id, the vote of its face on `frame`."""
 
     frame: Frame
-    faces: List[Tuple[int, IdentifiedFace]]
+    by_track: List[Tuple[int, Vote]]
 
 
 class IdentityStage:
@@ -66,7 +67,7 @@ class IdentityStage:
             return False
         boxes = [box for _, box in tracks]
         self._job = (frame, [track_id for track_id, _ in tracks],
-                     self._worker.submit(recogniser.identify, frame.rgb, boxes, between_passes))
+                     self._worker.submit(recogniser.votes, frame.rgb, boxes, between_passes))
         return True
 
     def ready(self, wait: bool = False) -> Optional[Votes]:

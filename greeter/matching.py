@@ -60,6 +60,21 @@ def default_policy(people: int) -> MatchPolicy:
                        ratio=DEFAULT_RATIO)
 
 
+#: The track policy: what a live track's average embedding must pass (greeter.tracking). See
+#: greeter/track_calibration.py for the measurements behind these figures.
+DEFAULT_TRACK_RATIO = 0.81
+MAX_DEFAULT_TRACK_THRESHOLD = 0.54
+TRACK_THRESHOLD_DROP_PER_DECADE = 0.02
+
+
+def default_track_policy(people: int) -> MatchPolicy:
+    """The uncalibrated track policy for a gallery of `people` enrolled people."""
+    threshold = (MAX_DEFAULT_TRACK_THRESHOLD
+                 - TRACK_THRESHOLD_DROP_PER_DECADE * np.log10(max(people, 1)))
+    return MatchPolicy(threshold=round(float(max(threshold, MIN_DEFAULT_THRESHOLD)), 3),
+                       ratio=DEFAULT_TRACK_RATIO)
+
+
 @dataclass(frozen=True)
 class Match:
     """The outcome for one face.

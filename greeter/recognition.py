@@ -1,7 +1,9 @@
 """Who is in a photo: detection, embedding and matching put together.
 
 `Recogniser` is what ``greeter identify`` and the live loop share: it holds the enrolled
-gallery, the display names and the matching policy, and names the faces of an image.
+gallery, the display names and the matching policies, and names the faces of an image (the
+still-photo policy) or turns them into votes for the live tracks (`votes`, `judge_track`: the
+track policy, see greeter.tracking).
 """
 
 from dataclasses import dataclass
@@ -10,9 +12,17 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from greeter.faces import Box, FaceEngine
-from greeter.matching import Gallery, MatchPolicy, default_policy, match_faces
+from greeter.matching import (
+    Gallery,
+    MatchPolicy,
+    default_policy,
+    default_track_policy,
+    match_faces,
+    match_one,
+)
 from greeter.settings import DetectionSettings, MatchingSettings
 from greeter.store import Store
+from greeter.tracking import MeanMatch, Vote, vote_weight
 
 
 @dataclass(frozen=True)
@@ -37,29 +47,60 @@ def resolve_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy]
     )
 
 
+def resolve_track_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy],
+                         people: int) -> MatchPolicy:
+    """Like `resolve_policy`, for the track policy."""
+    base = calibrated or default_track_policy(people)
+    return MatchPolicy(
+        threshold=matching.track_threshold if matching.track_threshold is not None
+        else base.threshold,
+        ratio=matching.track_ratio if matching.track_ratio is not None else base.ratio,
+    )
+
+
 class Recogniser:
     """Names the faces in images against one snapshot of the store."""
 
     def __init__(self, engine: FaceEngine, gallery: Gallery, names: Dict[str, str],
-                 policy: MatchPolicy):
+                 policy: MatchPolicy, track_policy: MatchPolicy):
         self.engine = engine
         self.gallery = gallery
         self.names = names
         self.policy = policy
+        self.track_policy = track_policy
 
     @classmethod
     def from_store(cls, engine: FaceEngine, store: Optional[Store],
                    matching: MatchingSettings) -> "Recogniser":
         """From the store's current content; with no store, everybody is a stranger."""
         if store is None:
-            return cls(engine, Gallery.empty(), {}, resolve_policy(matching, None, 0))
+            return cls(engine, Gallery.empty(), {}, resolve_policy(matching, None, 0),
+                       resolve_track_policy(matching, None, 0))
         gallery = store.gallery()
         return cls(
             engine,
             gallery,
             {person.id: person.name for person in store.people()},
             resolve_policy(matching, store.calibration(), len(gallery)),
+            resolve_track_policy(matching, store.track_calibration(), len(gallery)),
         )
+
+    def votes(self, rgb: np.ndarray, boxes: List[Box],
+              between_passes: Optional[Callable[[], None]] = None) -> List[Vote]:
+        """One vote per face in `boxes` for its live track: the nearest person, the embedding
+        and its weight (greeter.tracking; `between_passes`: see `FaceEngine.embed_chips`)."""
+        faces = self.engine.faces(rgb, boxes, between_passes=between_passes)
+        embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
+        return [
+            Vote(match.candidate, match.distance, face.embedding,
+                 vote_weight(face.size, face.sharpness, face.turn))
+            for face, match in zip(faces, match_faces(embeddings, self.gallery, self.policy))
+        ]
+
+    def judge_track(self, mean: np.ndarray) -> MeanMatch:
+        """A track's average embedding matched with the track policy."""
+        match = match_one(mean, self.gallery, self.track_policy)
+        return MeanMatch(match.person, match.distance, self.track_policy.threshold)
 
     def identify(self, rgb: np.ndarray, boxes: List[Box],
                  between_passes: Optional[Callable[[], None]] = None) -> List[IdentifiedFace]:

@@ -420,14 +420,20 @@ class Store:
         return Gallery.from_rows(self.embeddings())
 
     def calibration(self) -> Optional[MatchPolicy]:
-        """The policy saved by `greeter calibrate`, if any."""
+        """The still-photo policy saved by `greeter calibrate`, if any."""
+        return self._saved_policy("threshold", "ratio")
+
+    def track_calibration(self) -> Optional[MatchPolicy]:
+        """The live track policy saved by `greeter calibrate`, if any."""
+        return self._saved_policy("track_threshold", "track_ratio")
+
+    def _saved_policy(self, threshold_key: str, ratio_key: str) -> Optional[MatchPolicy]:
         with self._reading() as db:
-            rows = dict(db.execute(
-                "SELECT key, value FROM meta WHERE key IN ('threshold', 'ratio')"
-            ).fetchall())
+            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                   (threshold_key, ratio_key)).fetchall())
         if len(rows) != 2:
             return None
-        return MatchPolicy(threshold=float(rows["threshold"]), ratio=float(rows["ratio"]))
+        return MatchPolicy(threshold=float(rows[threshold_key]), ratio=float(rows[ratio_key]))
 
     def changed(self) -> bool:
         """True once after another connection (the CLI, another process) committed a change.
@@ -540,13 +546,16 @@ class Store:
             self._truncate_journal("the import is done, but ")
         return report
 
-    def save_calibration(self, policy: MatchPolicy) -> None:
+    def save_calibration(self, policy: MatchPolicy,
+                         track: Optional[MatchPolicy] = None) -> None:
+        """Save the still-photo policy and, when given, the live track policy."""
+        values = [("threshold", repr(policy.threshold)), ("ratio", repr(policy.ratio)),
+                  ("calibrated", now_iso())]
+        if track is not None:
+            values += [("track_threshold", repr(track.threshold)),
+                       ("track_ratio", repr(track.ratio))]
         with self._transaction("the calibration was not saved") as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("threshold", repr(policy.threshold)), ("ratio", repr(policy.ratio)),
-                 ("calibrated", now_iso())],
-            )
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
 
     def _truncate_journal(self, done: str) -> None:
         """Copy the journal into the store and empty it, so erased embeddings do not linger in

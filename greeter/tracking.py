@@ -1,25 +1,39 @@
-"""Following faces between detections, and settling who each face is by voting. Pure: no
+"""Following faces between detections, and settling who each face is from its votes. Pure: no
 camera, no dlib, no clock of its own (times are passed in, in seconds).
 
 Detection finds boxes; embedding a face costs far more than detecting it, and a single frame
 can be blurred, half turned or badly lit. So each face seen over several detections becomes
 one **track** (matched by box overlap, or by centre distance for a quick step sideways), and
 the app embeds a track's face only while its identity is unsettled, at most
-`embeddings_per_second` times a second. Each embedding casts a **vote**: the person it
-matched, or None for nobody. The track is **settled** by `settle`:
+`embeddings_per_second` times a second. Each embedding casts a **vote**: the nearest enrolled
+person, the embedding itself and how much it counts (`vote_weight`: a large, sharp, frontal
+face counts fully, a small, soft or turned one less).
 
-* as a person once at least `person_votes` votes (2 or more) name that person and they hold
-  at least `majority` of the track's votes: one vote for Bob among votes for Alice never
-  makes Bob, and Alice-Bob-Alice-Bob waits for more votes instead of picking one;
-* as a stranger once at least `stranger_votes` votes say "nobody" and hold the majority;
-* as a stranger after `max_votes` votes without a winner: the default greeting is never a
-  wrong name.
+The decision is taken on the **track**, not the frame (`settle`). A guest seen on several
+frames gives stronger evidence than one still photo: the votes' quality-weighted **average
+embedding** lies nearer the guest's enrolled photo than most single frames do, while a
+stranger's average stays as far from everybody as the stranger is. The average is matched with
+the *track policy* (threshold and ratio test, `greeter.matching.default_track_policy`, fitted
+on simulated tracks so that at most 1 % of stranger *tracks* are named at every gallery size),
+and the track is settled
+
+* as a person once the average is accepted as that person and at least `person_votes` votes
+  (2 or more) back them: that person is the vote's nearest, within the track threshold plus
+  `frame_margin` (the per-frame threshold), and the backing votes hold at least `majority` of
+  the votes' weight. A single embedding can never name a track, however near it is, and one
+  bad frame among good ones neither makes another person nor drags the average onto them;
+* as a stranger once at least `stranger_votes` votes are in and the average is clearly
+  nobody (farther than the track threshold plus `stranger_margin`);
+* as a stranger after `max_votes` votes without a name: the default greeting is never a wrong
+  name.
 
 A settled track is never embedded again and keeps its identity until it ends.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from greeter.faces import Box, box_area
 from greeter.settings import TrackingSettings
@@ -44,16 +58,65 @@ def centre_shift(previous: Box, current: Box) -> float:
 
 @dataclass(frozen=True)
 class Vote:
-    """What one embedding of a track's face matched: a person's id, or None for nobody."""
+    """One embedding of a track's face: the nearest enrolled person (None when nobody is
+    enrolled) and the distance to them, the embedding, and its weight in the track's average
+    and majority (`vote_weight`)."""
 
     person: Optional[str]
     distance: float
+    embedding: np.ndarray
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class MeanMatch:
+    """What a track's average embedding matched under the track policy: the accepted person
+    (None: nobody), the distance to the nearest person, and the policy's threshold, which
+    tells "nearly somebody" from "clearly nobody"."""
+
+    person: Optional[str]
+    distance: float
+    threshold: float
+
+
+#: Matches a track's average embedding ``(128,)`` against the gallery (the recogniser's).
+MeanJudge = Callable[[np.ndarray], MeanMatch]
+
+#: A face of `MIN_SIZE` px or less counts `MIN_WEIGHT`, one of `FULL_SIZE` px or more fully:
+#: dlib's embedding is trained on ~100 px faces and degrades below ~50 px.
+MIN_SIZE, FULL_SIZE = 40.0, 80.0
+#: Sharpness (Laplacian variance of the aligned chip, `greeter.faces.sharpness`) from which a
+#: face counts fully.
+FULL_SHARPNESS = 60.0
+#: `greeter.faces.head_turn` at which a face counts `MIN_WEIGHT` (~0.5 is a profile).
+TURNED = 0.4
+#: No vote counts less than this: a poor frame still says something.
+MIN_WEIGHT = 0.2
+
+
+def vote_weight(size: float, sharpness: float, turn: float) -> float:
+    """How much one embedding counts, from `MIN_WEIGHT` (small, soft or turned) to 1 (large,
+    sharp, frontal): the product of one factor per quality, each linear between its limits."""
+    factors = ((size - MIN_SIZE) / (FULL_SIZE - MIN_SIZE), sharpness / FULL_SHARPNESS,
+               1.0 - turn / TURNED)
+    weight = 1.0
+    for factor in factors:
+        weight *= min(1.0, max(MIN_WEIGHT, factor))
+    return max(MIN_WEIGHT, weight)
+
+
+def mean_embedding(votes: Sequence[Vote]) -> np.ndarray:
+    """The votes' embeddings averaged with their weights."""
+    weights = np.array([vote.weight for vote in votes], float)
+    stacked = np.array([vote.embedding for vote in votes], float)
+    return (weights[:, None] * stacked).sum(axis=0) / weights.sum()
 
 
 @dataclass(frozen=True)
 class Identity:
-    """A track's settled identity. `person` is None for a stranger; `distance` is the median
-    distance of the votes that won (inf when a stranger was settled by `max_votes`)."""
+    """A track's settled identity. `person` is None for a stranger; `distance` is from the
+    track's average embedding to the nearest person when it settled (inf when nobody is
+    enrolled)."""
 
     person: Optional[str]
     distance: float
@@ -64,26 +127,24 @@ class Identity:
         return self.person is None
 
 
-def settle(votes: Sequence[Vote], settings: TrackingSettings) -> Optional[Identity]:
-    """The identity these votes settle, or None while they do not agree enough yet."""
-    counts: Dict[Optional[str], int] = {}
-    for vote in votes:
-        counts[vote.person] = counts.get(vote.person, 0) + 1
+def settle(votes: Sequence[Vote], mean: MeanMatch,
+           settings: TrackingSettings) -> Optional[Identity]:
+    """The identity these votes settle, given what their average embedding matched (`mean`),
+    or None while they do not agree enough yet. See the module docstring."""
     total = len(votes)
-    for candidate, count in counts.items():
-        needed = settings.stranger_votes if candidate is None else settings.person_votes
-        if count >= needed and count >= settings.majority * total:
-            winning = [vote.distance for vote in votes if vote.person == candidate]
-            return Identity(candidate, _median(winning), total)
+    if mean.person is not None:
+        reach = mean.threshold + settings.frame_margin
+        backing = [vote for vote in votes
+                   if vote.person == mean.person and vote.distance <= reach]
+        if len(backing) >= settings.person_votes and sum(vote.weight for vote in backing) \
+                >= settings.majority * sum(vote.weight for vote in votes):
+            return Identity(mean.person, mean.distance, total)
+    elif total >= settings.stranger_votes and \
+            mean.distance > mean.threshold + settings.stranger_margin:
+        return Identity(None, mean.distance, total)
     if total >= settings.max_votes:
-        return Identity(None, float("inf"), total)
+        return Identity(None, mean.distance, total)
     return None
-
-
-def _median(values: List[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 class Track:
@@ -119,8 +180,8 @@ class Tracker:
 
         tracks = tracker.update(boxes, now)          # the track of each box
         for track in tracker.needing_embedding(now):  # new or unsettled, rate-limited
-            match = ...embed track.box on the same frame and match it...
-            tracker.vote(track.id, match.person, match.distance, now)
+            face = ...embed and match track.box on the same frame (Recogniser)...
+            tracker.vote(track.id, face.vote, now, recogniser.judge_track)
     """
 
     def __init__(self, settings: TrackingSettings):
@@ -173,17 +234,17 @@ class Tracker:
             and (track.last_vote_at is None or now - track.last_vote_at >= interval)
         ]
 
-    def vote(self, track_id: int, person: Optional[str], distance: float,
-             now: float) -> Optional[Identity]:
-        """Record what an embedding of the track's face matched; returns the identity when this
-        vote settles the track. Votes for ended or already settled tracks are ignored (an
-        embedding computed off-thread may arrive late)."""
+    def vote(self, track_id: int, vote: Vote, now: float,
+             judge: MeanJudge) -> Optional[Identity]:
+        """Record an embedding of the track's face; `judge` matches the track's new average.
+        Returns the identity when this vote settles the track. Votes for ended or already
+        settled tracks are ignored (an embedding computed off-thread may arrive late)."""
         track = self._tracks.get(track_id)
         if track is None or track.settled:
             return None
-        track.votes.append(Vote(person, float(distance)))
+        track.votes.append(vote)
         track.last_vote_at = now
-        track.identity = settle(track.votes, self.settings)
+        track.identity = settle(track.votes, judge(mean_embedding(track.votes)), self.settings)
         return track.identity
 
     def _forget_stale(self, now: float) -> None:

@@ -52,7 +52,9 @@ class Walker:
     centre moves linearly from `start_xy` (at `enter` seconds) to `end_xy` (at `leave`); the
     walker is on screen for ``enter <= t < leave``. `brightness` is the light's gain at enter
     and at leave (linear in between). `face_box` is the face in the photo; None finds it with
-    dlib's HOG detector.
+    dlib's HOG detector. With `more_photos`, the walker shows `photo` and then each of them in
+    turn, `photo_seconds` each (and round again): frames that differ as a real camera's do
+    when the head moves.
     """
 
     photo: Path
@@ -65,9 +67,12 @@ class Walker:
     brightness: Tuple[float, float] = (1.0, 1.0)
     clothes: Optional[Tuple[int, int, int]] = None
     face_box: Optional[Box] = None
+    more_photos: Sequence[Path] = ()
+    photo_seconds: float = 0.3
 
     def __post_init__(self) -> None:
         self.photo = Path(self.photo)
+        self.more_photos = tuple(Path(photo) for photo in self.more_photos)
         if not self.leave > self.enter:
             raise ValueError(f"{self.photo.name}: leave ({self.leave}) must be after enter "
                              f"({self.enter})")
@@ -79,6 +84,14 @@ class Walker:
         share = min(max((t - self.enter) / (self.leave - self.enter), 0.0), 1.0)
         return (self.start_xy[0] + (self.end_xy[0] - self.start_xy[0]) * share,
                 self.start_xy[1] + (self.end_xy[1] - self.start_xy[1]) * share)
+
+    @property
+    def photos(self) -> Tuple[Path, ...]:
+        return (self.photo,) + tuple(self.more_photos)
+
+    def photo_index(self, t: float) -> int:
+        """Which of `photos` is shown at video time `t`."""
+        return int(max(t - self.enter, 0.0) / self.photo_seconds) % len(self.photos)
 
     def gain(self, t: float) -> float:
         share = min(max((t - self.enter) / (self.leave - self.enter), 0.0), 1.0)
@@ -353,13 +366,15 @@ class Sprite:
     face_size: Tuple[float, float]
 
 
-def make_sprite(walker: Walker, seed: int = 0) -> Sprite:
-    """The walker's head (the photo cut to a soft oval, scaled so the face box is `face_px`
-    wide) on a neck and shoulders in the walker's clothes."""
+def make_sprite(walker: Walker, seed: int = 0, photo: Optional[Path] = None) -> Sprite:
+    """The walker's head (the photo, by default `walker.photo`, cut to a soft oval, scaled so
+    the face box is `face_px` wide) on a neck and shoulders in the walker's clothes."""
     import cv2
 
-    rgb = load_photo(walker.photo)
-    top, right, bottom, left = walker.face_box or face_box_in_photo(walker.photo)
+    photo = walker.photo if photo is None else Path(photo)
+    rgb = load_photo(photo)
+    known_box = walker.face_box if photo == walker.photo else None
+    top, right, bottom, left = known_box or face_box_in_photo(photo)
     box_w, box_h = right - left, bottom - top
     scale = walker.face_px / box_w
     unit = (box_w + box_h) / 2.0 * scale  # the face box's size in sprite pixels
@@ -445,7 +460,8 @@ class _Renderer:
             if self.background.shape != (height, width, 3):
                 raise ValueError(f"background is {self.background.shape}, the scene "
                                  f"{(height, width, 3)}")
-        self.sprites = [make_sprite(walker, scene.seed * 1000 + index + 1)
+        self.sprites = [[make_sprite(walker, scene.seed * 1000 + index + 1, photo)
+                         for photo in walker.photos]
                         for index, walker in enumerate(scene.walkers)]
         # sensor noise: a few fields drawn once and taken in turn (drawing a fresh field for
         # every frame would be most of the rendering time)
@@ -461,9 +477,10 @@ class _Renderer:
         frame = self.background.astype(np.float32)
         owner = np.full((height, width), -1, np.int32)
         placed: Dict[int, Tuple[float, float, Sprite]] = {}
-        for number, (walker, sprite) in enumerate(zip(scene.walkers, self.sprites)):
+        for number, (walker, sprites) in enumerate(zip(scene.walkers, self.sprites)):
             if not walker.enter <= t < walker.leave:
                 continue
+            sprite = sprites[walker.photo_index(t)]
             fx, fy = walker.position(t)
             x = int(round(fx - sprite.face_centre[0]))
             y = int(round(fy - sprite.face_centre[1]))

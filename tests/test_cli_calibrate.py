@@ -4,6 +4,9 @@ import pytest
 from conftest import cli_runner
 
 from greeter.cli import main
+from greeter.faces import FaceEngine
+from greeter.recognition import Recogniser
+from greeter.settings import MatchingSettings
 from greeter.store import Store
 
 pytestmark = pytest.mark.slow
@@ -47,9 +50,13 @@ def test_dry_run_reports_and_saves_nothing(event):
     assert "   current: threshold" in result.stdout
     assert "calibrated: threshold" in result.stdout
     assert f"of 30 strangers named ({pairs} enrolled photos)" in result.stdout
+    assert "   current live: threshold" in result.stdout
+    assert "calibrated live: threshold" in result.stdout
+    assert f"of 30 strangers named ({pairs // 2} guests walking past)" in result.stdout
     assert "dry run: nothing saved" in result.stdout
     with Store(store) as opened:
         assert opened.calibration() is None
+        assert opened.track_calibration() is None
 
 
 def test_calibration_is_saved_and_keeps_strangers_unnamed(event):
@@ -65,6 +72,22 @@ def test_calibration_is_saved_and_keeps_strangers_unnamed(event):
         policy = opened.calibration()
         assert policy is not None and 0 < policy.threshold <= 0.6 and 0.6 <= policy.ratio <= 1
         assert len(list(opened.embeddings())) == before  # no stranger was stored
+
+
+def test_the_live_track_rule_is_calibrated_saved_and_used_by_the_robot(event):
+    store, strangers, _ = event
+    result = calibrate(store, "--strangers", strangers, "--target-far", "0")
+    assert result.exit_code == 0, result.output
+    live = next(line for line in result.stdout.splitlines()
+                if line.startswith("calibrated live:"))
+    assert "0.0% wrong name, 0.0% of 30 strangers named" in live
+    assert "of guests greeted by name" in live
+    with Store(store) as opened:
+        track = opened.track_calibration()
+        assert track is not None and 0.4 <= track.threshold <= 0.65
+        recogniser = Recogniser.from_store(FaceEngine(), opened, MatchingSettings())
+    assert recogniser.track_policy == track
+    assert f"threshold {track.threshold:.4f}" in live
 
 
 def test_too_few_photos_to_calibrate(tmp_path, samples):

@@ -1,8 +1,11 @@
 """Greeting decisions: once per track, a cooldown per person, strangers once per track."""
 
+import numpy as np
+
+from greeter.matching import Gallery, MatchPolicy, match_one
 from greeter.policy import Greeting, GreetingPolicy
 from greeter.settings import GreetingPolicySettings, TrackingSettings
-from greeter.tracking import Identity, Track, Tracker
+from greeter.tracking import Identity, MeanMatch, Track, Tracker, Vote
 
 COOLDOWN = 300.0
 
@@ -106,13 +109,23 @@ def test_a_zero_cooldown_greets_a_person_on_every_new_track():
 
 
 def test_tracker_and_policy_together_greet_after_two_agreeing_frames():
+    axes = np.eye(128, dtype=np.float32)
+    gallery = Gallery.from_rows([("alice", 0.6 * axes[0]), ("bob", 0.6 * axes[1])])
+    track_policy = MatchPolicy(threshold=0.5, ratio=0.83)
+
+    def judge(mean):
+        match = match_one(mean, gallery, track_policy)
+        return MeanMatch(match.person, match.distance, track_policy.threshold)
+
     tracker, rules = Tracker(TrackingSettings()), policy()
     greeted = []
-    frames = [("alice", 0.35), ("bob", 0.48), ("alice", 0.33), ("alice", 0.30)]
-    for index, (person, distance) in enumerate(frames):
+    frames = [(0, 0.35), (1, 0.48), (0, 0.33), (0, 0.30)]  # (person's axis, distance)
+    for index, (axis, distance) in enumerate(frames):
         now = index * 0.3
+        embedding = 0.6 * axes[axis] + distance * axes[5 + index]
+        match = match_one(embedding, gallery, track_policy)
         (face,) = tracker.update([(50, 150, 150, 50)], now)
         for due in tracker.needing_embedding(now):
-            tracker.vote(due.id, person, distance, now)
+            tracker.vote(due.id, Vote(match.candidate, match.distance, embedding), now, judge)
         greeted += rules.decide(tracker.tracks, now)
     assert greeted == [Greeting(face.id, "alice", 0.6, 1)]

@@ -13,7 +13,6 @@ from greeter.camera import Frame
 from greeter.detection import THREADS, DetectionStage, detect_scan
 from greeter.identity import IdentityStage
 from greeter.motion import CHANGE_LEVEL, STILL, Motion, MotionGate, small_grey
-from greeter.recognition import IdentifiedFace
 from greeter.scan import (
     FULL,
     FULL_EVERY_BUSY,
@@ -27,6 +26,7 @@ from greeter.scan import (
     plan_scan,
 )
 from greeter.status import Sample, rates
+from greeter.tracking import Vote
 
 SIZE = (640, 480)
 
@@ -197,16 +197,16 @@ def test_detection_threads_give_way_to_the_drawing_thread():
 
 
 class FakeRecogniser:
-    """Names every face "alex" at distance 0.3, once `release` is set."""
+    """Votes "alex" at distance 0.3 for every face, once `release` is set."""
 
     def __init__(self):
         self.release = threading.Event()
         self.calls = []
 
-    def identify(self, rgb, boxes, between_passes=None):
+    def votes(self, rgb, boxes, between_passes=None):
         self.calls.append(list(boxes))
         self.release.wait(5)
-        return [IdentifiedFace(box, "alex", "Alex", 0.3) for box in boxes]
+        return [Vote("alex", 0.3, np.zeros(128, np.float32), 1.0) for _ in boxes]
 
 
 class FakeFaceEngine:
@@ -226,7 +226,7 @@ def test_embedding_runs_off_the_callers_thread_one_job_at_a_time():
         recogniser.release.set()
         votes = stage.ready(wait=True)
         assert votes.frame is frame
-        assert [(track, face.person, face.distance) for track, face in votes.faces] == [
+        assert [(track, vote.person, vote.distance) for track, vote in votes.by_track] == [
             (1, "alex", 0.3), (2, "alex", 0.3)]
         assert not stage.working and stage.ready() is None
         assert recogniser.calls == [[(0, 10, 10, 0), (20, 40, 40, 20)]]

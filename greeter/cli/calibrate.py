@@ -1,21 +1,31 @@
-"""``greeter calibrate``: choose the matching threshold and ratio for this event's people."""
+"""``greeter calibrate``: choose the matching threshold and ratio for this event's people, for
+still photos and for the live robot's tracks."""
 
 from pathlib import Path
+from typing import Dict, List
 
 import click
+import numpy as np
 
 from greeter.cli import open_store, settings_of
 from greeter.enrolment import analyse_photos
 from greeter.errors import GreeterError
 from greeter.imaging import is_photo_name
 from greeter.matching import Trials, choose_policy, leave_one_out_trials, rates
-from greeter.recognition import resolve_policy
+from greeter.recognition import resolve_policy, resolve_track_policy
+from greeter.track_calibration import (
+    choose_track_policy,
+    enrolled_track_trials,
+    stranger_track_trials,
+    track_rates,
+)
 
 
 @click.command()
 @click.option("--strangers", "strangers_dir", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of photos of people who are NOT enrolled (searched recursively).")
+              help="Folder of photos of people who are NOT enrolled (searched recursively; the "
+              "photos of one sub-folder are taken as one person's).")
 @click.option("--target-far", type=click.FloatRange(0.0, 1.0), default=0.01, show_default=True,
               help="Largest share of strangers that may be greeted with a name.")
 @click.option("--max-wrong", type=click.FloatRange(0.0, 1.0), default=0.003, show_default=True,
@@ -26,10 +36,14 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
               dry_run: bool) -> None:
     """Choose threshold and ratio from the enrolled people's own photos and photos of strangers.
 
-    Each enrolled photo of a person with two or more photos is matched against everybody else
-    (leave one out); each stranger photo is matched against everybody. The policy that names
-    the most enrolled photos correctly within both limits is saved in the store and used by
-    identify and run. Stranger embeddings are computed in memory and never stored.
+    Still photos (identify): each enrolled photo of a person with two or more photos is matched
+    against everybody else (leave one out); each stranger photo against everybody. The live
+    robot's track rule: each such person walks past with their other photos, each stranger
+    (a sub-folder's photos, or one photo) too, as simulated tracks (greeter.track_calibration).
+    For both, the policy that names the most guests correctly within both limits is saved in
+    the store and used by identify and run, and the command reports the share of guests the
+    robot can expect to greet by name and of strangers it would name. Stranger embeddings are
+    computed in memory and never stored.
     """
     settings = settings_of(ctx)
     with open_store(ctx) as store:
@@ -45,9 +59,12 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
             )
         photos = sorted(p for p in strangers_dir.rglob("*") if p.is_file() and is_photo_name(p))
         enrolment = settings.enrolment.model_copy(update={"min_face_size": 0, "min_sharpness": 0})
-        embeddings = [result.embedding for _, result in
-                      analyse_photos(photos, settings.detection, enrolment, largest=True)
-                      if not isinstance(result, GreeterError)]
+        by_stranger: Dict[Path, List[np.ndarray]] = {}
+        for path, result in analyse_photos(photos, settings.detection, enrolment, largest=True):
+            if not isinstance(result, GreeterError):
+                stranger = path if path.parent == strangers_dir else path.parent
+                by_stranger.setdefault(stranger, []).append(result.embedding)
+        embeddings = [vector for group in by_stranger.values() for vector in group]
         if len(embeddings) < 20:
             raise GreeterError(
                 f"{strangers_dir}: found faces in {len(embeddings)} photos; calibration needs at "
@@ -64,8 +81,23 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
                 f"{measured.strangers_named:.1%} of {len(embeddings)} strangers named "
                 f"({len(enrolled.distance)} enrolled photos)"
             )
+        tracking = settings.tracking
+        guests = enrolled_track_trials(gallery, tracking)
+        stranger_tracks = stranger_track_trials(list(by_stranger.values()), gallery, tracking)
+        current_track = resolve_track_policy(settings.matching, store.track_calibration(),
+                                             len(gallery))
+        chosen_track = choose_track_policy(guests, stranger_tracks, tracking, target_far,
+                                           max_wrong)
+        for label, policy in (("current", current_track), ("calibrated", chosen_track)):
+            expected = track_rates(guests, stranger_tracks, policy, tracking)
+            click.echo(
+                f"{label:>10} live: threshold {policy.threshold:.4f}, ratio {policy.ratio:.2f}: "
+                f"{expected.correct:.1%} of guests greeted by name, {expected.wrong_name:.1%} "
+                f"wrong name, {expected.strangers_named:.1%} of {len(stranger_tracks)} strangers "
+                f"named ({len(guests)} guests walking past)"
+            )
         if dry_run:
             click.echo("dry run: nothing saved")
         else:
-            store.save_calibration(chosen)
+            store.save_calibration(chosen, chosen_track)
             click.echo(f"saved in {store.path}")

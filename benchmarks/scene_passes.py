@@ -1,0 +1,238 @@
+"""Guests and strangers walking past the robot, one at a time: the live track rule beside
+today's rule, through the real pipeline (``greeter run --source VIDEO --headless``) on the same
+rendered scenes, at 24 and 300 people enrolled.
+
+The scene (tests/scenes.py) is a corridor at 640x480, 15 fps; each pass is one person crossing
+it in 2.2 s, face 100-140 px wide, the face in full view from its first frame. The gallery
+enrols the first photo (with a face) of `size` random ``lfw-dev/people`` persons, written
+straight into a store from the cached embeddings. Guest passes are gallery people shown with
+their *other* photos only, switching photo every 0.3 s (several photos within one pass where
+the person has them); at 24 enrolled, people pass several times with their photos in another
+order. Stranger passes are half ``strangers/`` photos (one photo) and half people who are not
+enrolled (their photos in turn). The greeting cooldown is 0 so that a guest passing again is
+greeted again; memory throttling is off.
+
+Today's rule is the code of `--baseline` (default a315145, main before the track rule), run
+from a `git archive` of it; the new rule is this checkout's. Per size and rule it prints the
+share of guest passes greeted by name, of guest passes given a wrong name, of stranger passes
+named, and the median time from a pass's first frame to its greeting (guests named).
+
+Goals: >= 95 % of guest passes named at 24 enrolled, >= 90 % at 300; 0 wrong names; <= 1 % of
+stranger passes named; median time to greeting <= 0.3 s.
+
+Measured (Dec 2026, seed 3, 99 guest and 100 stranger passes per size, 2 cores shared with
+other work: the four runs in parallel, scored with --score-only on the passes all finished):
+
+    enrolled        rule   named  wrong  strangers named  median s
+          24       today   86.9%   0.0%             3.0%      0.13
+          24  track rule   94.9%   0.0%             4.0%      0.20
+         300       today   73.7%   0.0%             2.0%      0.13
+         300  track rule   78.8%   0.0%             3.0%      0.13
+
+The strangers named are mostly people very like an enrolled one (a stranger photo 0.37 from
+an enrolled person); the 1 % and 90 % goals are not reached on random lfw-dev people.
+
+Rendered videos, stores and the baseline's code are cached under `--cache` (rendering ~2
+minutes per size); each run of the pipeline takes ~5 minutes on 2 busy cores.
+
+Usage: python benchmarks/scene_passes.py [--lfw ../shared/faces/lfw-dev]
+       [--cache /work/cache/i10b/scenes] [--sizes 24,300] [--guests 100] [--strangers 100]
+"""
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from scenes import Scene, Walker, person_id, render_scene  # noqa: E402
+from track_rule_lfw import embed_lfw  # noqa: E402
+
+from greeter.store import Store  # noqa: E402
+
+FPS = 15.0
+PASS_SECONDS = 2.2
+GAP_SECONDS = 0.8
+#: A greeting up to this long after a walker left still belongs to its pass.
+LATE_SECONDS = 0.6
+ENV = {
+    "GREETER_GREETING_POLICY__COOLDOWN_SECONDS": "0",
+    "GREETER_THROTTLE__PRESSURE_BELOW": "0.02",
+    "GREETER_THROTTLE__CRITICAL_BELOW": "0.01",
+}
+
+
+def plan(data: Dict[str, np.ndarray], size: int, guests: int, strangers: int, seed: int):
+    """The gallery (person -> enrolment row) and the passes: (person id or None, photo paths)."""
+    labels, paths = data["label"], data["path"]
+    people = sorted(set(labels) - {"stranger"})
+    rows_of = {person: list(np.flatnonzero(labels == person)) for person in people}
+    usable = [person for person in people if len(rows_of[person]) >= 2 and person_id(person)]
+    rng = np.random.RandomState(seed)
+    order = [usable[i] for i in rng.permutation(len(usable))]
+    enrolled, outsiders = order[:size], order[size:]
+    gallery = {person: rows_of[person][0] for person in enrolled}
+    passes: List[Tuple[object, List[str]]] = []
+    for number in range(guests):
+        person = enrolled[number % size]
+        others = [str(paths[row]) for row in rows_of[person][1:]][:3]
+        turn = number // size
+        passes.append((person, others[turn % len(others):] + others[:turn % len(others)]))
+    stranger_rows = list(np.flatnonzero(labels == "stranger"))
+    for number in range(strangers):
+        if number % 2:
+            person = outsiders[number // 2]
+            passes.append((None, [str(paths[row]) for row in rows_of[person]][:3]))
+        else:
+            passes.append((None, [str(paths[stranger_rows[number // 2]])]))
+    rng.shuffle(passes)
+    return gallery, passes
+
+
+def make_scene(passes, seed: int) -> Scene:
+    rng = np.random.RandomState(seed)
+    walkers = []
+    for number, (person, photos) in enumerate(passes):
+        enter = number * (PASS_SECONDS + GAP_SECONDS) + 0.3
+        face = int(rng.randint(100, 141))
+        y = float(rng.randint(170, 260))
+        walkers.append(Walker(
+            photo=Path(photos[0]), more_photos=[Path(p) for p in photos[1:]],
+            person=person_id(person) if person else None, enter=enter,
+            leave=enter + PASS_SECONDS, start_xy=(0.6 * face + 10, y),
+            end_xy=(630 - 0.6 * face, y + rng.randint(-30, 31)), face_px=face))
+    return Scene(walkers, fps=FPS, seed=seed)
+
+
+def build(data, size, args) -> Tuple[Path, Path, List[dict]]:
+    """The store, the video and each pass's window, rendered once and cached."""
+    gallery, passes = plan(data, size, args.guests, args.strangers, args.seed)
+    key = hashlib.sha256(json.dumps([size, sorted(gallery), passes], default=str)
+                         .encode()).hexdigest()[:12]
+    folder = args.cache / f"passes-{size}-{key}"
+    truth_file = folder / "passes.json"
+    if not truth_file.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with Store(folder / "greeter.sqlite3") as store:
+            for person, row in gallery.items():
+                store.add_embedding(person_id(person), person.replace("_", " "),
+                                    data["embedding"][row], f"{row:064x}"[-64:],
+                                    Path(str(data["path"][row])).name, int(data["size"][row]),
+                                    float(data["sharpness"][row]))
+        truth = render_scene(make_scene(passes, args.seed), folder / "passes.mp4")
+        windows = [{"person": a.person, "photos": len(scene_photos),
+                    "first": a.first_frame / FPS, "last": a.last_frame / FPS}
+                   for a, (_, scene_photos) in zip(truth.appearances, passes)]
+        truth_file.write_text(json.dumps({"video": str(truth.path), "passes": windows}))
+    truth = json.loads(truth_file.read_text())
+    return folder / "greeter.sqlite3", Path(truth["video"]), truth["passes"]
+
+
+def baseline_tree(revision: str, cache: Path) -> Path:
+    """The baseline's greeter package, extracted once from git."""
+    target = cache / f"baseline-{revision}"
+    if not (target / "greeter").exists():
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "greeter"],
+                                 check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(target)
+    return target
+
+
+def run(tree: Path, store: Path, video: Path, events: Path) -> List[dict]:
+    """The real command line on the video; its greetings."""
+    if events.exists():
+        events.unlink()
+    env = dict(os.environ, PYTHONPATH=str(tree), SDL_VIDEODRIVER="dummy", **ENV)
+    # run in `tree`: ``python -m`` puts the working directory first on the path
+    subprocess.run([sys.executable, "-m", "greeter", "--store", str(store), "run",
+                    "--source", str(video), "--headless", "--events-out", str(events)],
+                   check=True, env=env, capture_output=True, cwd=str(tree))
+    return _greetings(events)
+
+
+def _greetings(events: Path) -> List[dict]:
+    return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+
+
+def score(passes: List[dict], greetings: List[dict],
+          until: float = float("inf")) -> Dict[str, float]:
+    """Shares of passes named (guests), wrongly named and of strangers named, among the passes
+    over by `until` (video seconds: a run cut short is scored on the passes it finished)."""
+    named = wrong = strangers_named = guests = 0
+    delays = []
+    passes = [window for window in passes if window["last"] + LATE_SECONDS <= until]
+    for window in passes:
+        mine = [g for g in greetings
+                if window["first"] <= g["t"] <= window["last"] + LATE_SECONDS]
+        people = [g for g in mine if g["person"]]
+        if window["person"] is None:
+            strangers_named += bool(people)
+            continue
+        guests += 1
+        if any(g["person"] != window["person"] for g in people):
+            wrong += 1
+        right = [g for g in people if g["person"] == window["person"]]
+        if right:
+            named += 1
+            delays.append(right[0]["t"] - window["first"])
+    strangers = len(passes) - guests
+    return {"named": named / max(guests, 1), "wrong": wrong / max(guests, 1),
+            "strangers_named": strangers_named / max(strangers, 1),
+            "median_delay": float(np.median(delays)) if delays else float("nan"),
+            "guests": guests, "strangers": strangers}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "faces" / "lfw-dev")
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/i10b/scenes"))
+    parser.add_argument("--embeddings", type=Path,
+                        default=Path("/work/cache/i10b/lfw_embeddings.npz"))
+    parser.add_argument("--sizes", default="24,300")
+    parser.add_argument("--guests", type=int, default=100)
+    parser.add_argument("--strangers", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--baseline", default="a315145")
+    parser.add_argument("--rules", default="today,track rule",
+                        help="which of 'today' and 'track rule' to run")
+    parser.add_argument("--score-only", action="store_true",
+                        help="score the events files a (possibly interrupted) earlier run left, "
+                        "on the passes that every rule's run finished")
+    args = parser.parse_args()
+    data = embed_lfw(args.lfw, args.embeddings)
+    rules = [(label, tree) for label, tree in
+             (("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO))
+             if label in args.rules.split(",")]
+    print(f"{'enrolled':>8} {'rule':>11} {'named':>7} {'wrong':>6} {'strangers named':>16} "
+          f"{'median s':>9}  (passes)")
+    for size in [int(value) for value in args.sizes.split(",")]:
+        store, video, passes = build(data, size, args)
+        played = {}
+        for label, tree in rules:
+            events = store.with_name(f"events-{label[:5]}.jsonl")
+            played[label] = (_greetings(events) if args.score_only
+                             else run(tree, store, video, events))
+        until = (min(max((g["t"] for g in greetings), default=0.0)
+                     for greetings in played.values())
+                 if args.score_only else float("inf"))
+        for label, greetings in played.items():
+            result = score(passes, greetings, until)
+            print(f"{size:>8} {label:>11} {result['named']:>7.1%} {result['wrong']:>6.1%} "
+                  f"{result['strangers_named']:>16.1%} {result['median_delay']:>9.2f}  "
+                  f"({result['guests']} guests, {result['strangers']} strangers)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
