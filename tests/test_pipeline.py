@@ -143,13 +143,13 @@ def test_in_real_time_faces_are_embedded_off_the_drawing_thread(samples, tmp_pat
                           str(samples / "short_hamilton_clip.mp4"), realtime=True),
                           reconnect=False))
     threads = []
-    identify = Recogniser.identify
+    votes = Recogniser.votes
 
     def recording(self, rgb, boxes, *rest):
         threads.append(threading.current_thread().name)
-        return identify(self, rgb, boxes, *rest)
+        return votes(self, rgb, boxes, *rest)
 
-    monkeypatch.setattr(Recogniser, "identify", recording)
+    monkeypatch.setattr(Recogniser, "votes", recording)
     summary = greeter.run()
     assert [g["person"] for g in summary.greetings if g["person"]] == [Lin.person]
     assert threads and all(name.startswith("identity") for name in threads)
