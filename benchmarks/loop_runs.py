@@ -7,7 +7,8 @@ entrance held in memory), and measures from the outside, through interfaces both
 
 * frames drawn: renders of a new camera frame (`Screen.render` with a new `Scene.camera`),
   with their `time.monotonic`;
-* embeddings: the (start, end) of each embedding call (`Recogniser.votes`; `identify` in today's loop);
+* embeddings: the (start, end) of each embedding job (`RunSummary.embedding_spans`; in
+  today's loop, of each `Recogniser.identify` call);
 * greetings: `Greeter._greet` calls, with the wall time and the frame shown;
 * when each frame left the source (`FrameSource.read`, after real-time pacing);
 * CPU: the process's CPU time, sampled every 0.5 s; peak memory (max RSS);
@@ -127,16 +128,14 @@ def timed_render(scene):
         drawn.append(time.monotonic())
 greeter.screen.render = timed_render
 embeddings = []
-# The live loop embeds through Recogniser.votes since the track rule; today's loop, identify.
-embedding_call = "votes" if hasattr(Recogniser, "votes") else "identify"
-embed = getattr(Recogniser, embedding_call)
-def timed_embed(self, rgb, boxes, *rest):
+identify = Recogniser.identify
+def timed_identify(self, rgb, boxes, *rest):
     started = time.monotonic()
     try:
-        return embed(self, rgb, boxes, *rest)
+        return identify(self, rgb, boxes, *rest)
     finally:
         embeddings.append((started, time.monotonic()))
-setattr(Recogniser, embedding_call, timed_embed)
+Recogniser.identify = timed_identify
 greeted = []
 greet = Greeter._greet
 def timed_greet(self, greeting, frame):
@@ -151,10 +150,17 @@ threading.Thread(target=sample, daemon=True).start()
 started, cpu_started = time.monotonic(), time.process_time()
 summary = greeter.run()
 done.set()
+# Since the pipeline, faces are embedded in the identity stage's worker process: the loop
+# records each job, from submitting it to casting its votes.
+if getattr(summary, "embedding_spans", None) is not None:
+    embeddings = summary.embedding_spans
 print(json.dumps({
     "frames": summary.frames, "seconds": summary.seconds, "started": started,
     "startup_seconds": started - constructing,
-    "cpu_seconds": time.process_time() - cpu_started,
+    # The identity worker process ended with the run: its CPU is the children's.
+    "cpu_seconds": time.process_time() - cpu_started + sum(
+        getattr(resource.getrusage(resource.RUSAGE_CHILDREN), kind)
+        for kind in ("ru_utime", "ru_stime")),
     "face_frames": summary.face_frames, "detections": summary.detections,
     "drawn": drawn, "embeddings": embeddings, "greeted": greeted, "cpu": cpu,
     "read_at": read_at, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -40,7 +40,8 @@ from loop_runs import (  # noqa: E402
 
 
 def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray) -> dict:
-    report = run_loop(tree, spec_for(store, str(clip), realtime=True), cores="0")
+    report = run_loop(tree, spec_for(store, str(clip), realtime=True, record_face_frames=True),
+                      cores="0")
     drawn = report["drawn"]
     all_gaps = gaps(drawn)
     embedding_gaps = gaps_while(drawn, report["embeddings"])

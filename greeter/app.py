@@ -5,13 +5,14 @@
     reader ──frames──▶ motion gate ─▶ scan plan ─▶ detection (2 threads; `greeter.detection`)
        │                                                │ boxes
        │                                                ▼
-       │                       identity (1 thread) ◀── tracker ──▶ policy ─▶ greeting ─▶ outputs
-       │                       embed, match ──votes──▶ (settled)             screen, events,
+       │                     identity (1 process) ◀── tracker ──▶ policy ─▶ greeting ─▶ outputs
+       │                     embed ─▶ match ──votes──▶ (settled)             screen, events,
        └──newest frame──▶ screen (the main thread only draws)                screenshots, voice
 
 * **The main thread draws** (pygame wants it) and moves small values between the stages:
-  detection runs on two threads (`greeter.detection`), embedding and matching on a third
-  (`greeter.identity`), the status file and door enrolment on threads of their own.
+  detection runs on two threads (`greeter.detection`: dlib's detector lets go of Python's
+  lock), embedding in a worker process (`greeter.identity`: dlib's ResNet holds the lock for
+  a whole pass), the status file and door enrolment on threads of their own.
 * **Two ways of running**. A live camera or a ``--realtime`` file never waits: each new frame
   is drawn at once, a frame due for detection is handed to a free detection thread (else the
   next one due is), and detections and votes are applied when they are ready. A file played
@@ -223,7 +224,7 @@ class Greeter:
                                   embedding_spans=[] if recording else None)
         self._stop = threading.Event()
         self.detection = DetectionStage(settings.detection.frame_upsample)
-        self.identity = IdentityStage(self.engine)
+        self.identity = IdentityStage()
         self._motion = MotionGate()
         #: Frames read but not drawn yet, in order, when a file is played as fast as possible
         #: (each with whether a detection was submitted for it), and a frame read but waiting
@@ -231,8 +232,6 @@ class Greeter:
         self._ahead: Deque[Tuple[Frame, bool]] = collections.deque()
         self._held: Optional[Frame] = None
         self._embedding_started = 0.0
-        #: Set after each frame drawn: paced embedding passes start right after one.
-        self._drawn = threading.Event()
         #: The frame last shrunk for the screen, and its picture (`_picture`).
         self._picture_of: Optional[Frame] = None
         self._picture_rgb: Optional[np.ndarray] = None
@@ -431,19 +430,12 @@ class Greeter:
             self._last_face_at = frame.t
         if not self.identity.working:
             waiting = [(t.id, t.box) for t in self.tracker.needing_embedding(frame.t)]
-            paced = None if wait_for_votes else self._after_next_draw
-            if self.identity.submit(self.recogniser, frame, waiting, paced):
+            if self.identity.submit(self.recogniser, frame, waiting):
                 self._embedding_started = time.monotonic()
         if wait_for_votes:
             self._apply_votes(self.identity.ready(wait=True), frame)
         else:
             self._greet_decided(frame.t, self.reader.latest or frame)
-
-    def _after_next_draw(self) -> None:
-        """On the identity thread: wait until a frame is drawn (at most a frame's wait), so
-        that the next ResNet pass, which holds the GIL, runs between two frames."""
-        self._drawn.clear()
-        self._drawn.wait(FRAME_WAIT_SECONDS)
 
     def _apply_votes(self, votes: Optional[Votes], frame: Optional[Frame] = None) -> None:
         """Cast a finished embedding job's votes, then greet whoever is settled now; the
@@ -559,7 +551,6 @@ class Greeter:
             if self.summary.face_frames is not None:
                 self.summary.face_frames.append(frame.index)
         self.screen.render(self._scene(frame))
-        self._drawn.set()
         if self.summary.drawn_at is not None:
             self.summary.drawn_at.append(time.monotonic())
 

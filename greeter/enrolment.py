@@ -331,8 +331,8 @@ def face_advice(face_size: int, face_sharpness: float, face_turn: Optional[float
 _PR_SET_PDEATHSIG = 1
 
 
-def _prepare_worker(parent_pid: int) -> None:
-    """Runs first in every analysing process."""
+def prepare_worker(parent_pid: int) -> None:
+    """Runs first in every worker process (photo analysis, the live loop's identity stage)."""
     # Each worker already has a core of its own; BLAS threads on top only contend.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
@@ -393,7 +393,7 @@ def analyse_photos(
         return
     # spawn, not fork: the caller may run threads (progress bars) that fork would copy.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_prepare_worker,
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=prepare_worker,
                                initargs=(os.getpid(),))
     futures: List[Future] = []
     try:

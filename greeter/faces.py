@@ -21,7 +21,7 @@ import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -209,31 +209,20 @@ class FaceEngine:
                  dlib.get_face_chips(rgb, shapes, size=CHIP_SIZE, padding=CHIP_PADDING)]
         return chips, turns
 
-    def embed_chips(self, chips: Sequence[np.ndarray], jitter: int = 0,
-                    between_passes: Optional[Callable[[], None]] = None) -> np.ndarray:
+    def embed_chips(self, chips: Sequence[np.ndarray], jitter: int = 0) -> np.ndarray:
         """128-d embeddings of aligned chips, each averaged with its mirror image's, in one
-        batched call: ``(len(chips), 128)``. With `between_passes`, one ResNet pass per call
-        instead, `between_passes()` before each: dlib holds the GIL for a whole call (~27 ms
-        a pass here), and the live loop's drawing thread gets its turn between passes."""
+        batched call: ``(len(chips), 128)``."""
         if not len(chips):
             return np.zeros((0, 128), np.float32)
         mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
-        model = self._model("embedding")
-        if between_passes is None:
-            vectors = model.compute_face_descriptor(list(chips) + mirrored, jitter)
-        else:
-            vectors = []
-            for chip in list(chips) + mirrored:
-                between_passes()
-                vectors.extend(model.compute_face_descriptor([chip], jitter))
+        vectors = self._model("embedding").compute_face_descriptor(list(chips) + mirrored, jitter)
         both = np.array([np.asarray(vector) for vector in vectors], dtype=np.float32)
         return (both[: len(chips)] + both[len(chips):]) / 2.0
 
-    def faces(self, rgb: np.ndarray, boxes: Sequence[Box], jitter: int = 0,
-              between_passes: Optional[Callable[[], None]] = None) -> List[Face]:
-        """Align and embed the faces in `boxes` (`between_passes`: see `embed_chips`)."""
+    def faces(self, rgb: np.ndarray, boxes: Sequence[Box], jitter: int = 0) -> List[Face]:
+        """Align and embed the faces in `boxes`."""
         chips, turns = self.chips_and_turns(rgb, boxes)
-        embeddings = self.embed_chips(chips, jitter, between_passes)
+        embeddings = self.embed_chips(chips, jitter)
         return [
             Face(box=tuple(box), embedding=embedding, sharpness=sharpness(chip), turn=turn)
             for box, chip, embedding, turn in zip(boxes, chips, embeddings, turns)

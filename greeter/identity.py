@@ -1,30 +1,65 @@
-"""The identity stage: embedding and matching the faces of unsettled tracks on a thread of its
-own, so the screen keeps its frame rate while a guest is recognised (two ResNet passes per
-face, the mirror average: ~40 ms here, hundreds of ms on the Nano's CPU).
+"""The identity stage: the faces of unsettled tracks are aligned and embedded in a worker
+process of their own, so the screen keeps its frame rate while a guest is recognised; the
+votes are matched in the loop's process when the job is taken (under a millisecond for 1,000
+people).
+
+A process, not a thread: dlib holds Python's global lock for a whole landmark and ResNet
+call. Measured here on one core (`taskset -c 0`, the Nano stand-in): with embedding on a
+thread, a pass stalled the drawing thread for up to 90 ms (p99 of the time between two drawn
+frames while a face was embedded, even with each pass started right after a frame was
+drawn); in a process, the operating system shares the core by priority and the worker runs
+niced (`greeter.background.NICENESS`), so drawing goes first. The worker costs its own
+Python and dlib models (~100 MB, `benchmarks/live_clip.py` prints both processes' peaks).
 
 The loop `submit`s the tracks `Tracker.needing_embedding` names, with the frame their boxes
 were found on; `ready` hands back each finished job's votes, which the loop casts with
 `Tracker.vote` (a vote for a track that ended or settled meanwhile is ignored there). One job
 at a time (no new job until the last one's votes were taken): the worker never falls behind,
-and a late vote never doubles an early one.
-
-dlib holds the GIL for a whole ResNet pass (~27 ms here; the drawing thread measured stalled
-for 55-70 ms per face when both passes ran in one call). So when the loop draws in real time,
-a job runs one pass at a time and starts each right after a frame was drawn (the loop's
-`between_passes`): the pass fits between two frames instead of delaying one.
+and a late vote never doubles an early one. A worker that dies (killed, out of memory) costs
+its job only: the next job starts a new one.
 """
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import logging
+import multiprocessing
+import os
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from greeter.background import yield_to_drawing
+from greeter.background import NICENESS
 from greeter.camera import Frame
-from greeter.faces import CHIP_SIZE, Box, FaceEngine
+from greeter.enrolment import prepare_worker
+from greeter.faces import CHIP_SIZE, Box, Face, FaceEngine
 from greeter.recognition import Recogniser
 from greeter.tracking import Vote
+
+log = logging.getLogger(__name__)
+
+#: The worker process's engine (`_start_worker`).
+_engine: Optional[FaceEngine] = None
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Runs first in the worker: it dies with the robot, gives way to drawing, and loads the
+    models now rather than when the first guest waits (~1 s here, several on the Nano)."""
+    global _engine
+    prepare_worker(parent_pid)
+    try:
+        os.nice(NICENESS)
+    except OSError as error:
+        log.debug("identity worker priority unchanged: %s", error)
+    _engine = FaceEngine()
+    _engine.faces(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8), [(0, CHIP_SIZE, CHIP_SIZE, 0)])
+
+
+def _embed(rgb: np.ndarray, boxes: Sequence[Box]) -> List[Face]:
+    return _engine.faces(rgb, boxes)
+
+
+def _started() -> bool:
+    return _engine is not None
 
 
 @dataclass(frozen=True)
@@ -36,50 +71,64 @@ class Votes:
 
 
 class IdentityStage:
-    def __init__(self, engine: FaceEngine) -> None:
-        """`engine` is the recognisers' engine: this stage's thread is its only user. Its
-        models load now, while the robot starts, not when the first guest waits (0.6 s on a
-        busy core here)."""
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="identity")
-        self._job: Optional[Tuple[Frame, List[int], Future]] = None
-        self._loading = self._worker.submit(self._load, engine)
+    def __init__(self) -> None:
+        self._worker = self._new_worker()
+        self._job: Optional[Tuple[Frame, List[int], Recogniser, Future]] = None
+        self._starting = self._worker.submit(_started)
 
     @staticmethod
-    def _load(engine: FaceEngine) -> None:
-        yield_to_drawing()
-        engine.faces(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8), [(0, CHIP_SIZE, CHIP_SIZE, 0)])
+    def _new_worker() -> ProcessPoolExecutor:
+        # spawn, not fork: the loop runs threads (reader, detection) that fork would copy.
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(os.getpid(),))
 
     def wait_ready(self) -> None:
-        """Until the models are loaded."""
-        self._loading.result()
+        """Until the worker has loaded the models."""
+        try:
+            self._starting.result()
+        except BrokenExecutor:
+            self._restart()
 
     @property
     def working(self) -> bool:
         return self._job is not None
 
     def submit(self, recogniser: Recogniser, frame: Frame,
-               tracks: Sequence[Tuple[int, Box]],
-               between_passes: Optional[Callable[[], None]] = None) -> bool:
-        """Embed and match the faces at these (track id, box) pairs of `frame`, calling
-        `between_passes` (on the worker) before each ResNet pass; False (and nothing done)
-        while a job is under way."""
+               tracks: Sequence[Tuple[int, Box]]) -> bool:
+        """Embed the faces at these (track id, box) pairs of `frame` and match them with
+        `recogniser`; False (and nothing done) while a job is under way."""
         if self._job is not None or not tracks:
             return False
         boxes = [box for _, box in tracks]
-        self._job = (frame, [track_id for track_id, _ in tracks],
-                     self._worker.submit(recogniser.votes, frame.rgb, boxes, between_passes))
+        try:
+            future = self._worker.submit(_embed, frame.rgb, boxes)
+        except BrokenExecutor:
+            self._restart()
+            future = self._worker.submit(_embed, frame.rgb, boxes)
+        self._job = (frame, [track_id for track_id, _ in tracks], recogniser, future)
         return True
 
     def ready(self, wait: bool = False) -> Optional[Votes]:
-        """The finished job's votes, None while it runs (with `wait`: once it finished) or
-        when there is none."""
+        """The finished job's votes, None while it runs (with `wait`: once it finished), when
+        there is none, or when the worker died doing it."""
         if self._job is None:
             return None
-        frame, track_ids, future = self._job
+        frame, track_ids, recogniser, future = self._job
         if not wait and not future.done():
             return None
         self._job = None
-        return Votes(frame, list(zip(track_ids, future.result())))
+        try:
+            faces = future.result()
+        except BrokenExecutor:
+            self._restart()
+            return None
+        return Votes(frame, list(zip(track_ids, recogniser.votes(faces))))
+
+    def _restart(self) -> None:
+        log.warning("the identity worker died (killed or out of memory?): a new one takes the "
+                    "next faces")
+        self._worker.shutdown(wait=False)
+        self._worker = self._new_worker()
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)

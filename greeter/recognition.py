@@ -7,11 +7,11 @@ track policy, see greeter.tracking).
 """
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from greeter.faces import Box, FaceEngine
+from greeter.faces import Box, Face, FaceEngine
 from greeter.matching import (
     Gallery,
     MatchPolicy,
@@ -85,11 +85,11 @@ class Recogniser:
             resolve_track_policy(matching, store.track_calibration(), len(gallery)),
         )
 
-    def votes(self, rgb: np.ndarray, boxes: List[Box],
-              between_passes: Optional[Callable[[], None]] = None) -> List[Vote]:
-        """One vote per face in `boxes` for its live track: the nearest person, the embedding
-        and its weight (greeter.tracking; `between_passes`: see `FaceEngine.embed_chips`)."""
-        faces = self.engine.faces(rgb, boxes, between_passes=between_passes)
+    def votes(self, faces: Sequence[Face]) -> List[Vote]:
+        """One vote per embedded face for its live track: the nearest person, the embedding
+        and its weight (greeter.tracking). The faces are embedded elsewhere
+        (greeter.identity's worker process): this is only matching, well under a millisecond
+        for 1,000 people."""
         embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
         return [
             Vote(match.candidate, match.distance, face.embedding,
@@ -102,11 +102,9 @@ class Recogniser:
         match = match_one(mean, self.gallery, self.track_policy)
         return MeanMatch(match.person, match.distance, self.track_policy.threshold)
 
-    def identify(self, rgb: np.ndarray, boxes: List[Box],
-                 between_passes: Optional[Callable[[], None]] = None) -> List[IdentifiedFace]:
-        """Name the faces in `boxes`, in the order given (`between_passes`: see
-        `FaceEngine.embed_chips`)."""
-        faces = self.engine.faces(rgb, boxes, between_passes=between_passes)
+    def identify(self, rgb: np.ndarray, boxes: List[Box]) -> List[IdentifiedFace]:
+        """Name the faces in `boxes`, in the order given."""
+        faces = self.engine.faces(rgb, boxes)
         embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
         return [
             IdentifiedFace(box=box, person=match.person,

@@ -11,8 +11,12 @@ import pytest
 from greeter.background import NICENESS
 from greeter.camera import Frame
 from greeter.detection import THREADS, DetectionStage, detect_scan
+from greeter.faces import FaceEngine
 from greeter.identity import IdentityStage
+from greeter.imaging import load_rgb
+from greeter.matching import Gallery, default_policy, default_track_policy
 from greeter.motion import CHANGE_LEVEL, STILL, Motion, MotionGate, small_grey
+from greeter.recognition import Recogniser
 from greeter.scan import (
     FULL,
     FULL_EVERY_BUSY,
@@ -26,7 +30,6 @@ from greeter.scan import (
     plan_scan,
 )
 from greeter.status import Sample, rates
-from greeter.tracking import Vote
 
 SIZE = (640, 480)
 
@@ -196,54 +199,64 @@ def test_detection_threads_give_way_to_the_drawing_thread():
 # --- identity stage -------------------------------------------------------------------------
 
 
-class FakeRecogniser:
-    """Votes "alex" at distance 0.3 for every face, once `release` is set."""
-
-    def __init__(self):
-        self.release = threading.Event()
-        self.calls = []
-
-    def votes(self, rgb, boxes, between_passes=None):
-        self.calls.append(list(boxes))
-        self.release.wait(5)
-        return [Vote("alex", 0.3, np.zeros(128, np.float32), 1.0) for _ in boxes]
-
-
-class FakeFaceEngine:
-    def faces(self, rgb, boxes):
-        return []
+@pytest.fixture(scope="module")
+def lin(samples):
+    """Lin-Manuel Miranda's photo, his face box, and a recogniser with him enrolled."""
+    engine = FaceEngine()
+    rgb = load_rgb(samples / "lin-manuel-miranda.png")
+    box = engine.detect(rgb, 0)[0]
+    (face,) = engine.faces(rgb, [box])
+    recogniser = Recogniser(engine, Gallery.from_rows([("lin", face.embedding)]),
+                            {"lin": "Lin"}, default_policy(1), default_track_policy(1))
+    return Frame(rgb, 7, 0.25), box, recogniser
 
 
-def test_embedding_runs_off_the_callers_thread_one_job_at_a_time():
-    stage = IdentityStage(FakeFaceEngine())
-    recogniser = FakeRecogniser()
-    frame = Frame(np.zeros((48, 64, 3), np.uint8), 7, 0.25)
+def test_faces_are_embedded_in_a_worker_process_one_job_at_a_time(lin, monkeypatch):
+    """The worker is another process: this process's engine is never asked to embed."""
+    frame, box, recogniser = lin
+
+    def not_here(*_args, **_kwargs):
+        raise AssertionError("embedded in the loop's process")
+
+    monkeypatch.setattr(FaceEngine, "faces", not_here)
+    stage = IdentityStage()
     try:
-        assert stage.submit(recogniser, frame, [(1, (0, 10, 10, 0)), (2, (20, 40, 40, 20))])
+        stage.wait_ready()
+        assert stage.submit(recogniser, frame, [(1, box), (2, box)])
         assert stage.working
-        assert stage.ready() is None  # still embedding: the caller goes on drawing
-        assert not stage.submit(recogniser, frame, [(3, (0, 10, 10, 0))])
-        recogniser.release.set()
+        assert not stage.submit(recogniser, frame, [(3, box)])
         votes = stage.ready(wait=True)
         assert votes.frame is frame
-        assert [(track, vote.person, vote.distance) for track, vote in votes.by_track] == [
-            (1, "alex", 0.3), (2, "alex", 0.3)]
+        assert [(track, vote.person) for track, vote in votes.by_track] == [(1, "lin"), (2, "lin")]
+        assert all(vote.distance < 0.1 and vote.weight > 0 for _, vote in votes.by_track)
         assert not stage.working and stage.ready() is None
-        assert recogniser.calls == [[(0, 10, 10, 0), (20, 40, 40, 20)]]
     finally:
         stage.close()
 
 
-def test_nothing_to_embed_starts_no_job():
-    stage = IdentityStage(FakeFaceEngine())
+def test_a_worker_that_dies_costs_its_job_only(lin):
+    frame, box, recogniser = lin
+    stage = IdentityStage()
     try:
-        assert not stage.submit(FakeRecogniser(), frame_with_spot(0, 1, 1), [])
-        assert not stage.working
+        stage.wait_ready()
+        for process in stage._worker._processes.values():
+            process.kill()
+        stage.submit(recogniser, frame, [(1, box)])
+        assert stage.ready(wait=True) is None
+        assert stage.submit(recogniser, frame, [(1, box)])
+        assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
     finally:
         stage.close()
 
 
-# --- status rates ---------------------------------------------------------------------------
+def test_nothing_to_embed_starts_no_job(lin):
+    frame, _, recogniser = lin
+    stage = IdentityStage()
+    try:
+        assert not stage.submit(recogniser, frame, [])
+        assert not stage.working and stage.ready() is None
+    finally:
+        stage.close()
 
 
 def test_status_rates_are_frames_drawn_detections_and_cpu_per_second():
