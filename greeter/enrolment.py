@@ -19,14 +19,11 @@ Workers never outlive the run: they die with the main process even when it is ki
 instead of after every queued photo.
 """
 
-import ctypes
 import hashlib
 import multiprocessing
 import os
 import signal
-import sys
 import threading
-import time
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +33,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 
 import numpy as np
 
+from greeter.background import prepare_worker
 from greeter.errors import FaceError, GreeterError, ImageError
 from greeter.faces import Box, FaceEngine, box_size
 from greeter.imaging import (
@@ -325,44 +323,6 @@ def face_advice(face_size: int, face_sharpness: float, face_turn: Optional[float
         advice.append(f"head turned ({face_turn:.2f}): a photo looking at the camera will be "
                       f"recognised more often")
     return tuple(advice)
-
-
-#: prctl(2) option: the signal the kernel sends a process when its parent dies.
-_PR_SET_PDEATHSIG = 1
-
-
-def prepare_worker(parent_pid: int) -> None:
-    """Runs first in every worker process (photo analysis, the live loop's identity stage)."""
-    # Each worker already has a core of its own; BLAS threads on top only contend.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[variable] = "1"
-    # Ctrl-C in a terminal reaches the whole process group: the main process decides what
-    # stops (and stops the workers itself).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent_pid)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """End this worker as soon as the main process is gone, even killed by ``kill -9``, which
-    no handler of the main process sees (orphaned workers held ~150 MB each forever).
-
-    Linux kills it at once (``PR_SET_PDEATHSIG``; strictly, when the thread that started it
-    ends, which is the thread consuming `analyse_photos` from start to close); elsewhere a
-    thread checks every second whether it has been handed to another parent.
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) == 0:
-            if os.getppid() != parent_pid:  # the parent died before the request took effect
-                os._exit(1)
-            return
-    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_when_orphaned(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(1)
 
 
 def analyse_photos(

@@ -8,8 +8,9 @@ call. Measured here on one core (`taskset -c 0`, the Nano stand-in): with embedd
 thread, a pass stalled the drawing thread for up to 90 ms (p99 of the time between two drawn
 frames while a face was embedded, even with each pass started right after a frame was
 drawn); in a process, the operating system shares the core by priority and the worker runs
-niced (`greeter.background.NICENESS`), so drawing goes first. The worker costs its own
-Python and dlib models (~100 MB, `benchmarks/live_clip.py` prints both processes' peaks).
+niced (`greeter.background.NICENESS`), so drawing goes first. The worker
+(`greeter.embedding_worker`) costs its own Python and dlib models (~100 MB;
+`benchmarks/live_clip.py` counts both processes).
 
 The loop `submit`s the tracks `Tracker.needing_embedding` names, with the frame their boxes
 were found on; `ready` hands back each finished job's votes, which the loop casts with
@@ -26,40 +27,13 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-import numpy as np
-
-from greeter.background import NICENESS
+from greeter import embedding_worker
 from greeter.camera import Frame
-from greeter.enrolment import prepare_worker
-from greeter.faces import CHIP_SIZE, Box, Face, FaceEngine
+from greeter.faces import Box
 from greeter.recognition import Recogniser
 from greeter.tracking import Vote
 
 log = logging.getLogger(__name__)
-
-#: The worker process's engine (`_start_worker`).
-_engine: Optional[FaceEngine] = None
-
-
-def _start_worker(parent_pid: int) -> None:
-    """Runs first in the worker: it dies with the robot, gives way to drawing, and loads the
-    models now rather than when the first guest waits (~1 s here, several on the Nano)."""
-    global _engine
-    prepare_worker(parent_pid)
-    try:
-        os.nice(NICENESS)
-    except OSError as error:
-        log.debug("identity worker priority unchanged: %s", error)
-    _engine = FaceEngine()
-    _engine.faces(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8), [(0, CHIP_SIZE, CHIP_SIZE, 0)])
-
-
-def _embed(rgb: np.ndarray, boxes: Sequence[Box]) -> List[Face]:
-    return _engine.faces(rgb, boxes)
-
-
-def _started() -> bool:
-    return _engine is not None
 
 
 @dataclass(frozen=True)
@@ -74,13 +48,13 @@ class IdentityStage:
     def __init__(self) -> None:
         self._worker = self._new_worker()
         self._job: Optional[Tuple[Frame, List[int], Recogniser, Future]] = None
-        self._starting = self._worker.submit(_started)
+        self._starting = self._worker.submit(embedding_worker.started)
 
     @staticmethod
     def _new_worker() -> ProcessPoolExecutor:
         # spawn, not fork: the loop runs threads (reader, detection) that fork would copy.
         return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(os.getpid(),))
+                                   initializer=embedding_worker.start, initargs=(os.getpid(),))
 
     def wait_ready(self) -> None:
         """Until the worker has loaded the models."""
@@ -101,10 +75,10 @@ class IdentityStage:
             return False
         boxes = [box for _, box in tracks]
         try:
-            future = self._worker.submit(_embed, frame.rgb, boxes)
+            future = self._worker.submit(embedding_worker.embed, frame.rgb, boxes)
         except BrokenExecutor:
             self._restart()
-            future = self._worker.submit(_embed, frame.rgb, boxes)
+            future = self._worker.submit(embedding_worker.embed, frame.rgb, boxes)
         self._job = (frame, [track_id for track_id, _ in tracks], recogniser, future)
         return True
 

@@ -205,7 +205,7 @@ def test_units_use_only_what_systemd_237_knows(unit_path: Path):
 def test_greeter_service_settings():
     unit = read_unit(DEPLOY / "greeter.service")
     assert values(unit, "Service", "ExecStart") == [
-        "/opt/greeter/venv/bin/greeter run --source csi://0"]
+        "/opt/greeter/venv/bin/python -m greeter run --source csi://0"]
     assert values(unit, "Service", "User") == ["greeter"]
     # whatever ended it, a clean exit included: the kiosk must come back
     assert values(unit, "Service", "Restart") == ["always"]
