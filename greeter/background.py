@@ -2,7 +2,7 @@
 that die with the process that started them.
 
 On one core (the Nano stand-in: ``taskset -c 0``) the operating system shares the core among
-the drawing thread and the workers (two detection threads, the identity thread) by their nice
+the drawing thread and the workers (two detection threads, the identity process) by their nice
 values; at equal ones a frame due on screen waits behind whatever scan is running. So each
 worker thread lowers its own priority by `NICENESS` when it starts (Linux gives every thread
 its own nice value): the drawing thread then runs as soon as it has a frame, and the workers
