@@ -20,20 +20,20 @@ named, and the median time from a pass's first frame to its greeting (guests nam
 Goals: >= 95 % of guest passes named at 24 enrolled, >= 90 % at 300; 0 wrong names; <= 1 % of
 stranger passes named; median time to greeting <= 0.3 s.
 
-Measured (Dec 2026, seed 3, 99 guest and 100 stranger passes per size, 2 cores shared with
-other work: the four runs in parallel, scored with --score-only on the passes all finished):
+Measured on main after the pipeline merge (Dec 2026, seed 3, 100 guest and 100 stranger
+passes per size, quiet 2-core machine, one run after the other):
 
     enrolled        rule   named  wrong  strangers named  median s
-          24       today   86.9%   0.0%             3.0%      0.13
-          24  track rule   94.9%   0.0%             4.0%      0.20
-         300       today   73.7%   0.0%             2.0%      0.13
-         300  track rule   78.8%   0.0%             3.0%      0.13
+          24       today   87.0%   0.0%             3.0%      0.13
+          24  track rule   95.0%   0.0%             4.0%      0.20
+         300       today   74.0%   0.0%             2.0%      0.13
+         300  track rule   78.0%   0.0%             3.0%      0.13
 
 The strangers named are mostly people very like an enrolled one (a stranger photo 0.37 from
 an enrolled person); the 1 % and 90 % goals are not reached on random lfw-dev people.
 
 Rendered videos, stores and the baseline's code are cached under `--cache` (rendering ~2
-minutes per size); each run of the pipeline takes ~5 minutes on 2 busy cores.
+minutes per size); each run of the pipeline takes ~5 minutes here.
 
 Usage: python benchmarks/scene_passes.py [--lfw ../shared/faces/lfw-dev]
        [--cache /work/cache/i10b/scenes] [--sizes 24,300] [--guests 100] [--strangers 100]
