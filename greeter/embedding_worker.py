@@ -4,16 +4,12 @@ and little else: the stage's functions would pull in the camera, store and enrol
 (~30 MB more in every worker, measured with ``ru_maxrss`` after the imports).
 """
 
-import logging
-import os
 from typing import List, Optional, Sequence
 
 import numpy as np
 
-from greeter.background import NICENESS, prepare_worker
+from greeter.background import prepare_worker, yield_to_drawing
 from greeter.faces import CHIP_SIZE, Box, Face, FaceEngine
-
-log = logging.getLogger(__name__)
 
 #: This process's engine (`start`).
 _engine: Optional[FaceEngine] = None
@@ -24,10 +20,7 @@ def start(parent_pid: int) -> None:
     models now rather than when the first guest waits (~1 s here, several on the Nano)."""
     global _engine
     prepare_worker(parent_pid)
-    try:
-        os.nice(NICENESS)
-    except OSError as error:
-        log.debug("identity worker priority unchanged: %s", error)
+    yield_to_drawing()  # the thread that runs the jobs
     _engine = FaceEngine()
     _engine.faces(np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8), [(0, CHIP_SIZE, CHIP_SIZE, 0)])
 

@@ -186,10 +186,6 @@ class FaceEngine:
             boxes = self.detect(small, retry_upsample)
         return scale_boxes(boxes, factor) if factor != 1.0 else boxes
 
-    def chips(self, rgb: np.ndarray, boxes: Sequence[Box]) -> List[np.ndarray]:
-        """Aligned 150x150 face chips, one per box (5-point landmarks)."""
-        return self.chips_and_turns(rgb, boxes)[0]
-
     def chips_and_turns(self, rgb: np.ndarray,
                         boxes: Sequence[Box]) -> Tuple[List[np.ndarray], List[float]]:
         """Aligned 150x150 face chips, one per box (5-point landmarks), and each face's

@@ -101,7 +101,7 @@ def obama_chips(samples):
     engine = FaceEngine()
     rgb = load_rgb(samples / "obama.jpg")
     box = engine.detect(rgb, 0)[0]
-    chip = engine.chips(rgb, [box])[0]
+    (chip,), _ = engine.chips_and_turns(rgb, [box])
     blurred = cv2.GaussianBlur(chip, (0, 0), 5)
     return engine, box, chip, blurred
 

@@ -211,7 +211,14 @@ def lin(samples):
     return Frame(rgb, 7, 0.25), box, recogniser
 
 
-def test_faces_are_embedded_in_a_worker_process_one_job_at_a_time(lin, monkeypatch):
+@pytest.fixture
+def stage():
+    stage = IdentityStage()
+    yield stage
+    stage.close()
+
+
+def test_faces_are_embedded_in_a_worker_process_one_job_at_a_time(lin, stage, monkeypatch):
     """The worker is another process: this process's engine is never asked to embed."""
     frame, box, recogniser = lin
 
@@ -219,44 +226,32 @@ def test_faces_are_embedded_in_a_worker_process_one_job_at_a_time(lin, monkeypat
         raise AssertionError("embedded in the loop's process")
 
     monkeypatch.setattr(FaceEngine, "faces", not_here)
-    stage = IdentityStage()
-    try:
-        stage.wait_ready()
-        assert stage.submit(recogniser, frame, [(1, box), (2, box)])
-        assert stage.working
-        assert not stage.submit(recogniser, frame, [(3, box)])
-        votes = stage.ready(wait=True)
-        assert votes.frame is frame
-        assert [(track, vote.person) for track, vote in votes.by_track] == [(1, "lin"), (2, "lin")]
-        assert all(vote.distance < 0.1 and vote.weight > 0 for _, vote in votes.by_track)
-        assert not stage.working and stage.ready() is None
-    finally:
-        stage.close()
+    stage.wait_ready()
+    assert stage.submit(recogniser, frame, [(1, box), (2, box)])
+    assert stage.working
+    assert not stage.submit(recogniser, frame, [(3, box)])
+    votes = stage.ready(wait=True)
+    assert votes.frame is frame
+    assert [(track, vote.person) for track, vote in votes.by_track] == [(1, "lin"), (2, "lin")]
+    assert all(vote.distance < 0.1 and vote.weight > 0 for _, vote in votes.by_track)
+    assert not stage.working and stage.ready() is None
 
 
-def test_a_worker_that_dies_costs_its_job_only(lin):
+def test_a_worker_that_dies_costs_its_job_only(lin, stage):
     frame, box, recogniser = lin
-    stage = IdentityStage()
-    try:
-        stage.wait_ready()
-        for process in stage._worker._processes.values():
-            process.kill()
-        stage.submit(recogniser, frame, [(1, box)])
-        assert stage.ready(wait=True) is None
-        assert stage.submit(recogniser, frame, [(1, box)])
-        assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
-    finally:
-        stage.close()
+    stage.wait_ready()
+    for process in stage._worker._processes.values():
+        process.kill()
+    stage.submit(recogniser, frame, [(1, box)])
+    assert stage.ready(wait=True) is None
+    assert stage.submit(recogniser, frame, [(1, box)])
+    assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
 
 
-def test_nothing_to_embed_starts_no_job(lin):
+def test_nothing_to_embed_starts_no_job(lin, stage):
     frame, _, recogniser = lin
-    stage = IdentityStage()
-    try:
-        assert not stage.submit(recogniser, frame, [])
-        assert not stage.working and stage.ready() is None
-    finally:
-        stage.close()
+    assert not stage.submit(recogniser, frame, [])
+    assert not stage.working and stage.ready() is None
 
 
 def test_status_rates_are_frames_drawn_detections_and_cpu_per_second():
