@@ -17,9 +17,16 @@ Printed: frames per second (of `Greeter.run`; and counting `Greeter()` too, wher
 its models while today's loop loads them on its first frames); face recall, the share of the
 frames with a face (by a reference full-resolution HOG pass over every frame) on which the
 loop had a face; the time from each
-greeted face's first frame to its greeting (video time); then the peak memory (max RSS) of
+greeted face's first frame to its greeting (video time); then the peak memory of
 ``greeter run`` on the clip as a separate process with 1,000 people enrolled (Lin-Manuel
-Miranda plus 999 synthetic embeddings), for both greeter trees.
+Miranda plus 999 synthetic embeddings), for both greeter trees, summed over its processes (the
+loop and its identity worker) two ways:
+
+* **own** (the goal's figure): the loop's resident memory plus the worker's private memory
+  (USS). The pages both map (Python, numpy, dlib: the worker's ~20 MB of shared pages) count
+  once, as they take the Nano's memory once; what greeter shares with other programs counts
+  fully. Sampled every 20 ms, like
+* **RSS summed**, which counts the shared pages twice.
 
 Goals: >= 60 fps, recall >= 97 %, time-to-greet <= 0.3 s, peak memory <= 200 MB.
 
@@ -142,26 +149,31 @@ MEASURE = """
 import subprocess, sys, time
 import psutil
 run = psutil.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-peak = 0
+own = rss = 0
 while run.poll() is None:
     try:
-        peak = max(peak, sum(p.memory_info().rss for p in [run] + run.children(recursive=True)))
+        workers = run.children(recursive=True)
+        loop = run.memory_info().rss
+        own = max(own, loop + sum(p.memory_full_info().uss for p in workers))
+        rss = max(rss, loop + sum(p.memory_info().rss for p in workers))
     except psutil.Error:
         pass
     time.sleep(0.02)
-print(peak)
+print(own, rss)
 """
 
 
-def peak_memory_mb(tree: Path, samples: Path, store: Path) -> float:
-    """Peak RSS of ``greeter run`` (of `tree`) over the clip with the `store`'s people: its
-    process and its worker processes together, sampled every 20 ms."""
+def peak_memory_mb(tree: Path, samples: Path, store: Path) -> Dict[str, float]:
+    """Peak memory of ``greeter run`` (of `tree`) over the clip with the `store`'s people: its
+    process and its worker processes together (``own`` and ``rss``, see the module docstring),
+    sampled every 20 ms."""
     measured = subprocess.run(
         [sys.executable, "-c", MEASURE, sys.executable, "-m", "greeter", "--store", str(store),
          "run", "--headless", "--source", str(samples / "short_hamilton_clip.mp4")],
         check=True, capture_output=True, text=True, cwd=str(tree),
         env={**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(tree)})
-    return int(measured.stdout.strip()) / 2 ** 20
+    own, rss = (int(value) / 2 ** 20 for value in measured.stdout.split())
+    return {"own": own, "rss": rss}
 
 
 def flat_out(tree: Path, store: Path, clip: Path, face_frames: np.ndarray, fps: float) -> dict:
@@ -200,20 +212,21 @@ def main(argv=None) -> int:
         today["memory"] = peak_memory_mb(baseline, args.samples, thousand)
     print(f"load after: {os.getloadavg()[0]:.1f}")
     print(f"\n{'':28} {'fps':>6} {'with start-up':>14} {'face recall':>12} "
-          f"{'peak MB (1,000)':>16}  time-to-greet")
+          f"{'peak MB (1,000): own':>21} {'RSS summed':>11}  time-to-greet")
     for name, result in (("greeter", ours), ("today's loop", today)):
         greeted = ", ".join(f"{g['person'] or 'a stranger'} {delay:.2f} s"
                             for g, delay in zip(result["greeted"], result["time_to_greet"]))
         print(f"{name:28} {result['fps']:6.1f} {result['fps_with_startup']:14.1f} "
               f"{result['recall']:12.0%} "
-              f"{result['memory']:16.0f}  {greeted}")
+              f"{result['memory']['own']:21.0f} {result['memory']['rss']:11.0f}  {greeted}")
     print(f"{'face_recognition loop (1/2)':28} {theirs_fps:6.1f} {theirs_recall:12.0%}")
-    print("goals: >= 60 fps, recall >= 97 %, time-to-greet <= 0.3 s, memory <= 200 MB")
+    print("goals: >= 60 fps, recall >= 97 %, time-to-greet <= 0.3 s, own memory <= 200 MB")
     print(json.dumps({
         name: {"fps": round(r["fps"], 1), "fps_with_startup": round(r["fps_with_startup"], 1),
                "recall": round(r["recall"], 3),
                "time_to_greet": [round(d, 3) for d in r["time_to_greet"]],
-               "peak_memory_mb": round(r["memory"]), "detections": r["detections"]}
+               "peak_memory_mb": {kind: round(mb) for kind, mb in r["memory"].items()},
+               "detections": r["detections"]}
         for name, r in (("greeter", ours), ("today", today))}))
     return 0
 

@@ -74,6 +74,7 @@ from greeter.door import DoorCollection, DoorInbox, DoorResult, DoorRules
 from greeter.errors import StoreError
 from greeter.faces import Box, FaceEngine
 from greeter.greetings import GreetingsWatcher, first_name_of, message_for
+from greeter.heap import keep_heap_small
 from greeter.identity import IdentityStage, Votes
 from greeter.motion import MotionGate, small_grey
 from greeter.outputs import (
@@ -198,6 +199,7 @@ class Greeter:
     def __init__(self, settings: Settings, options: RunOptions,
                  reader: Optional[LatestFrameReader] = None):
         """`reader` replaces the one `options.source` would open (tests feed their own)."""
+        keep_heap_small()
         self.settings = settings
         self.options = options
         self.reader = reader or open_reader(options.source, options.realtime, settings.camera)

@@ -289,7 +289,7 @@ def check_display() -> Check:
     """SDL finds a screen to draw on. Only the video subsystem is started, no window is
     opened, and it is shut down again."""
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
+    from greeter.sdl import pygame
 
     try:
         pygame.display.init()

@@ -21,19 +21,129 @@ its job only: the next job starts a new one.
 """
 
 import logging
-import multiprocessing
 import os
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+import queue
+import subprocess
+import sys
+import threading
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Deque, List, Optional, Sequence, Tuple
 
-from greeter import embedding_worker
+import numpy as np
+
+import greeter
 from greeter.camera import Frame
+from greeter.embedding_worker import read_message, write_message
 from greeter.faces import Box
 from greeter.recognition import Recogniser
 from greeter.tracking import Vote
 
 log = logging.getLogger(__name__)
+
+#: How long `close` lets the worker finish its job before killing it.
+CLOSE_SECONDS = 5.0
+
+
+class WorkerDied(Exception):
+    """The worker process ended (killed, out of memory) before it answered."""
+
+
+class EmbeddingProcess:
+    """`greeter.embedding_worker` in a process of its own, and the two pipes to it. Jobs are
+    written and answers read by threads of their own, so the loop never waits on a pipe (a
+    640x480 frame is ten times a pipe's buffer); answers come in the order of the jobs."""
+
+    def __init__(self) -> None:
+        jobs_read, jobs_write = os.pipe()
+        results_read, results_write = os.pipe()
+        # The worker imports this very package, wherever it was imported from here.
+        package_root = str(Path(greeter.__file__).resolve().parent.parent)
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "greeter.embedding_worker", str(os.getpid()),
+                 str(jobs_read), str(results_write)],
+                pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL,
+                env=dict(os.environ, PYTHONPATH=path))
+        except BaseException:
+            for fd in (jobs_write, results_read):
+                os.close(fd)
+            raise
+        finally:
+            os.close(jobs_read)
+            os.close(results_write)
+        self._lock = threading.Lock()
+        self._dead = False
+        #: Answers not yet read, oldest first; the first is the worker's "models loaded".
+        self.started: Future = Future()
+        self._waiting: Deque[Future] = deque([self.started])
+        self._outbox: queue.Queue[Optional[tuple]] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_jobs, args=(jobs_write,),
+                                        name="identity-jobs", daemon=True)
+        self._reader = threading.Thread(target=self._read_answers,
+                                        args=(results_read,),
+                                        name="identity-answers", daemon=True)
+        self._writer.start()
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def submit(self, rgb: np.ndarray, boxes: Sequence[Box]) -> Future:
+        """The worker's answer to one job: ``("faces", faces)`` or ``("error", text)``;
+        `WorkerDied` if it ended first."""
+        future: Future = Future()
+        with self._lock:
+            if self._dead:
+                future.set_exception(WorkerDied())
+                return future
+            self._waiting.append(future)
+        self._outbox.put((rgb, list(boxes)))
+        return future
+
+    def close(self, wait: bool = True) -> None:
+        """End the worker: with `wait`, once it answered what it was given (killed after
+        `CLOSE_SECONDS`); otherwise at once."""
+        self._outbox.put(None)
+        if not wait:
+            self._process.kill()
+        try:
+            self._process.wait(CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._reader.join()
+
+    def _write_jobs(self, fd: int) -> None:
+        with open(fd, "wb") as pipe:
+            while True:
+                job = self._outbox.get()
+                if job is None:
+                    return
+                try:
+                    write_message(pipe, job)
+                except OSError:  # the worker is gone: the reader fails what waits
+                    return
+
+    def _read_answers(self, fd: int) -> None:
+        with open(fd, "rb") as pipe:
+            while True:
+                try:
+                    answer = read_message(pipe)
+                except (EOFError, OSError):
+                    break
+                with self._lock:
+                    future = self._waiting.popleft()
+                future.set_result(answer)
+        with self._lock:
+            self._dead = True
+            waiting, self._waiting = list(self._waiting), deque()
+        for future in waiting:
+            future.set_exception(WorkerDied())
 
 
 @dataclass(frozen=True)
@@ -46,22 +156,19 @@ class Votes:
 
 class IdentityStage:
     def __init__(self) -> None:
-        self._worker = self._new_worker()
+        self._worker = EmbeddingProcess()
         self._job: Optional[Tuple[Frame, List[int], Recogniser, Future]] = None
-        self._starting = self._worker.submit(embedding_worker.started)
-
-    @staticmethod
-    def _new_worker() -> ProcessPoolExecutor:
-        # spawn, not fork: the loop runs threads (reader, detection) that fork would copy.
-        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=embedding_worker.start, initargs=(os.getpid(),))
 
     def wait_ready(self) -> None:
         """Until the worker has loaded the models."""
         try:
-            self._starting.result()
-        except BrokenExecutor:
+            self._worker.started.result()
+        except WorkerDied:
             self._restart()
+
+    @property
+    def worker_pid(self) -> int:
+        return self._worker.pid
 
     @property
     def working(self) -> bool:
@@ -73,18 +180,13 @@ class IdentityStage:
         `recogniser`; False (and nothing done) while a job is under way."""
         if self._job is not None or not tracks:
             return False
-        boxes = [box for _, box in tracks]
-        try:
-            future = self._worker.submit(embedding_worker.embed, frame.rgb, boxes)
-        except BrokenExecutor:
-            self._restart()
-            future = self._worker.submit(embedding_worker.embed, frame.rgb, boxes)
+        future = self._worker.submit(frame.rgb, [box for _, box in tracks])
         self._job = (frame, [track_id for track_id, _ in tracks], recogniser, future)
         return True
 
     def ready(self, wait: bool = False) -> Optional[Votes]:
         """The finished job's votes, None while it runs (with `wait`: once it finished), when
-        there is none, or when the worker died doing it."""
+        there is none, or when the worker died or failed doing it."""
         if self._job is None:
             return None
         frame, track_ids, recogniser, future = self._job
@@ -92,17 +194,20 @@ class IdentityStage:
             return None
         self._job = None
         try:
-            faces = future.result()
-        except BrokenExecutor:
+            kind, found = future.result()
+        except WorkerDied:
             self._restart()
             return None
-        return Votes(frame, list(zip(track_ids, recogniser.votes(faces))))
+        if kind == "error":
+            log.warning("the identity worker could not embed a frame's faces: %s", found)
+            return None
+        return Votes(frame, list(zip(track_ids, recogniser.votes(found))))
 
     def _restart(self) -> None:
         log.warning("the identity worker died (killed or out of memory?): a new one takes the "
                     "next faces")
-        self._worker.shutdown(wait=False)
-        self._worker = self._new_worker()
+        self._worker.close(wait=False)
+        self._worker = EmbeddingProcess()
 
     def close(self) -> None:
-        self._worker.shutdown(wait=True)
+        self._worker.close(wait=True)

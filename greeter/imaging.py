@@ -11,6 +11,7 @@ can only be decoded whole, so they are refused beyond `MAX_DECODED_PIXELS`. What
 reduced by an integer factor first and converted afterwards, so conversions copy small images.
 """
 
+import functools
 import hashlib
 import io
 import os
@@ -22,15 +23,6 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from greeter.errors import ImageError
-
-try:
-    import pillow_heif
-except ImportError:  # a declared dependency; without it HEIC photos are refused with the fix
-    pass
-else:
-    pillow_heif.register_heif_opener()
-    if hasattr(pillow_heif, "register_avif_opener"):  # pillow-heif < 1.0; later Pillow reads AVIF
-        pillow_heif.register_avif_opener()
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -128,8 +120,23 @@ def load_rgb_bytes(data: bytes, name: str, max_side: int = 0) -> np.ndarray:
     return _decode_rgb(io.BytesIO(data), name, max_side)
 
 
+@functools.lru_cache(maxsize=None)
+def _open_heif_too() -> None:
+    """Teach Pillow HEIC (and AVIF) before the first photo is decoded, not at import:
+    pillow-heif costs ~6 MB of memory, and the live loop, which imports this module but decodes
+    no photos, runs on a 4 GB Nano."""
+    try:
+        import pillow_heif
+    except ImportError:  # a declared dependency; without it HEIC photos are refused with the fix
+        return
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):  # pillow-heif < 1.0; later Pillow reads AVIF
+        pillow_heif.register_avif_opener()
+
+
 def _decode_rgb(source, path, max_side: int) -> np.ndarray:
     """Decode `source` (a path or a file object); `path` names it in the messages."""
+    _open_heif_too()
     try:
         with Image.open(source) as image:
             _check_size(path, image, max_side)

@@ -22,7 +22,6 @@ rendered text is cached up to `TEXT_CACHE_BYTES`. Before, a 5,000-character gree
 """
 
 import logging
-import os
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -32,11 +31,8 @@ from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tupl
 import arabic_reshaper
 from bidi.algorithm import get_display
 
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402  (after the variable that silences its banner)
-import pygame.freetype  # noqa: E402
-
-from greeter.people import ELLIPSIS, shown  # noqa: E402
+from greeter.people import ELLIPSIS, shown
+from greeter.sdl import pygame
 
 log = logging.getLogger("greeter.ui")
 

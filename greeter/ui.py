@@ -34,11 +34,8 @@ from typing import Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-import pygame  # noqa: E402  (after the variable that silences its banner)
-
-from greeter.errors import GreeterError  # noqa: E402
-from greeter.screen_layout import (  # noqa: E402
+from greeter.errors import GreeterError
+from greeter.screen_layout import (
     Box,
     Layout,
     breathing,
@@ -47,7 +44,7 @@ from greeter.screen_layout import (  # noqa: E402
     presence,
     rows,
 )
-from greeter.screen_text import (  # noqa: E402
+from greeter.screen_text import (
     BOLD_FONT,
     MAX_GREETING_CHARACTERS,
     MAX_GREETING_LINES,
@@ -59,6 +56,7 @@ from greeter.screen_text import (  # noqa: E402
     SurfaceCache,
     right_to_left,
 )
+from greeter.sdl import pygame
 
 log = logging.getLogger(__name__)
 

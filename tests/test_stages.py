@@ -2,10 +2,12 @@
 the detection stage, the identity stage, and the status rates."""
 
 import os
+import signal
 import threading
 import time
 
 import numpy as np
+import psutil
 import pytest
 
 from greeter.background import NICENESS
@@ -240,12 +242,39 @@ def test_faces_are_embedded_in_a_worker_process_one_job_at_a_time(lin, stage, mo
 def test_a_worker_that_dies_costs_its_job_only(lin, stage):
     frame, box, recogniser = lin
     stage.wait_ready()
-    for process in stage._worker._processes.values():
-        process.kill()
+    os.kill(stage.worker_pid, signal.SIGKILL)
     stage.submit(recogniser, frame, [(1, box)])
     assert stage.ready(wait=True) is None
     assert stage.submit(recogniser, frame, [(1, box)])
     assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
+
+
+def test_a_job_that_fails_costs_itself_only(lin, stage, caplog):
+    """A frame dlib cannot read (floats, not bytes) is refused by the worker, which keeps
+    answering: no votes for it, and the next job's as usual."""
+    frame, box, recogniser = lin
+    stage.wait_ready()
+    worker = stage.worker_pid
+    unreadable = Frame(frame.rgb.astype(np.float64), frame.index, frame.t)
+    assert stage.submit(recogniser, unreadable, [(1, box)])
+    assert stage.ready(wait=True) is None
+    assert "could not embed" in caplog.text
+    assert stage.submit(recogniser, frame, [(1, box)])
+    assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
+    assert stage.worker_pid == worker
+
+
+def test_the_worker_ends_with_the_stage_and_is_one_process(lin):
+    """No helper processes beside the worker (a multiprocessing pool brought its resource
+    tracker, 12 MB), and none left once the stage is closed."""
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    stage = IdentityStage()
+    stage.wait_ready()
+    started = {child.pid for child in psutil.Process().children(recursive=True)} - before
+    assert started == {stage.worker_pid}
+    stage.close()
+    assert not psutil.pid_exists(stage.worker_pid) or \
+        psutil.Process(stage.worker_pid).status() == psutil.STATUS_ZOMBIE
 
 
 def test_nothing_to_embed_starts_no_job(lin, stage):

@@ -1,0 +1,47 @@
+"""What keeps the live loop's processes small on the Nano: modules it must not import, and
+glibc's malloc settings (greeter.heap). Checked in fresh interpreters: this test process has
+imported everything already."""
+
+import subprocess
+import sys
+
+import pytest
+
+from greeter.heap import keep_heap_small
+
+
+def fresh_python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_the_loop_imports_neither_pkg_resources_nor_pillow_heif():
+    """pygame would import pkg_resources (8.4 MB) and the photo loader pillow-heif (6 MB);
+    the loop needs neither. pkg_resources stays importable for anything that wants it."""
+    imported = fresh_python(
+        "import sys, greeter.app, greeter.ui, greeter.cli\n"
+        "print(sorted(m for m in ('pkg_resources', 'pillow_heif') if m in sys.modules))\n"
+        "import pkg_resources")
+    assert imported == "[]"
+
+
+def test_heic_photos_are_still_read_once_a_photo_is_decoded(tmp_path):
+    """The HEIC opener is registered by the first decode, not by the import."""
+    heic = tmp_path / "guest.heic"
+    written = fresh_python(
+        "import sys\n"
+        "import numpy as np, pillow_heif\n"
+        "from PIL import Image\n"
+        "pillow_heif.register_heif_opener()\n"
+        f"Image.fromarray(np.full((64, 48, 3), 200, np.uint8)).save({str(heic)!r})\n"
+        "print('ok')")
+    assert written == "ok"
+    shape = fresh_python(
+        "from greeter.imaging import load_rgb\n"
+        f"print(load_rgb({str(heic)!r}).shape)")
+    assert shape == "(64, 48, 3)"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_malloc_settings_apply_on_glibc():
+    assert keep_heap_small() is True
