@@ -9,12 +9,13 @@ corridor is sampled every `--idle-step` seconds. The robot's clocks (tracking, c
 fading, idle screen) run on frame time, so 12 hours of it are 12 hours of tracks, decisions
 and greetings.
 
-Printed: the process's RSS after start-up, at the end of the warm-up (the first visits:
-models loaded, caches full), at each quarter of the day and at the end; the memory blocks
-Python has allocated at the same points (`sys.getallocatedblocks`, after a garbage
-collection: every int, dict and list kept, without RSS's allocator noise); the greetings;
-the share of wall time in each memory level. The goal (no growth beyond noise over 12 hours)
-is printed beside the figure.
+Printed: the memory of the loop's process and its identity worker (the loop's RSS plus the
+worker's private memory, as ``benchmarks/live_clip.py`` counts it) after start-up, at the end
+of the warm-up (the first visits: models loaded, caches full), at each quarter of the day and
+at the end; the memory blocks Python has allocated at the same points
+(`sys.getallocatedblocks`, after a garbage collection: every int, dict and list kept, without
+RSS's allocator noise); the greetings; the share of wall time in each memory level. The goal
+(no growth beyond noise over 12 hours) is printed beside the figure.
 
     python benchmarks/soak.py                 # 12 h of event, 10-20 minutes here
     python benchmarks/soak.py --hours 24 --visit-every 60 --idle-step 2
@@ -100,7 +101,8 @@ class Day:
 
 
 class Probe:
-    """RSS and Python objects at the day's checkpoints, and memory levels over wall time."""
+    """Memory (loop and worker) and Python objects at the day's checkpoints, and memory levels
+    over wall time."""
 
     def __init__(self, day: Day):
         self.day = day
@@ -113,7 +115,9 @@ class Probe:
 
     def record(self, label: str) -> None:
         gc.collect()
-        self.points.append((label, self.process.memory_info().rss / 2**20,
+        workers = sum(child.memory_full_info().uss
+                      for child in self.process.children(recursive=True))
+        self.points.append((label, (self.process.memory_info().rss + workers) / 2**20,
                             sys.getallocatedblocks()))
         print(f"{time.strftime('%H:%M:%S')} {label}: {self.points[-1][1]:.1f} MB",
               file=sys.stderr, flush=True)
@@ -211,7 +215,7 @@ def main(argv=None) -> int:
           f"frames, {summary.detections} detections, {summary.embeddings} embeddings, "
           f"{summary.greeted} greetings ({sum(g['person'] is not None for g in summary.greetings)}"
           f" by name among the last {len(summary.greetings)})")
-    print(f"\n{'':22} {'RSS MB':>8} {'Python blocks':>14}")
+    print(f"\n{'':22} {'own MB':>8} {'Python blocks':>14}")
     for label, rss, blocks in probe.points:
         print(f"{label:22} {rss:8.1f} {blocks:14d}")
     start = next(point for point in probe.points if point[0] == "warm-up done")
@@ -223,10 +227,10 @@ def main(argv=None) -> int:
     shares = {level: probe.levels[level] / total for level in ("normal", "pressure", "critical")}
     print("\nmemory level, share of wall time: " + ", ".join(
         f"{level} {share:.0%}" for level, share in shares.items()))
-    print(f"growth from warm-up to the end: {growth:+.1f} MB RSS, {block_growth:+d} Python "
+    print(f"growth from warm-up to the end: {growth:+.1f} MB, {block_growth:+d} Python "
           f"blocks (the newest {RECENT_GREETINGS} greetings are kept: "
           f"{min(summary.greeted, RECENT_GREETINGS)} now); over the last three quarters: "
-          f"{late_growth:+.1f} MB RSS   (goal: no growth beyond noise, <= {NOISE_MB:g} MB, "
+          f"{late_growth:+.1f} MB   (goal: no growth beyond noise, <= {NOISE_MB:g} MB, "
           "over 12 h)")
     print(json.dumps({"hours": args.hours, "frames": summary.frames,
                       "greetings": summary.greeted, "wall_minutes": round(wall / 60, 1),
