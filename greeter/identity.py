@@ -28,11 +28,12 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Deque, List, Optional, Sequence, Tuple
+from typing import Callable, Deque, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -156,21 +157,33 @@ class Votes:
     by_track: List[Tuple[int, Vote]]
 
 
+#: A worker that died is replaced at once, but at most once in this many seconds: one that keeps
+#: dying (the out-of-memory killer, a broken install) would otherwise be started over and over,
+#: each start loading the models (~1 s of CPU here, several on the Nano). Meanwhile no face is
+#: embedded: tracks stay unsettled, so nobody is greeted, and nobody by a wrong name.
+RESTART_EVERY_SECONDS = 10.0
+
+
 class IdentityStage:
-    def __init__(self) -> None:
-        self._worker = EmbeddingProcess()
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._worker: Optional[EmbeddingProcess] = EmbeddingProcess()
+        self._restarted_at = float("-inf")
         self._job: Optional[Tuple[Frame, List[int], Recogniser, Future]] = None
 
     def wait_ready(self) -> None:
         """Until the worker has loaded the models."""
+        if self._worker is None:
+            return
         try:
             self._worker.started.result()
         except WorkerDied:
-            self._restart()
+            self._worker_died()
 
     @property
-    def worker_pid(self) -> int:
-        return self._worker.pid
+    def worker_pid(self) -> Optional[int]:
+        """The worker's process id; None while a dead worker waits to be replaced."""
+        return self._worker.pid if self._worker is not None else None
 
     @property
     def working(self) -> bool:
@@ -179,9 +192,14 @@ class IdentityStage:
     def submit(self, recogniser: Recogniser, frame: Frame,
                tracks: Sequence[Tuple[int, Box]]) -> bool:
         """Embed the faces at these (track id, box) pairs of `frame` and match them with
-        `recogniser`; False (and nothing done) while a job is under way."""
+        `recogniser`; False (and nothing done) while a job is under way, or while a dead worker
+        waits to be replaced (`RESTART_EVERY_SECONDS`)."""
         if self._job is not None or not tracks:
             return False
+        if self._worker is None:
+            if self._clock() - self._restarted_at < RESTART_EVERY_SECONDS:
+                return False
+            self._start_again()
         future = self._worker.submit(frame.rgb, [box for _, box in tracks])
         self._job = (frame, [track_id for track_id, _ in tracks], recogniser, future)
         return True
@@ -198,18 +216,28 @@ class IdentityStage:
         try:
             kind, found = future.result()
         except WorkerDied:
-            self._restart()
+            self._worker_died()
             return None
         if kind == "error":
             log.warning("the identity worker could not embed a frame's faces: %s", found)
             return None
         return Votes(frame, list(zip(track_ids, recogniser.votes(found))))
 
-    def _restart(self) -> None:
+    def _worker_died(self) -> None:
+        self._worker.close(wait=False)
+        self._worker = None
+        if self._clock() - self._restarted_at >= RESTART_EVERY_SECONDS:
+            self._start_again()
+        else:
+            log.warning("the identity worker died again within %.0f s of the last start: no face "
+                        "is embedded until that much time has passed", RESTART_EVERY_SECONDS)
+
+    def _start_again(self) -> None:
         log.warning("the identity worker died (killed or out of memory?): a new one takes the "
                     "next faces")
-        self._worker.close(wait=False)
+        self._restarted_at = self._clock()
         self._worker = EmbeddingProcess()
 
     def close(self) -> None:
-        self._worker.close(wait=True)
+        if self._worker is not None:
+            self._worker.close(wait=True)

@@ -14,7 +14,7 @@ from greeter.background import NICENESS
 from greeter.camera import Frame
 from greeter.detection import THREADS, DetectionStage, detect_scan
 from greeter.faces import FaceEngine
-from greeter.identity import IdentityStage
+from greeter.identity import RESTART_EVERY_SECONDS, IdentityStage
 from greeter.imaging import load_rgb
 from greeter.matching import Gallery, default_policy, default_track_policy
 from greeter.motion import CHANGE_LEVEL, STILL, Motion, MotionGate, small_grey
@@ -247,6 +247,31 @@ def test_a_worker_that_dies_costs_its_job_only(lin, stage):
     assert stage.ready(wait=True) is None
     assert stage.submit(recogniser, frame, [(1, box)])
     assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
+
+
+def test_a_worker_that_keeps_dying_is_started_again_at_most_every_ten_seconds(lin):
+    frame, box, recogniser = lin
+    now = [100.0]
+    stage = IdentityStage(clock=lambda: now[0])
+    try:
+        stage.wait_ready()
+        os.kill(stage.worker_pid, signal.SIGKILL)
+        assert stage.submit(recogniser, frame, [(1, box)])
+        assert stage.ready(wait=True) is None  # died: replaced at once
+        second = stage.worker_pid
+        stage.wait_ready()
+        os.kill(second, signal.SIGKILL)
+        now[0] += 3.0
+        assert stage.submit(recogniser, frame, [(1, box)])
+        assert stage.ready(wait=True) is None  # died again 3 s after its start: not replaced
+        assert stage.worker_pid is None
+        now[0] += RESTART_EVERY_SECONDS - 4.0
+        assert not stage.submit(recogniser, frame, [(1, box)])
+        now[0] += 1.0
+        assert stage.submit(recogniser, frame, [(1, box)])
+        assert [vote.person for _, vote in stage.ready(wait=True).by_track] == ["lin"]
+    finally:
+        stage.close()
 
 
 def test_a_job_that_fails_costs_itself_only(lin, stage, caplog):
