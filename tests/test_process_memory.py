@@ -1,12 +1,14 @@
-"""What keeps the live loop's processes small on the Nano: modules it must not import, and
-glibc's malloc settings (greeter.heap). Checked in fresh interpreters: this test process has
-imported everything already."""
+"""What keeps the live loop's processes small on the Nano: modules it must not import (other
+commands', pkg_resources, pillow-heif), and glibc's malloc settings (greeter.heap). Imports are
+checked in fresh interpreters: this test process has imported everything already."""
 
 import subprocess
 import sys
 
 import pytest
+from click.testing import CliRunner
 
+from greeter.cli import COMMANDS, main
 from greeter.heap import keep_heap_small
 
 
@@ -23,6 +25,24 @@ def test_the_loop_imports_neither_pkg_resources_nor_pillow_heif():
         "print(sorted(m for m in ('pkg_resources', 'pillow_heif') if m in sys.modules))\n"
         "import pkg_resources")
     assert imported == "[]"
+
+
+def test_the_run_command_imports_no_other_command():
+    """Commands are imported when used: the robot's `greeter run` holds only its own."""
+    imported = fresh_python(
+        "import sys, greeter.cli\n"
+        "greeter.cli.main.get_command(None, 'run')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('greeter.cli.')))")
+    assert imported == "['greeter.cli.run']"
+
+
+def test_every_command_is_found_and_listed_in_the_help():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.split("Commands:")[1].splitlines()
+              if line.strip()]
+    assert listed == list(COMMANDS)
+    assert all(main.get_command(None, name).name == name for name in COMMANDS)
 
 
 def test_heic_photos_are_still_read_once_a_photo_is_decoded(tmp_path):
