@@ -151,6 +151,8 @@ def make_source(day: Day, visits, empty, probe: Probe):
         def read(self) -> Optional[Frame]:
             item = next(self._frames, None)
             if item is None:
+                # while the robot still runs: its identity worker is counted too
+                probe.record("end of the day")
                 return None
             t, rgb = item
             probe.frame_time(t)
@@ -208,7 +210,6 @@ def main(argv=None) -> int:
         started = time.monotonic()
         summary = greeter.run()
         probe.stop()
-        probe.record("end of the day")
         wall = time.monotonic() - started
 
     print(f"{args.hours:g} h of event in {wall / 60:.1f} min of wall time: {summary.frames} "
