@@ -23,7 +23,7 @@ Miranda plus 999 synthetic embeddings), for both greeter trees, summed over its 
 loop and its identity worker) two ways:
 
 * **own** (the goal's figure): the loop's resident memory plus the worker's private memory
-  (USS). The pages both map (Python, numpy, dlib: the worker's ~20 MB of shared pages) count
+  (USS). The pages both map (Python, numpy, dlib: the worker's ~35 MB of shared pages) count
   once, as they take the Nano's memory once; what greeter shares with other programs counts
   fully. Sampled every 20 ms, like
 * **RSS summed**, which counts the shared pages twice.
