@@ -22,30 +22,26 @@ Faces come from `lfw_faces` (cached under /work/cache/). Usage:
 python benchmarks/enrolment_checks.py [--lfw ../shared/faces/lfw-dev] [--rounds 4]
 """
 
-import argparse
 import sys
 from pathlib import Path
 from typing import List, Sequence
 
 import numpy as np
-from lfw_faces import PhotoFaces, photo_faces
+from lfw_faces import PhotoFaces, lfw_arguments, lfw_found, lfw_photos, photo_faces
 
 from greeter.enrolment import subject_face
 from greeter.errors import FaceError
 from greeter.matching import Gallery, accepts, default_policy, nearest_two
 from greeter.settings import Settings
 
-REPO = Path(__file__).resolve().parent.parent
 SIZE_EDGES = [0, 50, 55, 60, 65, 70, 80, 10000]
 SHARPNESS_EDGES = [0, 10, 15, 20, 30, 40, 60, 100, 1e9]
 TURN_EDGES = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 9]
 
 
-def lfw_people(lfw: Path):
-    """Every person's photos (sorted) and the strangers' photos, with their cached faces."""
-    folders = sorted(folder for folder in (lfw / "people").iterdir() if folder.is_dir())
-    photos = [sorted(folder.glob("*.jpg")) for folder in folders]
-    strangers = sorted((lfw / "strangers").glob("*.jpg"))
+def people_faces(lfw: Path):
+    """The cached faces of every person's photos (sorted) and of the strangers' photos."""
+    photos, strangers = lfw_photos(lfw)
     faces = photo_faces(lfw, [photo for person in photos for photo in person] + strangers)
     people: List[List[PhotoFaces]] = []
     for person in photos:
@@ -144,15 +140,13 @@ def print_subject_rules(people: Sequence[Sequence[PhotoFaces]]) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "faces" / "lfw-dev")
+    parser = lfw_arguments(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1,
                         help="pool this many rounds, each enrolling another photo per person")
     args = parser.parse_args(argv)
-    if not (args.lfw / "people").is_dir():
-        print(f"lfw-dev not found at {args.lfw}", file=sys.stderr)
+    if not lfw_found(args.lfw):
         return 2
-    people, strangers = lfw_people(args.lfw)
+    people, strangers = people_faces(args.lfw)
     figures = enrolled_photo_figures(people, strangers, args.rounds)
     print(f"lfw-dev: {len(people)} people, {len(strangers)} strangers; {len(figures)} enrolled "
           f"photos in {args.rounds} round(s); correct, own wrong and named as them are counted "

@@ -8,8 +8,10 @@ analysing the photos again. The cache is a pickle under /work/cache/ (never in t
 keyed by the photo's path relative to lfw-dev and its size in bytes.
 """
 
+import argparse
 import os
 import pickle
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,33 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from greeter.faces import Face
 
 DEFAULT_CACHE = Path(os.environ.get("GREETER_BENCH_CACHE", "/work/cache/i10a")) / "lfw_faces.pickle"
+#: lfw-dev beside the project (``../shared/faces``).
+DEFAULT_LFW = Path(__file__).resolve().parent.parent.parent / "shared" / "faces" / "lfw-dev"
+
+
+def lfw_arguments(description: str) -> argparse.ArgumentParser:
+    """A benchmark's options, starting with ``--lfw``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
+    return parser
+
+
+def lfw_found(lfw: Path) -> bool:
+    """Whether `lfw` holds lfw-dev's people; if not, says so on stderr."""
+    if (lfw / "people").is_dir():
+        return True
+    print(f"lfw-dev not found at {lfw}", file=sys.stderr)
+    return False
+
+
+def lfw_photos(lfw: Path, limit: int = 0) -> Tuple[List[List[Path]], List[Path]]:
+    """Each person's photos (sorted) and the strangers' photos. With `limit`, the first `limit`
+    people and half as many strangers (at least 20)."""
+    people = sorted(p for p in (lfw / "people").iterdir() if p.is_dir())[: limit or None]
+    strangers = sorted((lfw / "strangers").glob("*.jpg"))
+    if limit:
+        strangers = strangers[: max(20, limit // 2)]
+    return [sorted(folder.glob("*.jpg")) for folder in people], strangers
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ Usage: python benchmarks/openset_lfw.py [--lfw ../shared/faces/lfw-dev] [--limit
        [--no-baseline] [--photos N]
 """
 
-import argparse
 import re
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-from lfw_faces import photo_faces
+from lfw_faces import lfw_arguments, lfw_found, lfw_photos, photo_faces
 
 from greeter.enrolment import ENROLLED, REJECTED, Enroller, PhotoJob, PhotoOutcome
 from greeter.matching import (
@@ -55,22 +54,12 @@ from greeter.matching import (
 from greeter.settings import EnrolmentSettings, Settings
 from greeter.store import Store
 
-REPO = Path(__file__).resolve().parent.parent
 BASELINE_TOLERANCE = 0.6
 #: The checks before issue 10, expressed in today's settings: 60 px, sharpness 20, no head turn
 #: limit, and any second face refused (no face is ever 1000x larger or 10 photo sides nearer).
 TODAYS_CHECKS = {"min_face_size": 60, "good_face_size": 60, "min_sharpness": 20.0,
                  "good_sharpness": 20.0, "max_turn": 9.0, "good_turn": 9.0,
                  "subject_size_ratio": 1000.0, "subject_centre_margin": 10.0}
-
-
-def lfw_people(lfw: Path, limit: int) -> Tuple[List[List[Path]], List[Path]]:
-    """Each person's photos (sorted) and the strangers' photos."""
-    people = sorted(p for p in (lfw / "people").iterdir() if p.is_dir())[: limit or None]
-    strangers = sorted((lfw / "strangers").glob("*.jpg"))
-    if limit:
-        strangers = strangers[: max(20, limit // 2)]
-    return [sorted(folder.glob("*.jpg")) for folder in people], strangers
 
 
 def enrol_like_the_cli(photos: Sequence[Sequence[Path]], enrolment: EnrolmentSettings
@@ -167,18 +156,16 @@ HEADER = f"{'':<34} {'correct':>8} {'wrong name':>11} {'strangers':>10}"
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "faces" / "lfw-dev")
+    parser = lfw_arguments(__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N people")
     parser.add_argument("--calibrate", action="store_true", help="also run the calibration")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--photos", type=int, default=0,
                         help="enrol 1..N photos per person instead (people with N+1 or more)")
     args = parser.parse_args(argv)
-    if not (args.lfw / "people").is_dir():
-        print(f"lfw-dev not found at {args.lfw}", file=sys.stderr)
+    if not lfw_found(args.lfw):
         return 2
-    people, strangers = lfw_people(args.lfw, args.limit)
+    people, strangers = lfw_photos(args.lfw, args.limit)
     if args.photos:
         return more_photos(args.lfw, people, strangers, args.photos)
     probes = [photo for person in people for photo in person[1:]]
