@@ -14,6 +14,7 @@ import numpy as np
 from greeter.faces import Box, Face, FaceEngine
 from greeter.matching import (
     Gallery,
+    Match,
     MatchPolicy,
     default_policy,
     default_track_policy,
@@ -40,22 +41,21 @@ def resolve_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy]
                    people: int) -> MatchPolicy:
     """Explicit settings win over the store's calibration (`greeter calibrate`), which wins
     over the default for a gallery of `people` people."""
-    base = calibrated or default_policy(people)
-    return MatchPolicy(
-        threshold=matching.threshold if matching.threshold is not None else base.threshold,
-        ratio=matching.ratio if matching.ratio is not None else base.ratio,
-    )
+    return _overridden(calibrated or default_policy(people), matching.threshold, matching.ratio)
 
 
 def resolve_track_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy],
                          people: int) -> MatchPolicy:
     """Like `resolve_policy`, for the track policy."""
-    base = calibrated or default_track_policy(people)
-    return MatchPolicy(
-        threshold=matching.track_threshold if matching.track_threshold is not None
-        else base.threshold,
-        ratio=matching.track_ratio if matching.track_ratio is not None else base.ratio,
-    )
+    return _overridden(calibrated or default_track_policy(people), matching.track_threshold,
+                       matching.track_ratio)
+
+
+def _overridden(base: MatchPolicy, threshold: Optional[float],
+                ratio: Optional[float]) -> MatchPolicy:
+    """`base` with the threshold and ratio that are set explicitly."""
+    return MatchPolicy(threshold=base.threshold if threshold is None else threshold,
+                       ratio=base.ratio if ratio is None else ratio)
 
 
 class Recogniser:
@@ -90,11 +90,10 @@ class Recogniser:
         and its weight (greeter.tracking). The faces are embedded elsewhere
         (greeter.identity's worker process): this is only matching, well under a millisecond
         for 1,000 people."""
-        embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
         return [
             Vote(match.candidate, match.distance, face.embedding,
                  vote_weight(face.size, face.sharpness, face.turn))
-            for face, match in zip(faces, match_faces(embeddings, self.gallery, self.policy))
+            for face, match in zip(faces, self._matches(faces))
         ]
 
     def judge_track(self, mean: np.ndarray) -> MeanMatch:
@@ -104,14 +103,17 @@ class Recogniser:
 
     def identify(self, rgb: np.ndarray, boxes: List[Box]) -> List[IdentifiedFace]:
         """Name the faces in `boxes`, in the order given."""
-        faces = self.engine.faces(rgb, boxes)
-        embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
         return [
             IdentifiedFace(box=box, person=match.person,
                            name=self.names.get(match.person) if match.person else None,
                            distance=match.distance)
-            for box, match in zip(boxes, match_faces(embeddings, self.gallery, self.policy))
+            for box, match in zip(boxes, self._matches(self.engine.faces(rgb, boxes)))
         ]
+
+    def _matches(self, faces: Sequence[Face]) -> List[Match]:
+        """Each face matched with the still-photo policy."""
+        embeddings = np.array([face.embedding for face in faces]).reshape(-1, 128)
+        return match_faces(embeddings, self.gallery, self.policy)
 
     def identify_photo(self, rgb: np.ndarray, detection: DetectionSettings) -> List[IdentifiedFace]:
         """Every face of a still photo, named, from left to right."""
