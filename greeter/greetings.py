@@ -332,7 +332,7 @@ def render(
     values = {"time_of_day": time_of_day(now, language)}
     if name is not None:
         values["name"] = name
-        values["first_name"] = first_name or next(iter(name.split()), name)
+        values["first_name"] = _first_name(name, first_name)
     allowed = STRANGER_PLACEHOLDERS if name is None else PERSON_PLACEHOLDERS
     try:
         parts = _template_parts(template, allowed)
@@ -368,12 +368,10 @@ def message_for(
     if person_id is None:
         return render(template, None, now, greetings.language)
     entry = greetings.people.get(person_id)
+    name = _name_of(greetings, person_id, store_name)
     if entry is None:
-        # the store of an older greeter may hold a name the rule now refuses: shown, not fatal
-        name = shown(store_name, NAME_MAX_LENGTH) if store_name else name_from_id(person_id)
-        return render(template, name or name_from_id(person_id), now, greetings.language)
-    return render(template, entry.name, now, entry.language or greetings.language,
-                  entry.first_name)
+        return render(template, name, now, greetings.language)
+    return render(template, name, now, entry.language or greetings.language, entry.first_name)
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -560,14 +558,23 @@ def first_name_of(greetings: Greetings, person_id: Optional[str],
     if person_id is None:
         return ""
     entry = greetings.people.get(person_id)
-    if entry is not None and entry.first_name:
-        return entry.first_name
+    return _first_name(_name_of(greetings, person_id, store_name),
+                       entry.first_name if entry is not None else None)
+
+
+def _name_of(greetings: Greetings, person_id: str, store_name: Optional[str]) -> str:
+    """What ``{name}`` is for an enrolled person: their entry's name, else the store's
+    display name (`store_name`), else one made from the id."""
+    entry = greetings.people.get(person_id)
     if entry is not None:
-        name = entry.name
-    else:
-        name = (shown(store_name, NAME_MAX_LENGTH) if store_name else "") or \
-            name_from_id(person_id)
-    return next(iter(name.split()), name)
+        return entry.name
+    # the store of an older greeter may hold a name the rule now refuses: shown, not fatal
+    return (shown(store_name, NAME_MAX_LENGTH) if store_name else "") or name_from_id(person_id)
+
+
+def _first_name(name: str, given: Optional[str]) -> str:
+    """What ``{first_name}`` is: the `given` one, else the name's first word."""
+    return given or next(iter(name.split()), name)
 
 
 # -- writing -----------------------------------------------------------------------------
