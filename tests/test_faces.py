@@ -1,9 +1,11 @@
-"""Face measurements: how far a head is turned, on landmarks and on real photos."""
+"""Face measurements: how far a head is turned and how sharp a face is, on landmarks and on
+real photos."""
 
+import cv2
 import numpy as np
 import pytest
 
-from greeter.faces import FaceEngine, head_turn
+from greeter.faces import FaceEngine, head_turn, sharpness
 from greeter.imaging import load_rgb
 
 # dlib's five landmarks: two corners of one eye, two of the other, the bottom of the nose.
@@ -37,3 +39,20 @@ def test_a_real_portrait_is_frontal_and_its_mirror_image_turns_as_much(samples):
     _, (frontal,) = engine.faces_in_photo(load_rgb(samples / "obama.jpg"))
     assert frontal.turn < 0.05 < face.turn < 0.3
     assert mirrored.turn == pytest.approx(face.turn, abs=0.03)
+
+
+def opencv_sharpness(chip: np.ndarray) -> float:
+    """The measure the enrolment and vote thresholds were chosen with."""
+    grey = cv2.cvtColor(np.ascontiguousarray(chip), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def test_sharpness_is_opencvs_to_the_bit_on_real_faces_sharp_and_blurred(samples):
+    engine = FaceEngine()
+    rgb = load_rgb(samples / "biden.jpg")
+    chips, _ = engine.chips_and_turns(rgb, engine.detect_in_photo(rgb, 1024, 1))
+    blurred = [cv2.GaussianBlur(chips[0], (0, 0), sigma) for sigma in (1, 2, 5)]
+    noise = np.random.default_rng(7).integers(0, 256, (150, 150, 3), dtype=np.uint8)
+    measured = [sharpness(chip) for chip in chips + blurred + [noise]]
+    assert measured == [opencv_sharpness(chip) for chip in chips + blurred + [noise]]
+    assert measured[0] > 60 > measured[1] > measured[2] > measured[3]

@@ -27,6 +27,18 @@ def test_the_loop_imports_neither_pkg_resources_nor_pillow_heif():
     assert imported == "[]"
 
 
+def test_the_identity_worker_embeds_without_opencv():
+    """OpenCV's private pages would cost the worker 17 MB (`greeter.faces.sharpness`)."""
+    imported = fresh_python(
+        "import sys\n"
+        "import numpy as np\n"
+        "import greeter.embedding_worker\n"
+        "from greeter.faces import FaceEngine\n"
+        "FaceEngine().faces(np.full((150, 150, 3), 90, np.uint8), [(0, 150, 150, 0)])\n"
+        "print('cv2' in sys.modules)")
+    assert imported == "False"
+
+
 def test_the_run_command_imports_no_other_command():
     """Commands are imported when used: the robot's `greeter run` holds only its own."""
     imported = fresh_python(
