@@ -390,6 +390,8 @@ class LatestFrameReader:
         #: Frames replaced by a newer one before anybody took them (live and realtime sources).
         self.dropped = 0
         self._every_frame = False
+        #: Set by `wake`, cleared by the next `next_frame`.
+        self._woken = False
 
     @property
     def state(self) -> ReaderState:
@@ -417,10 +419,15 @@ class LatestFrameReader:
 
     def next_frame(self, timeout: Optional[float] = None) -> Optional[Frame]:
         """The newest frame not handed out yet, waiting up to `timeout` seconds (None: as long
-        as it takes). None on timeout, and once the source is finished and drained."""
+        as it takes). None on timeout, once the source is finished and drained, and when
+        `wake` was called since the last call (a frame handed out ends a wake too: the caller
+        is going round its loop anyway)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
             while not self._pending:
+                if self._woken:
+                    self._woken = False
+                    return None
                 if self._state is ReaderState.FINISHED or self._stop.is_set():
                     return None
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -428,8 +435,16 @@ class LatestFrameReader:
                     return None
                 self._condition.wait(remaining)
             frame = self._pending.popleft()
+            self._woken = False
             self._condition.notify_all()
             return frame
+
+    def wake(self) -> None:
+        """End the wait of `next_frame` now, or the next call's if none waits: the caller has
+        other work ready (any thread may call it)."""
+        with self._condition:
+            self._woken = True
+            self._condition.notify_all()
 
     def close(self) -> None:
         """Stop reading and release the source (waits a few seconds for a blocked read)."""

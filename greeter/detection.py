@@ -60,8 +60,11 @@ def _detect_scaled(engine: FaceEngine, rgb: np.ndarray, scale: float,
 class DetectionStage:
     """Scans submitted frames on `THREADS` threads; `ready` hands back the finished ones."""
 
-    def __init__(self, upsample: int, engine_factory: Callable[[], FaceEngine] = FaceEngine):
+    def __init__(self, upsample: int, engine_factory: Callable[[], FaceEngine] = FaceEngine,
+                 on_finished: Callable[[], None] = lambda: None):
+        """`on_finished` is called (on the detection thread) each time a scan finished."""
         self._upsample = upsample
+        self._on_finished = on_finished
         self._engine_factory = engine_factory
         self._engines = threading.local()
         self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="detect")
@@ -87,8 +90,9 @@ class DetectionStage:
         return len(self._in_flight)
 
     def submit(self, frame: Frame, scan: Scan, scale: float) -> None:
-        self._in_flight.append(
-            (frame, scan, self._pool.submit(self._detect, frame.rgb, scan, scale)))
+        future = self._pool.submit(self._detect, frame.rgb, scan, scale)
+        future.add_done_callback(lambda _: self._on_finished())
+        self._in_flight.append((frame, scan, future))
 
     def ready(self) -> List[Detected]:
         """The finished detections before the first unfinished one, in submission order."""

@@ -18,8 +18,11 @@ The loop `submit`s the tracks `Tracker.needing_embedding` names, with the frame 
 were found on; `ready` hands back each finished job's votes, which the loop casts with
 `Tracker.vote` (a vote for a track that ended or settled meanwhile is ignored there). One job
 at a time (no new job until the last one's votes were taken): the worker never falls behind,
-and a late vote never doubles an early one. A worker that dies (killed, out of memory) costs
-its job only: the next job starts a new one.
+and a late vote never doubles an early one. The loop starts the next job as soon as it took
+the votes, on the newest detection (`on_finished` wakes it): on the one-core Nano stand-in
+that brought Lin-Manuel's greeting from 0.37 s to 0.25 s (medians of 8 runs), since a name
+needs two votes. A worker that dies (killed, out of memory) costs its job only: the next job
+starts a new one.
 """
 
 import logging
@@ -165,8 +168,11 @@ RESTART_EVERY_SECONDS = 10.0
 
 
 class IdentityStage:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 on_finished: Callable[[], None] = lambda: None) -> None:
+        """`on_finished` is called (on another thread) each time a job finished."""
         self._clock = clock
+        self._on_finished = on_finished
         self._worker: Optional[EmbeddingProcess] = EmbeddingProcess()
         self._restarted_at = float("-inf")
         self._job: Optional[Tuple[Frame, List[int], Recogniser, Future]] = None
@@ -201,6 +207,7 @@ class IdentityStage:
                 return False
             self._start_again()
         future = self._worker.submit(frame.rgb, [box for _, box in tracks])
+        future.add_done_callback(lambda _: self._on_finished())
         self._job = (frame, [track_id for track_id, _ in tracks], recogniser, future)
         return True
 

@@ -301,6 +301,25 @@ def test_a_slow_consumer_of_a_live_source_gets_the_newest_frame():
     assert fake.closed
 
 
+def test_a_wake_ends_the_wait_for_a_frame_at_once():
+    """The loop waits for the next frame; a stage that finished work wakes it (`wake`)."""
+    hold = threading.Event()
+    fake = FakeCamera(count=1, hold=hold)
+    reader = LatestFrameReader(lambda: fake, reconnect=True)
+    with reader:
+        assert reader.next_frame(timeout=5).index == 0
+        threading.Timer(0.05, reader.wake).start()
+        started = time.monotonic()
+        assert reader.next_frame(timeout=5) is None
+        assert time.monotonic() - started < 2  # not the 5 s timeout
+        reader.wake()  # nobody waiting: the next call returns at once
+        assert reader.next_frame(timeout=5) is None
+        started = time.monotonic()
+        assert reader.next_frame(timeout=0.2) is None  # a wake counts once
+        assert time.monotonic() - started >= 0.2 - 1e-3
+        hold.set()
+
+
 def test_a_lost_camera_is_reopened_with_backoff_and_shows_camera_lost():
     calls = []
     third_call = threading.Event()

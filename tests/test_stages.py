@@ -176,6 +176,19 @@ def test_detections_come_back_in_the_order_submitted():
         stage.close()
 
 
+def test_each_finished_scan_is_announced():
+    """`on_finished` wakes the live loop (`LatestFrameReader.wake`) when a scan is done."""
+    finished = threading.Semaphore(0)
+    stage = DetectionStage(0, engine_factory=FakeEngine, on_finished=finished.release)
+    try:
+        stage.submit(frame_with_spot(0, 300, 100), FULL, 1.0)
+        stage.submit(frame_with_spot(1, 50, 60), FULL, 1.0)
+        assert finished.acquire(timeout=5) and finished.acquire(timeout=5)
+        assert not finished.acquire(timeout=0.1)
+    finally:
+        stage.close()
+
+
 @pytest.mark.skipif(not hasattr(threading, "get_native_id"), reason="Linux threads only")
 def test_detection_threads_give_way_to_the_drawing_thread():
     niceness = []
@@ -237,6 +250,21 @@ def test_faces_are_embedded_in_a_worker_process_one_job_at_a_time(lin, stage, mo
     assert [(track, vote.person) for track, vote in votes.by_track] == [(1, "lin"), (2, "lin")]
     assert all(vote.distance < 0.1 and vote.weight > 0 for _, vote in votes.by_track)
     assert not stage.working and stage.ready() is None
+
+
+def test_each_finished_job_is_announced(lin):
+    """`on_finished` wakes the live loop when a job's votes can be taken."""
+    frame, box, recogniser = lin
+    finished = threading.Semaphore(0)
+    stage = IdentityStage(on_finished=finished.release)
+    try:
+        stage.wait_ready()
+        assert not finished.acquire(timeout=0.1)  # loading the models is no job
+        assert stage.submit(recogniser, frame, [(1, box)])
+        assert finished.acquire(timeout=30)
+        assert stage.ready() is not None
+    finally:
+        stage.close()
 
 
 def test_a_worker_that_dies_costs_its_job_only(lin, stage):
