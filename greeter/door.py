@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from greeter.atomicfile import private_folder, replace_file
-from greeter.enrolment import BLURRED, TOO_SMALL, TURNED, face_problem
+from greeter.enrolment import BLURRED, FACE_PROBLEMS, TOO_SMALL, TURNED, face_problem
 from greeter.errors import GreeterError
 from greeter.faces import Box, FaceEngine, box_size, sharpness
 from greeter.people import check_name, check_person_id
@@ -268,8 +268,8 @@ class Candidate:
 def choose(candidates: Sequence[Candidate], enrolment: EnrolmentSettings,
            best: int) -> Tuple[List[Candidate], Optional[str]]:
     """The `best` sharpest distinct frames passing enrolment's rule, or none and the reason
-    the best of them failed (`TOO_SMALL` before `BLURRED`: coming closer fixes both; then
-    `TURNED`)."""
+    the best of them failed (the first of `FACE_PROBLEMS` any of them has: too small before
+    blurred, as coming closer fixes both; then turned away)."""
     good, seen = [], set()
     for candidate in sorted(candidates, key=lambda c: c.sharpness, reverse=True):
         if candidate.digest in seen:
@@ -280,7 +280,7 @@ def choose(candidates: Sequence[Candidate], enrolment: EnrolmentSettings,
     if good:
         return good[:best], None
     problems = {face_problem(c.size, c.sharpness, enrolment, c.turn) for c in candidates}
-    return [], next(problem for problem in (TOO_SMALL, BLURRED, TURNED) if problem in problems)
+    return [], next(problem for problem in FACE_PROBLEMS if problem in problems)
 
 
 class DoorCollection:

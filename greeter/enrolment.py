@@ -56,6 +56,8 @@ REJECTED = "rejected"
 TOO_SMALL = "too small"
 BLURRED = "blurred"
 TURNED = "turned away"
+#: The problems in the order `face_problem` checks them.
+FACE_PROBLEMS = (TOO_SMALL, BLURRED, TURNED)
 
 #: A central face is the subject only if no other face is more than this many times its size:
 #: a much larger face nearer an edge is somebody the photographer meant as well.

@@ -89,7 +89,7 @@ MIN_SIZE, FULL_SIZE = 40.0, 80.0
 #: face counts fully.
 FULL_SHARPNESS = 60.0
 #: `greeter.faces.head_turn` at which a face counts `MIN_WEIGHT` (~0.5 is a profile).
-TURNED = 0.4
+TURN_AT_MIN_WEIGHT = 0.4
 #: No vote counts less than this: a poor frame still says something.
 MIN_WEIGHT = 0.2
 
@@ -98,7 +98,7 @@ def vote_weight(size: float, sharpness: float, turn: float) -> float:
     """How much one embedding counts, from `MIN_WEIGHT` (small, soft or turned) to 1 (large,
     sharp, frontal): the product of one factor per quality, each linear between its limits."""
     factors = ((size - MIN_SIZE) / (FULL_SIZE - MIN_SIZE), sharpness / FULL_SHARPNESS,
-               1.0 - turn / TURNED)
+               1.0 - turn / TURN_AT_MIN_WEIGHT)
     weight = 1.0
     for factor in factors:
         weight *= min(1.0, max(MIN_WEIGHT, factor))
