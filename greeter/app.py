@@ -377,9 +377,11 @@ class Greeter:
         self._apply_votes(self.identity.ready())
         frame = self.reader.next_frame(timeout=FRAME_WAIT_SECONDS)
         if frame is None:
-            if self.reader.state is ReaderState.FINISHED and not self.detection.pending:
-                return False
-            if time.monotonic() - self._rendered_at >= FRAME_WAIT_SECONDS:  # not just woken
+            if self.reader.state is ReaderState.FINISHED:
+                if not self.detection.pending:
+                    return False
+                self._apply_detection(self.detection.oldest(), wait_for_votes=False)
+            elif time.monotonic() - self._rendered_at >= FRAME_WAIT_SECONDS:  # not just woken
                 self._show(None)
             return True
         due = self._due(frame)
