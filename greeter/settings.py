@@ -245,7 +245,11 @@ class TrackingSettings(StrictModel):
     )
     stranger_votes: int = Field(
         3, ge=1, description="Votes before a track whose average embedding is clearly nobody "
-        "(see `stranger_margin`) is settled as a stranger.",
+        "(see `stranger_margin`) is settled as a stranger. 2 would welcome strangers one "
+        "embedding job sooner, but a guest whose first two frames were poor would be settled "
+        "as a stranger for good: on simulated lfw-dev tracks whose third frame is the first "
+        "new view, 1.2 (24 people) to 2.3 (300) points fewer guests were named, and no fewer "
+        "strangers.",
     )
     stranger_margin: float = Field(
         0.03,
