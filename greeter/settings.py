@@ -9,32 +9,43 @@ with ``__`` between levels::
     GREETER_ENROLMENT__MIN_FACE_SIZE=80
     GREETER_MATCHING__THRESHOLD=0.45
 
-They are read by pydantic-settings (``env_prefix="GREETER_"``, ``env_nested_delimiter="__"``);
-a section may also be given whole as JSON (``GREETER_MATCHING='{"threshold": 0.45}'``). A bad
-value stops the program with the variable's name and pydantic's reason; a ``GREETER_*`` variable
-that names no setting is ignored with a warning (the JetBot installer's own variables are
-``JETBOT_*``).
+Names are matched case-insensitively and empty variables are ignored; a section may also be
+given whole as JSON (``GREETER_MATCHING='{"threshold": 0.45}'``), and a variable of one of its
+fields wins over it. `environment_values` reads them the way pydantic-settings did, which greeter
+no longer uses: it cost the robot's process 5 MB. A bad value stops the program with the
+variable's name and pydantic's reason; a ``GREETER_*`` variable that names no setting is ignored
+with a warning (the JetBot installer's own variables are ``JETBOT_*``).
 """
 
-import contextvars
+import collections.abc
+import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Tuple, Type
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from greeter.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "GREETER_"
+#: Between the levels of a field path in a variable's name: GREETER_MATCHING__THRESHOLD.
+NESTED_DELIMITER = "__"
 
 
 class StrictModel(BaseModel):
@@ -462,16 +473,8 @@ class UiSettings(StrictModel):
         return self
 
 
-class Settings(BaseSettings):
+class Settings(StrictModel):
     """All of greeter's settings."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX,
-        env_nested_delimiter="__",
-        env_ignore_empty=True,
-        extra="forbid",
-        validate_assignment=True,
-    )
 
     store: Path = Field(
         Path("data/greeter.sqlite3"), description="SQLite file of enrolled people and embeddings."
@@ -489,24 +492,11 @@ class Settings(BaseSettings):
     ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: Type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> Tuple[PydanticBaseSettingsSource, ...]:
-        """Command-line values, then the environment `load` was given; no ``.env`` or secrets
-        files (the robot's service reads /etc/greeter/greeter.env itself)."""
-        return init_settings, _EnvironSource(settings_cls, _environ.get())
-
-    @classmethod
     def load(
         cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any
     ) -> "Settings":
         """Defaults, then ``GREETER_*`` variables of `environ` (the process environment by
-        default), then `overrides` (None values are skipped).
+        default), then `overrides`: whole top-level settings, None values skipped.
 
         A variable named like no setting (``GREETER_BUILD_JOBS``) is ignored with a warning, so
         that another program's variable never stops greeter; a misspelt field inside a section
@@ -514,41 +504,123 @@ class Settings(BaseSettings):
         environ = os.environ if environ is None else environ
         for name in unknown_variables(environ):
             log.warning("%s is not a greeter setting: ignored", name)
-        token = _environ.set(environ)
+        values = environment_values(cls, environ)
+        values.update((key, value) for key, value in overrides.items() if value is not None)
         try:
-            return cls(**{key: value for key, value in overrides.items() if value is not None})
+            return cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(
-                f"{ENV_PREFIX}{'__'.join(str(part) for part in problem['loc']).upper()}: "
-                f"{problem['msg']}"
-                for problem in error.errors()
+                f"{_variable_name(problem['loc'])}: {problem['msg']}" for problem in error.errors()
             )
             raise ConfigError(f"invalid settings: {problems}") from None
-        finally:
-            _environ.reset(token)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> List[str]:
     """The ``GREETER_*`` variables of `environ` that name no setting, sorted."""
-    return sorted(
-        name for name, value in environ.items()
-        if name.upper().startswith(ENV_PREFIX) and value
-        and name[len(ENV_PREFIX):].split("__")[0].lower() not in Settings.model_fields
+    return sorted(name for name, path, _ in _greeter_variables(environ)
+                  if path[0] not in Settings.model_fields)
+
+
+def _variable_name(path: Sequence[Union[str, int]]) -> str:
+    """The variable for the setting at `path`: ``("matching", "threshold")`` is
+    ``GREETER_MATCHING__THRESHOLD``."""
+    return ENV_PREFIX + NESTED_DELIMITER.join(str(part) for part in path).upper()
+
+
+def environment_values(model: Type[BaseModel], environ: Mapping[str, str]) -> Dict[str, Any]:
+    """The ``GREETER_*`` variables of `environ` as the nested dict of values that `model`
+    validates, read as pydantic-settings read them.
+
+    A variable's name without the prefix, lowercased and split at ``__``, is its field path (of
+    names differing only in case, the last counts). The value of a section, or of a list, tuple,
+    set or dict field, is JSON (a section's keys case-insensitive, like the names), and a
+    section given as JSON null keeps its defaults; any other value stays text for pydantic to
+    convert. A variable of a section's field wins over the section given whole. Empty variables,
+    and those naming no field of `model`, are left out. Raises ConfigError for a value that is
+    not JSON, and for a variable below a value that has no fields (``GREETER_STORE=a`` with
+    ``GREETER_STORE__B=c``), which pydantic-settings ignored when it did not fail."""
+    texts = {  # by path: of names differing only in case, the last counts
+        path: text for _, path, text in _greeter_variables(environ)
+        if path[0] in model.model_fields
+    }
+    values: Dict[str, Any] = {}
+    # Shorter paths first, so that a section given whole is there for its fields' variables to
+    # be put into.
+    for path in sorted(texts, key=len):
+        field_type = _type_at(model, path)
+        _put(values, path,
+             _json_value(path, texts[path], field_type) if _takes_json(field_type)
+             else texts[path])
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def _greeter_variables(
+    environ: Mapping[str, str],
+) -> Iterator[Tuple[str, Tuple[str, ...], str]]:
+    """Name, field path and value of each non-empty ``GREETER_*`` variable of `environ`."""
+    for name, text in environ.items():
+        if text and name.upper().startswith(ENV_PREFIX):
+            yield name, tuple(name[len(ENV_PREFIX):].lower().split(NESTED_DELIMITER)), text
+
+
+def _type_at(model: Type[BaseModel], path: Sequence[str]) -> Any:
+    """The type of the field at `path` in `model`, or None if there is no such field."""
+    field_type: Any = model
+    for name in path:
+        fields = field_type.model_fields if _is_section(field_type) else {}
+        if name not in fields:
+            return None
+        field_type = fields[name].annotation
+    return field_type
+
+
+def _is_section(field_type: Any) -> bool:
+    """Whether `field_type` is a model, with fields of its own, like `Settings` and its sections."""
+    return isinstance(field_type, type) and issubclass(field_type, BaseModel)
+
+
+def _takes_json(field_type: Any) -> bool:
+    """Whether a field of this type is given as JSON, by pydantic-settings' rule: a section, a
+    list, tuple, set or dict, optional or not (a string is a sequence too, but given as is)."""
+    if get_origin(field_type) is Union:
+        return any(_takes_json(member) for member in get_args(field_type))
+    kind = get_origin(field_type) or field_type
+    return (
+        isinstance(kind, type)
+        and not issubclass(kind, (str, bytes))
+        and issubclass(kind, (BaseModel, collections.abc.Mapping, collections.abc.Sequence,
+                              collections.abc.Set))
     )
 
 
-#: The environment the `Settings` being built reads (`Settings.load`'s `environ`).
-_environ: "contextvars.ContextVar[Mapping[str, str]]" = contextvars.ContextVar(
-    "greeter_settings_environ", default=os.environ)
+def _json_value(path: Sequence[str], text: str, field_type: Any) -> Any:
+    """`text`, given for the field at `path`, of `field_type`, decoded as JSON."""
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ConfigError(
+            f"invalid settings: {_variable_name(path)}: not valid JSON ({error})") from None
+    return _field_names_lowercased(value, field_type)
 
 
-class _EnvironSource(EnvSettingsSource):
-    """pydantic-settings' environment source, reading a given mapping instead of os.environ
-    (tests and benchmarks pass an empty one to be independent of the caller's variables)."""
+def _field_names_lowercased(value: Any, field_type: Any) -> Any:
+    """`value` with the keys of each section in it lowercased: they match field names
+    case-insensitively, like variable names, and greeter's field names are lowercase."""
+    if not (_is_section(field_type) and isinstance(value, dict)):
+        return value
+    return {
+        key.lower(): _field_names_lowercased(item, _type_at(field_type, [key.lower()]))
+        for key, item in value.items()
+    }
 
-    def __init__(self, settings_cls: Type[BaseSettings], environ: Mapping[str, str]):
-        self._environ = environ
-        super().__init__(settings_cls)
 
-    def _load_env_vars(self) -> Mapping[str, Optional[str]]:
-        return {name.lower(): value for name, value in self._environ.items() if value}
+def _put(values: Dict[str, Any], path: Sequence[str], value: Any) -> None:
+    """Sets `value` at `path` in the nested dict `values`, making the sections on the way."""
+    parent = values
+    for depth in range(1, len(path)):
+        parent = parent.setdefault(path[depth - 1], {})
+        if not isinstance(parent, dict):
+            raise ConfigError(
+                f"invalid settings: {_variable_name(path)}: {_variable_name(path[:depth])} is "
+                f"{json.dumps(parent)}, which has no fields")
+    parent[path[-1]] = value

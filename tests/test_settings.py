@@ -1,13 +1,17 @@
-"""Settings from GREETER_* environment variables (pydantic-settings) and the command line."""
+"""Settings from GREETER_* environment variables (`environment_values`, read as
+pydantic-settings read them) and the command line."""
 
 import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 from conftest import cli_runner
+from pydantic import BaseModel
 
 from greeter.cli import main
 from greeter.errors import ConfigError
-from greeter.settings import Settings, unknown_variables
+from greeter.settings import Settings, environment_values, unknown_variables
 
 
 def test_nested_variables_set_section_fields():
@@ -26,6 +30,89 @@ def test_a_section_may_be_given_as_json():
     settings = Settings.load(environ={"GREETER_MATCHING": '{"threshold": 0.4, "ratio": 0.8}'})
 
     assert (settings.matching.threshold, settings.matching.ratio) == (0.4, 0.8)
+
+
+def test_names_are_matched_case_insensitively():
+    settings = Settings.load(environ={"greeter_matching__Threshold": "0.45",
+                                      "Greeter_Store": "lower.sqlite3"})
+
+    assert (settings.matching.threshold, str(settings.store)) == (0.45, "lower.sqlite3")
+
+
+def test_of_names_differing_only_in_case_the_last_counts():
+    settings = Settings.load(environ={"GREETER_MATCHING": "not JSON",
+                                      "greeter_matching": '{"threshold": 0.4}'})
+
+    assert settings.matching.threshold == 0.4
+
+
+@pytest.mark.parametrize("environ", [
+    {"GREETER_MATCHING": '{"threshold": 0.4, "ratio": 0.8}', "GREETER_MATCHING__THRESHOLD": "0.45"},
+    {"GREETER_MATCHING__THRESHOLD": "0.45", "GREETER_MATCHING": '{"threshold": 0.4, "ratio": 0.8}'},
+])
+def test_a_field_variable_wins_over_its_section_given_whole(environ):
+    settings = Settings.load(environ=environ)
+
+    assert (settings.matching.threshold, settings.matching.ratio) == (0.45, 0.8)
+
+
+def test_the_keys_of_a_section_given_whole_are_case_insensitive():
+    settings = Settings.load(environ={"GREETER_MATCHING": '{"THRESHOLD": 0.4, "Ratio": 0.8}'})
+
+    assert (settings.matching.threshold, settings.matching.ratio) == (0.4, 0.8)
+
+
+def test_a_section_given_as_json_null_keeps_its_defaults():
+    assert Settings.load(environ={"GREETER_UI": "null"}).ui == Settings.load(environ={}).ui
+
+
+class Arm(BaseModel):
+    joints: List[int] = []
+
+
+class Robot(BaseModel):
+    """Field types greeter's settings do not have (yet), read as pydantic-settings reads them."""
+
+    names: List[str] = []
+    sizes: Optional[Tuple[int, ...]] = None
+    limits: Dict[str, float] = {}
+    home: Path = Path(".")
+    arm: Arm = Arm()
+
+
+def test_lists_tuples_and_dicts_are_json_and_scalars_text():
+    values = environment_values(Robot, {
+        "GREETER_NAMES": '["Ada", "Grace"]', "GREETER_SIZES": "[1, 2]",
+        "GREETER_LIMITS": '{"Speed": 0.5}', "GREETER_HOME": "[1]",
+        "GREETER_ARM__JOINTS": "[3, 4]"})
+
+    assert values == {"names": ["Ada", "Grace"], "sizes": [1, 2], "limits": {"Speed": 0.5},
+                      "home": "[1]", "arm": {"joints": [3, 4]}}
+    assert Robot.model_validate(values).sizes == (1, 2)
+
+
+def test_scalars_are_left_as_text_for_pydantic_to_convert():
+    assert environment_values(Settings, {"GREETER_MATCHING__THRESHOLD": "0.45"}) \
+        == {"matching": {"threshold": "0.45"}}
+
+
+def test_a_section_that_is_not_json_names_its_variable():
+    with pytest.raises(ConfigError,
+                       match="^invalid settings: GREETER_MATCHING: not valid JSON"):
+        Settings.load(environ={"greeter_matching": "threshold=0.45"})
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"GREETER_STORE": "a", "GREETER_STORE__PATH": "b"},
+     'GREETER_STORE__PATH: GREETER_STORE is "a", which has no fields'),
+    ({"GREETER_MATCHING": "5", "GREETER_MATCHING__THRESHOLD": "0.4"},
+     "GREETER_MATCHING__THRESHOLD: GREETER_MATCHING is 5, which has no fields"),
+])
+def test_a_variable_below_a_value_without_fields_is_an_error(environ, message):
+    with pytest.raises(ConfigError) as raised:
+        Settings.load(environ=environ)
+
+    assert str(raised.value) == f"invalid settings: {message}"
 
 
 def test_command_line_values_win_over_the_environment():
