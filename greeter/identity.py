@@ -9,7 +9,7 @@ thread, a pass stalled the drawing thread for up to 90 ms (p99 of the time betwe
 frames while a face was embedded, even with each pass started right after a frame was
 drawn); in a process, the operating system shares the core by priority and the worker runs
 niced (`greeter.background.NICENESS`), so drawing goes first. The worker
-(`greeter.embedding_worker`) costs its own Python and dlib models: ~99 MB resident, 64 MB of
+(`greeter.embedding_worker`) costs its own Python and dlib models: ~82 MB resident, 58 MB of
 it its own (the rest are library pages the loop maps too; `benchmarks/live_clip.py` counts
 both processes). Giving it a higher priority than the detection threads did not bring
 greetings sooner on the stand-in (the core is then busy with drawing and decoding anyway).
