@@ -2,9 +2,10 @@
 against `greeter console` started as staff start it.
 
 Sign in, enrol a photo, find the person in the list, set a greeting with ``{nmae}`` and read
-the problem, fix it, remove the person; a screenshot of each page at a phone's 360 px width
-goes to ``$CONSOLE_SCREENSHOTS`` (the README's come from ``CONSOLE_SCREENSHOTS=docs/console``),
-else to the test's temporary folder.
+the problem, fix it, read the warning about characters the screen cannot draw, remove the
+person; a screenshot of each page at a phone's 360 px width goes to ``$CONSOLE_SCREENSHOTS``
+(the README's come from ``CONSOLE_SCREENSHOTS=docs/console``), else to the test's temporary
+folder.
 
 Skipped, with the reason, where Chromium, its driver or Selenium are missing (scripts/
 bootstrap.sh installs them when run as root); under CI (``CI=true``) that is a failure.
@@ -171,6 +172,19 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     assert "saved barack's greeting" in find(By.CLASS_NAME, "flash").text
     assert find(By.ID, "preview").text == "Welcome back, Barack!"
     _screenshot(browser, shots, "7-greeting")
+    # characters no font of the screen has: a warning while typing and after saving, which
+    # does not stop the save
+    messages = find(By.ID, "messages")
+    messages.clear()
+    messages.send_keys("Welcome back, {first_name}! 歓迎")
+    warnings = find(By.CSS_SELECTOR, "[data-warnings]")
+    WebDriverWait(browser, 30).until(lambda driver: warnings.is_displayed())
+    assert "the screen cannot draw '歓' (U+6B53), '迎' (U+8FCE)" in warnings.text
+    assert not find(By.CSS_SELECTOR, "[data-problems]").is_displayed()
+    submit(By.ID, "save-greeting")
+    assert "saved barack's greeting" in find(By.CLASS_NAME, "flash").text
+    assert ("people.barack.messages[0]: the screen cannot draw '歓'"
+            in find(By.CSS_SELECTOR, "[data-warnings]").text)
 
     browser.get(f"{console_url}/people/barack/remove")
     _screenshot(browser, shots, "8-remove")

@@ -3,7 +3,9 @@ remove, greetings with `greeter greetings check`'s messages, bundles and status.
 
 import html
 import json
+import logging
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from conftest import cli_runner
@@ -15,6 +17,7 @@ from console_helpers import (
     signed_in_csrf,
 )
 
+from greeter import screen_text
 from greeter.bundle import bundle_document
 from greeter.cli import main
 from greeter.console.auth import Credentials
@@ -142,7 +145,7 @@ def test_live_preview_answers_json_without_writing(console):
     response = client.post("/greetings/people/alex-m", headers={"x-preview": "1"}, data={
         "csrf": csrf, "name": "Alex Müller", "first_name": "Al", "messages": "Hi {first_name}",
         "action": "preview"})
-    assert response.json() == {"problems": [], "preview": ["Hi Al"]}
+    assert response.json() == {"problems": [], "preview": ["Hi Al"], "warnings": []}
     bad = client.post("/greetings/people/alex-m", headers={"x-preview": "1"}, data={
         "csrf": csrf, "name": "Alex", "first_name": "", "messages": "Hi {nmae}",
         "action": "preview"}).json()
@@ -173,6 +176,100 @@ def test_an_invalid_greetings_file_is_shown_with_its_problems(console):
     settings.greetings.write_text('{"stranger": []}')
     page = client.get("/greetings").text
     assert "stranger: must not be empty" in page
+
+
+def _warnings_of(page: str) -> list:
+    """The lines of the page's box of warnings about characters the screen cannot draw."""
+    box = page.split("data-warnings", 1)[1].split("</div>", 1)[0]
+    return [html.unescape(item.split("</li>")[0]) for item in box.split("<li>")[1:]]
+
+
+def test_characters_the_screen_cannot_draw_are_named_after_saving(console):
+    """A hieroglyph has no glyph in the screen's fonts: the admin reads `greeter greetings
+    check`'s warning, word for word, on the page the save lands on and on the overview."""
+    client, csrf, settings = console
+    response = client.post("/greetings/people/alex-m", data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "", "action": "save",
+        "messages": "Hi {first_name}!\nWelcome \U00013000"})
+    assert response.status_code == 303  # a warning does not stop saving
+    assert load_greetings(settings.greetings).people["alex-m"].messages == [
+        "Hi {first_name}!", "Welcome \U00013000"]
+    checked = cli_runner().invoke(main, ["greetings", "check", str(settings.greetings)])
+    prefix = f"warning: {settings.greetings}: "
+    expected = [line[len(prefix):] for line in checked.stderr.splitlines()
+                if "the screen cannot draw" in line]
+    assert expected == ["people.alex-m.messages[1]: the screen cannot draw '\U00013000' "
+                        "(U+13000): no font of the screen has them, so they are left out: use "
+                        "other characters"]
+    landed = client.get(response.headers["location"]).text
+    assert "saved alex-m's greeting" in html.unescape(landed)
+    assert _warnings_of(landed) == expected
+    assert _warnings_of(client.get("/greetings").text) == expected
+    # a person's page names only what the screen shows for them
+    assert _warnings_of(client.get("/greetings/people/zoe").text) == []
+
+
+def test_the_screens_title_and_the_defaults_are_checked_too(console):
+    client, csrf, _ = console
+    response = client.post("/greetings/defaults", data={
+        "csrf": csrf, "language": "en", "stranger": "Welcome!", "enrolled": "Hi {first_name}!",
+        "title": "Open Day \ue000", "values": "Curiosity", "action": "save"})
+    assert response.status_code == 303
+    landed = client.get(response.headers["location"]).text
+    assert "saved the defaults and the screen" in landed
+    assert [line.split(":")[0] for line in _warnings_of(landed)] == ["screen.title"]
+    assert "'\\ue000' (U+E000)" in _warnings_of(landed)[0]
+    # somebody without a greeting of their own gets the enrolled people's: checked on their page
+    client.post("/greetings/defaults", data={
+        "csrf": csrf, "language": "en", "stranger": "Welcome!", "title": "Open Day",
+        "enrolled": "Hi {first_name} \U00013000", "values": "Curiosity", "action": "save"})
+    assert [line.split(":")[0] for line in _warnings_of(client.get("/greetings/people/zoe").text)
+            ] == ["enrolled[0]"]
+
+
+def test_a_file_the_screen_draws_whole_has_no_warning(console):
+    client, csrf, _ = console
+    client.post("/greetings/people/zoe", data={
+        "csrf": csrf, "name": "Zoë Example", "first_name": "", "action": "save",
+        "messages": "Willkommen, {first_name}! مرحبا שלום Ştefan Nguyễn"})
+    for page in (client.get("/greetings").text, client.get("/greetings/people/zoe").text):
+        assert _warnings_of(page) == []
+        assert "data-warnings hidden" in page
+
+
+def test_live_preview_carries_the_warnings_without_the_emoji_font(console, monkeypatch):
+    """Without fonts-noto-color-emoji the screen leaves emoji out: the preview says which
+    package draws them, as the form is typed."""
+    client, csrf, settings = console
+    monkeypatch.setattr(screen_text, "EMOJI_FONTS", ())
+    result = client.post("/greetings/people/alex-m", headers={"x-preview": "1"}, data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "", "messages": "Hi 👋",
+        "action": "preview"}).json()
+    assert result["problems"] == [] and result["preview"] == ["Hi 👋"]
+    assert result["warnings"] == [
+        "people.alex-m.messages[0]: the screen cannot draw '👋' (U+1F44B): install "
+        "fonts-noto-color-emoji for emoji, or leave them out"]
+    defaults = client.post("/greetings/defaults", headers={"x-preview": "1"}, data={
+        "csrf": csrf, "language": "en", "stranger": "Welcome! 🎉", "enrolled": "Hi",
+        "title": "T", "values": "", "action": "preview"}).json()
+    assert [line.split(":")[0] for line in defaults["warnings"]] == ["stranger[0]"]
+    assert not settings.greetings.exists()
+
+
+def test_the_pages_work_when_the_screens_fonts_cannot_be_loaded(console, monkeypatch, caplog):
+    client, csrf, _ = console
+    monkeypatch.setattr(screen_text, "REGULAR_FONT", Path("/nowhere/DejaVuSans.ttf"))
+    response = client.post("/greetings/people/alex-m", data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "", "action": "save",
+        "messages": "Welcome \U00013000"})
+    assert response.status_code == 303
+    with caplog.at_level(logging.ERROR, logger="greeter.console.pages"):
+        landed = client.get(response.headers["location"])
+        overview = client.get("/greetings")
+    assert landed.status_code == overview.status_code == 200
+    assert "Welcome \U00013000" in landed.text
+    assert _warnings_of(landed.text) == _warnings_of(overview.text) == []
+    assert "could not check which characters the screen draws" in caplog.text
 
 
 def test_remove_a_greeting(console):

@@ -6,7 +6,9 @@ with the outcome of each photo or person).
 """
 
 import json
+import logging
 import secrets
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -38,11 +40,14 @@ from greeter.greetings import (
     parse_greetings,
     remove_greeting,
     rename_greeting,
+    screen_texts,
     update_greetings,
 )
 from greeter.people import check_name, name_from_id
 from greeter.status import read_status, status_path
 from greeter.store import ADDED, REPLACED, check_person_id
+
+log = logging.getLogger(__name__)
 
 # -- signing in ----------------------------------------------------------------------------
 
@@ -324,6 +329,35 @@ def _rendered(greetings: Greetings, person_id: Optional[str],
         return [str(error)]
 
 
+#: pygame's font modules share one FreeType library, which is not thread-safe, and pages run
+#: on a pool of threads: one check of the screen's fonts at a time.
+_FONTS_LOCK = threading.Lock()
+
+
+def _screen_warnings(greetings: Optional[Greetings], person_id: Optional[str] = None
+                     ) -> List[str]:
+    """``greeter greetings check``'s warnings about characters the screen cannot draw (it
+    leaves them out), in all of `greetings` or, with `person_id`, in what the screen shows for
+    that person: their entry, else the messages for enrolled people without one. None without
+    greetings (their problems come first), and none, logged, when the screen's fonts cannot be
+    loaded: a warning is advice, never a reason to lose the page."""
+    if greetings is None:
+        return []
+    texts = screen_texts(greetings)
+    if person_id is not None:
+        own = f"people.{person_id}." if person_id in greetings.people else "enrolled["
+        texts = [(where, text) for where, text in texts if where.startswith(own)]
+    try:
+        with _FONTS_LOCK:
+            # pygame and the fonts: 11 MB of the console's memory, only once greetings are shown
+            from greeter.screen_text import undrawable_warnings
+
+            return undrawable_warnings(texts)
+    except Exception:
+        log.exception("could not check which characters the screen draws; no warnings shown")
+        return []
+
+
 def _greetings_overview(console: Console) -> dict:
     path = Path(console.settings.greetings)
     names = _store_names(console)
@@ -351,7 +385,9 @@ async def greetings_page(console, request, session, form) -> Response:
             "enrolled": "\n".join(greetings.enrolled), "title": greetings.screen.title,
             "values": "\n".join(greetings.screen.values)}
         values["preview"] = _defaults_preview(greetings)
-    return console.render("greetings.html", request, session, problems=[], **values)
+    warnings = await in_thread(_screen_warnings, greetings)
+    return console.render("greetings.html", request, session, problems=[], warnings=warnings,
+                          **values)
 
 
 def _defaults_preview(greetings: Greetings) -> Dict[str, List[str]]:
@@ -376,17 +412,20 @@ async def greetings_defaults(console, request, session, form) -> Response:
     after, problems = await in_thread(_edit_greetings, console, edit, save)
     preview = _defaults_preview(after) if after else {}
     if request.headers.get("x-preview"):
-        return _preview_json(problems, preview.get("stranger", []) + preview.get("enrolled", []))
-    if after is not None and save:
+        return _preview_json(problems, preview.get("stranger", []) + preview.get("enrolled", []),
+                             await in_thread(_screen_warnings, after))
+    if after is not None and save:  # the page it lands on shows the saved file's warnings
         session.flash.append("saved the defaults and the screen")
         return RedirectResponse("/greetings", status_code=303)
     values = await in_thread(_greetings_overview, console)
     return console.render("greetings.html", request, session,
                           status_code=200 if after else 422, problems=problems,
+                          warnings=await in_thread(_screen_warnings, after),
                           defaults=submitted, preview=preview, **values)
 
 
-def _person_greeting_values(console: Console, person_id: str) -> dict:
+def _person_greeting_values(console: Console, person_id: str) -> Tuple[dict, Greetings]:
+    """What the person's greeting page shows of the file as it is, and the file's greetings."""
     names = _store_names(console)
     greetings = _current_greetings(Path(console.settings.greetings))
     entry = greetings.people.get(person_id)
@@ -399,15 +438,17 @@ def _person_greeting_values(console: Console, person_id: str) -> dict:
                  "first_name": (entry.first_name or "") if entry else "",
                  "messages": "\n".join(entry.messages if entry else greetings.enrolled)},
         "preview": _rendered(greetings, person_id, names.get(person_id)),
-    }
+    }, greetings
 
 
 @page
 async def person_greeting(console, request, session, form) -> Response:
     person_id = check_person_id(request.path_params["person_id"])
-    values = await in_thread(_person_greeting_values, console, person_id)
+    values, greetings = await in_thread(_person_greeting_values, console, person_id)
     if request.method == "GET":
-        return console.render("greeting.html", request, session, problems=[], **values)
+        warnings = await in_thread(_screen_warnings, greetings, person_id)
+        return console.render("greeting.html", request, session, problems=[],
+                              warnings=warnings, **values)
     submitted = {key: form.get(key) for key in ("name", "first_name", "messages")}
 
     def edit(data: dict) -> None:
@@ -423,13 +464,16 @@ async def person_greeting(console, request, session, form) -> Response:
     after, problems = await in_thread(_edit_greetings, console, edit, save)
     preview = _rendered(after, person_id, None) if after else []
     if request.headers.get("x-preview"):
-        return _preview_json(problems, preview)
-    if after is not None and save:
+        return _preview_json(problems, preview,
+                             await in_thread(_screen_warnings, after, person_id))
+    if after is not None and save:  # the page it lands on shows the saved greeting's warnings
         session.flash.append(f"saved {person_id}'s greeting")
         return RedirectResponse(f"/greetings/people/{person_id}", status_code=303)
     values.update(form=submitted, preview=preview)
     return console.render("greeting.html", request, session, status_code=200 if after else 422,
-                          problems=problems, **values)
+                          problems=problems,
+                          warnings=await in_thread(_screen_warnings, after, person_id),
+                          **values)
 
 
 @page
@@ -442,9 +486,12 @@ async def person_greeting_remove(console, request, session, form) -> Response:
     return RedirectResponse("/greetings", status_code=303)
 
 
-def _preview_json(problems: Sequence[str], preview: Sequence[str]) -> Response:
-    """For the page's script: the problems and the preview as the form stands."""
-    return JSONResponse({"problems": list(problems), "preview": list(preview)})
+def _preview_json(problems: Sequence[str], preview: Sequence[str],
+                  warnings: Sequence[str]) -> Response:
+    """For the page's script: the problems, the preview and the warnings about characters the
+    screen cannot draw, as the form stands."""
+    return JSONResponse({"problems": list(problems), "preview": list(preview),
+                         "warnings": list(warnings)})
 
 
 # -- bundles -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // The console's only script, progressive: every page works without it.
 // - forms that upload photos say that they are being analysed;
-// - greeting forms show the `greeter greetings check` problems and the rendered messages
-//   while they are typed, by posting the form to its own URL with "X-Preview: 1".
+// - greeting forms show the `greeter greetings check` problems, its warnings about characters
+//   the screen cannot draw and the rendered messages while they are typed, by posting the form
+//   to its own URL with "X-Preview: 1".
 "use strict";
 
 document.querySelectorAll("form[enctype='multipart/form-data']").forEach(function (form) {
@@ -23,6 +24,7 @@ function fill(list, lines) {
 document.querySelectorAll("form[data-preview]").forEach(function (form) {
   var timer = null;
   var problems = document.querySelector("[data-problems]");
+  var warnings = document.querySelector("[data-warnings]");
   var preview = form.querySelector("[data-preview-list]");
   function refresh() {
     var data = new FormData(form);
@@ -34,6 +36,10 @@ document.querySelectorAll("form[data-preview]").forEach(function (form) {
       .then(function (result) {
         if (!result) { return; }
         if (problems) { fill(problems, result.problems); problems.hidden = !result.problems.length; }
+        if (warnings) {
+          fill(warnings.querySelector("ul"), result.warnings);
+          warnings.hidden = !result.warnings.length;
+        }
         if (preview) { fill(preview, result.preview); }
       })
       .catch(function () { /* the Preview button still works */ });
