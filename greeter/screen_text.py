@@ -7,8 +7,20 @@ Hebrew and Arabic (with its presentation forms, which is what shaping produces).
 from Noto Color Emoji, Debian's ``fonts-noto-color-emoji`` (10 MB; installed by
 ``scripts/bootstrap.sh`` and the JetBot installer), drawn through SDL_ttf, which renders its
 colour bitmaps (pygame.freetype draws them as grey blobs). It is a bitmap font with one size,
-109 px, so an emoji is drawn once at that size and scaled to the line. Without the package
-emoji are left out (logged once each) and `greeter greetings check` names them.
+109 px, so an emoji is drawn once at that size and scaled to the line. Chinese, Japanese and
+Korean come from Noto Sans CJK (``fonts-noto-cjk``, 91 MB) when it is installed, else from
+WenQuanYi Micro Hei (``fonts-wqy-microhei``, 5 MB, the one ``scripts/bootstrap.sh`` and the
+JetBot installer install), at the letters' size and on their baseline, so the name in
+"Welcome back, 王伟!" lines up with the words around it. Without these packages emoji, or
+Chinese, Japanese and Korean, are left out (logged once each) and `greeter greetings check`
+names them and the package to install.
+
+**Wrapping.** Lines break at spaces and, in Chinese and Japanese, which are written without
+them, between characters (not before closing punctuation such as 、。！ nor after opening
+punctuation); Korean keeps its words whole. A word wider than the line is shrunk to fit.
+A Chinese, Japanese or Korean character is about as wide as two Latin letters: on the
+robot's 800x480 screen a Chinese or Japanese message of up to about 200 characters fits whole,
+a longer one (up to `greeter.people.MESSAGE_MAX_LENGTH`, 280) ends in an ellipsis.
 
 **Right to left.** Arabic letters change shape with their neighbours and right-to-left text is
 stored in reading order: a line is shaped (``arabic-reshaper``) and reordered for display
@@ -49,6 +61,33 @@ EMOJI_FONTS = (
 )
 #: The one size of Noto Color Emoji's bitmaps.
 EMOJI_STRIKE = 109
+#: Chinese, Japanese and Korean, which DejaVu lacks: (regular, bold) files, the first whose
+#: regular file is installed wins. Noto Sans CJK (Debian's and Ubuntu's fonts-noto-cjk, 91 MB
+#: installed, with a real bold face; its first face, Japanese, has Chinese and Korean too,
+#: ideographs in their Japanese forms) when someone installed it; else WenQuanYi Micro Hei
+#: (fonts-wqy-microhei, 5 MB, what bootstrap.sh and the JetBot installer install: one face,
+#: made bold by freetype). The Debian paths are from `dpkg -L` (Ubuntu 18.04 has both
+#: packages); the other two are where Arch's noto-fonts-cjk and Fedora's wqy-microhei-fonts
+#: put them, as other projects list them.
+CJK_FONTS: Tuple[Tuple[Path, Optional[Path]], ...] = (
+    (Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")),
+    (Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
+     Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Bold.ttc")),
+    (Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), None),
+    (Path("/usr/share/fonts/wqy-microhei/wqy-microhei.ttc"), None),
+)
+#: Unicode blocks of Chinese and Japanese: ideographs, kana, bopomofo, their punctuation and
+#: full-width forms (written without spaces) ...
+_HAN_AND_KANA = ((0x2E80, 0x312F), (0x3190, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F),
+                 (0xFF00, 0xFFEF), (0x20000, 0x3FFFF))
+#: ... and of Korean (Hangul, written with spaces between words).
+_HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7FF))
+#: Unicode categories of characters a line must not start with (closing brackets and quotes,
+#: 、。！, the lengthening mark ー and the repetition mark 々, marks and joiners) ...
+_NO_BREAK_BEFORE = {"Pe", "Pf", "Po", "Lm", "Mn", "Mc", "Me", "Cf"}
+#: ... or end with (opening brackets and quotes).
+_NO_BREAK_AFTER = {"Ps", "Pi"}
 #: Characters that only join or vary the emoji before them (zero-width joiner, variation
 #: selectors, skin tones, keycap, tags): drawn with it, never on their own.
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f", "\u20e3"}
@@ -69,6 +108,40 @@ TEXT_CACHE_BYTES = 32 * 1024 * 1024
 
 def _joins(char: str) -> bool:
     return char in _JOINERS or 0x1F3FB <= ord(char) <= 0x1F3FF or 0xE0020 <= ord(char) <= 0xE007F
+
+
+def _in_blocks(char: str, blocks: Sequence[Tuple[int, int]]) -> bool:
+    return any(first <= ord(char) <= last for first, last in blocks)
+
+
+def _is_cjk(char: str) -> bool:
+    """A Chinese, Japanese or Korean character (by its Unicode block: no font needed)."""
+    return _in_blocks(char, _HAN_AND_KANA) or _in_blocks(char, _HANGUL)
+
+
+def _breaks_between(before: str, after: str) -> bool:
+    """Whether a line may break between two characters of a word: in Chinese and Japanese,
+    which are written without spaces, between any two characters, unless that would start a
+    line with closing punctuation or end one with opening punctuation (the gist of Unicode's
+    line breaking rules, UAX #14, and Japanese kinsoku)."""
+    return ((_in_blocks(before, _HAN_AND_KANA) or _in_blocks(after, _HAN_AND_KANA))
+            and unicodedata.category(after) not in _NO_BREAK_BEFORE
+            and unicodedata.category(before) not in _NO_BREAK_AFTER)
+
+
+def _break_pieces(text: str) -> List[str]:
+    """`text` cut where a line may break, each piece after the first with the space before it
+    (if any): at spaces, and in Chinese and Japanese between characters (`_breaks_between`).
+    Korean breaks at its spaces only, so a name stays whole (like CSS's ``keep-all``)."""
+    pieces: List[str] = []
+    for word in text.split():
+        cuts = [index for index in range(1, len(word))
+                if _breaks_between(word[index - 1], word[index])]
+        parts = [word[start:end] for start, end in zip([0, *cuts], [*cuts, len(word)])]
+        if pieces:
+            parts[0] = " " + parts[0]
+        pieces.extend(parts)
+    return pieces
 
 
 def right_to_left(text: str) -> bool:
@@ -120,6 +193,25 @@ class Paint:
     emphasis: str = ""
 
 
+def _cjk_fonts() -> Tuple[Optional[pygame.freetype.Font], Optional[pygame.freetype.Font]]:
+    """The first installed of `CJK_FONTS`, regular and bold, or (None, None). Without a bold
+    file the regular face is emboldened (freetype's ``strong``): plain, it looked thin beside
+    DejaVu Sans Bold."""
+    found = next((paths for paths in CJK_FONTS if paths[0].is_file()), None)
+    if found is None:
+        return None, None
+    regular_path, bold_path = found
+    regular = pygame.freetype.Font(str(regular_path))
+    if bold_path is not None and bold_path.is_file():
+        bold = pygame.freetype.Font(str(bold_path))
+    else:
+        bold = pygame.freetype.Font(str(regular_path))
+        bold.strong = True
+    for font in (regular, bold):
+        font.origin = True
+    return regular, bold
+
+
 class Fonts:
     """The fonts: which one draws which character, lines measured and rendered."""
 
@@ -135,18 +227,22 @@ class Fonts:
         # SDL_ttf draws the colours, but its metrics stop at U+FFFF: freetype tells coverage
         self._emoji_coverage = (pygame.freetype.Font(str(emoji_path), size=EMOJI_STRIKE)
                                 if emoji_path else None)
+        self.cjk, self.cjk_bold = _cjk_fonts()
         self._cache = cache
         self._kinds: Dict[str, Optional[str]] = {}
         self._reported: Set[str] = set()
-        #: Horizontal advance of each character measured, by (size, bold).
-        self._advances: Dict[Tuple[int, bool], Dict[str, float]] = {}
+        #: Horizontal advance of each character measured, by (kind, size, bold): "text" and
+        #: "cjk" characters are measured in their own font.
+        self._advances: Dict[Tuple[str, int, bool], Dict[str, float]] = {}
         self._fits: OrderedDict[Hashable, Tuple[int, List[List[str]]]] = OrderedDict()
 
     # -- which font ------------------------------------------------------------------------
 
     def kind(self, char: str) -> Optional[str]:
-        """"text" (DejaVu), "emoji" (Noto Color Emoji), "join" (belongs to the emoji before
-        it) or None: nothing here can draw it."""
+        """"text" (DejaVu), "emoji" (Noto Color Emoji), "cjk" (the CJK font: Chinese,
+        Japanese, Korean, and anything else of it DejaVu lacks), "join" (belongs to the emoji
+        before it) or None: nothing here can draw it. Emoji come before the CJK font, which
+        has some of them in black and white."""
         if char not in self._kinds:
             if _joins(char):
                 found: Optional[str] = "join"
@@ -155,6 +251,8 @@ class Fonts:
             elif (self._emoji_coverage is not None
                   and self._emoji_coverage.get_metrics(char, size=EMOJI_STRIKE)[0] is not None):
                 found = "emoji"
+            elif self.cjk is not None and self.cjk.get_metrics(char, size=12)[0] is not None:
+                found = "cjk"
             else:
                 found = None
             self._kinds[char] = found
@@ -183,7 +281,8 @@ class Fonts:
     # -- one line --------------------------------------------------------------------------
 
     def _runs(self, text: str, paint: Optional[Paint]) -> List[Tuple[str, str, bool]]:
-        """The visual line as (text, "text" or "emoji", emphasised) runs, left to right."""
+        """The visual line as (text, kind, emphasised) runs, left to right: characters of
+        one font and colour together."""
         shown_text = visual(text)
         marked = [False] * len(shown_text)
         if paint is not None and paint.emphasis:
@@ -207,24 +306,35 @@ class Fonts:
         font = self.bold if bold else self.regular
         return font.get_sized_height(size) / self.emoji.get_height()
 
+    def _text_font(self, kind: str, bold: bool) -> pygame.freetype.Font:
+        """The freetype font of a "text" or "cjk" run."""
+        if kind == "cjk":
+            return self.cjk_bold if bold else self.cjk
+        return self.bold if bold else self.regular
+
     def _run_width(self, run: str, kind: str, size: int, bold: bool) -> int:
         if kind == "emoji":
             return round(self.emoji.size(run)[0] * self._emoji_scale(size, bold))
         # one freetype call per size for the characters not measured yet: a call costs about
-        # 160 us whatever its length, and wrapping measures every candidate line at every
-        # size tried, so a greeting easing into a new row took ~20 ms a frame on a busy core
-        advances = self._advances.setdefault((size, bold), {})
+        # 160 us whatever its length, and wrapping measures every word at every size tried,
+        # so a greeting easing into a new row took ~20 ms a frame on a busy core
+        advances = self._advances.setdefault((kind, size, bold), {})
         missing = "".join({char for char in run if char not in advances})
         if missing:
-            font = self.bold if bold else self.regular
+            font = self._text_font(kind, bold)
             for char, metric in zip(missing, font.get_metrics(missing, size=size)):
                 advances[char] = metric[4] if metric else 0.0
         return sum(advances[char] for char in run)
 
     def width(self, text: str, size: int, bold: bool = False) -> int:
         """Width of the displayable line `text` in pixels."""
-        return int(sum(self._run_width(run, kind, size, bold)
-                       for run, kind, _ in self._runs(text, None)))
+        return int(self._advance(text, size, bold))
+
+    def _advance(self, text: str, size: int, bold: bool) -> float:
+        """Width of the displayable line `text` in fractions of a pixel: the sum of its
+        characters' advances (no kerning), so a line's is the sum of its parts'."""
+        return sum(self._run_width(run, kind, size, bold)
+                   for run, kind, _ in self._runs(text, None))
 
     def height(self, size: int, bold: bool = False) -> int:
         return (self.bold if bold else self.regular).get_sized_height(size)
@@ -249,8 +359,9 @@ class Fonts:
                 picture = pygame.transform.smoothscale(
                     picture, (max(1, round(run_width)), surface.get_height()))
                 surface.blit(picture, (round(x), 0))
-            else:
-                font.render_to(surface, (round(x), baseline), run, colour, size=size)
+            else:  # DejaVu or the CJK font, on DejaVu's baseline: a mixed line lines up
+                self._text_font(kind, bold).render_to(surface, (round(x), baseline), run, colour,
+                                                      size=size)
             x += run_width
         return surface
 
@@ -258,22 +369,29 @@ class Fonts:
 
     def wrap(self, text: str, size: int, max_width: int, bold: bool = True,
              max_lines: int = MAX_GREETING_LINES) -> List[str]:
-        """Displayable `text` in words wrapped to `max_width` (in reading order; each line is
-        reordered for display when drawn), at most `max_lines`, the last ending in an
-        ellipsis when the text goes on. A word wider than the line stays whole (it is shrunk
-        when drawn)."""
-        lines: List[str] = []
-        for word in text.split():
-            if lines and self.width(f"{lines[-1]} {word}", size, bold) <= max_width:
-                lines[-1] = f"{lines[-1]} {word}"
+        """Displayable `text` wrapped to `max_width` at spaces and between the characters of
+        Chinese and Japanese (`_break_pieces`; in reading order, each line is reordered for
+        display when drawn), at most `max_lines`, the last ending in an ellipsis when the text
+        goes on. A word wider than the line stays whole (it is shrunk when drawn)."""
+        lines: List[List[str]] = []  # each line's pieces
+        line_advance = 0.0
+        for piece in _break_pieces(text):
+            # only the new piece is measured, not the whole line again: Chinese has a piece
+            # per character, and a 280-character message took 16 ms instead of 8 to fit into
+            # a new box, on every frame of its row easing
+            advance = self._advance(piece, size, bold)
+            if lines and int(line_advance + advance) <= max_width:
+                lines[-1].append(piece)
+                line_advance += advance
             else:
-                lines.append(word)
+                lines.append([piece.lstrip(" ")])
+                line_advance = self._advance(lines[-1][0], size, bold)
         if len(lines) > max_lines:
             last = lines[max_lines - 1]
-            while " " in last and self.width(last + ELLIPSIS, size, bold) > max_width:
-                last = last.rsplit(" ", 1)[0]
-            lines = lines[:max_lines - 1] + [last.rstrip(ELLIPSIS) + ELLIPSIS]
-        return lines or [""]
+            while len(last) > 1 and self.width("".join(last) + ELLIPSIS, size, bold) > max_width:
+                last.pop()
+            lines = lines[:max_lines - 1] + [["".join(last).rstrip(ELLIPSIS) + ELLIPSIS]]
+        return ["".join(line) for line in lines] or [""]
 
     def fit(self, paragraphs: Sequence[str], box: Tuple[int, int], largest: int,
             smallest: int, bold: bool, max_lines: int = MAX_GREETING_LINES
@@ -341,8 +459,18 @@ def undrawable_warnings(texts: Sequence[Tuple[str, str]]) -> List[str]:
         missing = fonts.undrawable(text)
         if missing:
             names = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in missing)
-            fix = ("install fonts-noto-color-emoji for emoji, or leave them out"
-                   if fonts.emoji is None else
-                   "no font of the screen has them, so they are left out: use other characters")
-            warnings.append(f"{where}: the screen cannot draw {names}: {fix}")
+            warnings.append(f"{where}: the screen cannot draw {names}: {_fix(fonts, missing)}")
     return warnings
+
+
+def _fix(fonts: Fonts, missing: str) -> str:
+    """What to do about the characters `missing`: install the font package that draws them
+    when it is not installed, else use other characters."""
+    packages = []
+    if fonts.emoji is None and not all(map(_is_cjk, missing)):
+        packages.append("fonts-noto-color-emoji for emoji")
+    if fonts.cjk is None and any(map(_is_cjk, missing)):
+        packages.append("fonts-wqy-microhei (or fonts-noto-cjk) for Chinese, Japanese and Korean")
+    if packages:
+        return f"install {' and '.join(packages)}, or leave them out"
+    return "no font of the screen has them, so they are left out: use other characters"

@@ -360,3 +360,49 @@ def test_check_without_the_emoji_font_names_the_emoji_and_the_package(files, mon
     assert f"warning: {files.greetings}: people.alex-k.messages[1]: the screen cannot draw " \
         "'👋' (U+1F44B): install fonts-noto-color-emoji for emoji, or leave them out" \
         in result.stderr.splitlines()
+
+
+CJK_GREETINGS = {
+    "enrolled": ["Welcome back, {first_name}!"],
+    "stranger": ["ひらがな、カタカナ、漢字！"],
+    "people": {"wang-w": {"name": "王伟", "messages": ["欢迎回来，{first_name}！"]},
+               "kim-mj": {"name": "김민준", "messages": ["환영합니다, {first_name} 님!"]}},
+}
+
+
+@pytest.mark.skipif(
+    not any(regular.is_file() for regular, _ in screen_text.CJK_FONTS)
+    and os.environ.get("CI") != "true",
+    reason="no CJK font: apt-get install fonts-wqy-microhei (bootstrap.sh does as root)")
+def test_check_has_no_warning_for_chinese_japanese_and_korean_with_a_cjk_font(files):
+    files.greetings.write_text(json.dumps(CJK_GREETINGS), encoding="utf-8")
+    result = invoke(files, "greetings", "check")
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
+def test_check_without_a_cjk_font_names_the_package(files, monkeypatch):
+    monkeypatch.setattr(screen_text, "CJK_FONTS", ())
+    files.greetings.write_text(json.dumps(CJK_GREETINGS), encoding="utf-8")
+    result = invoke(files, "greetings", "check")
+    assert result.exit_code == 0
+    fix = ("install fonts-wqy-microhei (or fonts-noto-cjk) for Chinese, Japanese and Korean, "
+           "or leave them out")
+    warnings = result.stderr.splitlines()
+    assert [line.split(": ")[2] for line in warnings] == [
+        "stranger[0]", "people.kim-mj.name", "people.kim-mj.messages[0]", "people.wang-w.name",
+        "people.wang-w.messages[0]"]
+    assert all(line.endswith(fix) for line in warnings)
+    assert warnings[3] == (f"warning: {files.greetings}: people.wang-w.name: the screen cannot "
+                           f"draw '王' (U+738B), '伟' (U+4F1F): {fix}")
+
+
+def test_check_without_the_emoji_and_cjk_fonts_names_both_packages(files, monkeypatch):
+    monkeypatch.setattr(screen_text, "EMOJI_FONTS", ())
+    monkeypatch.setattr(screen_text, "CJK_FONTS", ())
+    files.greetings.write_text(json.dumps({"stranger": ["Hi 👋", "王伟 👋"]}), encoding="utf-8")
+    result = invoke(files, "greetings", "check")
+    assert result.stderr.splitlines()[-1] == (
+        f"warning: {files.greetings}: stranger[1]: the screen cannot draw '王' (U+738B), "
+        "'伟' (U+4F1F), '👋' (U+1F44B): install fonts-noto-color-emoji for emoji and "
+        "fonts-wqy-microhei (or fonts-noto-cjk) for Chinese, Japanese and Korean, or leave "
+        "them out")

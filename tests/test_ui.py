@@ -354,6 +354,75 @@ def test_without_the_emoji_font_emoji_are_left_out_and_logged(caplog, monkeypatc
     assert "🎉" in caplog.text and "𓀀" in caplog.text
 
 
+needs_cjk_font = pytest.mark.skipif(
+    not any(regular.is_file() for regular, _ in screen_text.CJK_FONTS)
+    and os.environ.get("CI") != "true",
+    reason="no CJK font: apt-get install fonts-wqy-microhei (bootstrap.sh does as root)")
+
+
+@needs_cjk_font
+@pytest.mark.parametrize("name", ["王伟", "김민준", "さくら"])
+def test_a_cjk_name_is_drawn_in_the_accent_colour_on_the_greetings_line(name):
+    """The name between "Welcome back, " and "!", where its width says, as large as the
+    letters and on their baseline, in the accent colour; on the screen too."""
+    fonts = screen_text.Fonts(screen_text.SurfaceCache(10 ** 6))
+    size = 40
+    before = fonts.width("Welcome back, ", size, bold=True)
+    after = fonts.width(f"Welcome back, {name}", size, bold=True)
+    assert after - before >= 0.9 * size * len(name)  # CJK characters are about 1 em wide
+    line = fonts.line(f"Welcome back, {name}!", size, screen_text.Paint(TEXT, ACCENT, name),
+                      bold=True)
+    assert line.get_width() > fonts.width("Welcome back, !", size, bold=True)
+    opaque = pygame.surfarray.array_alpha(line).T > 128
+    colours = pygame.surfarray.array3d(line).swapaxes(0, 1)
+    accent = opaque & text_mask(colours, ACCENT)
+    columns = np.flatnonzero(accent.any(axis=0))
+    assert before <= columns.min() and columns.max() < after
+    assert np.ptp(columns) > 0.8 * (after - before)
+    assert not (opaque & ~accent)[:, before + 2:after - 2].any()  # the name alone, all accent
+    baseline = fonts.bold.get_sized_ascender(size)
+    rows = np.flatnonzero(accent.any(axis=1))
+    assert baseline - rows.min() > 0.6 * size  # as tall as capitals ...
+    assert abs(rows.max() - baseline) <= 0.15 * size  # ... standing on the line's baseline
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        greeting = scene(greetings=[ShownGreeting(f"Welcome back, {name}!", 2.0, name)])
+        screen.render(greeting)
+        stage = inside(pixels(screen), screen.layout(greeting).stage)
+    assert text_mask(stage, ACCENT).sum() > 300
+
+
+def test_without_a_cjk_font_cjk_is_left_out_and_logged(caplog, monkeypatch):
+    monkeypatch.setattr(screen_text, "CJK_FONTS", ())
+    caplog.set_level(logging.INFO, logger="greeter.ui")
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        screen.render(scene(greetings=[ShownGreeting("Welcome back, 王伟!", 2.0, "王伟")]))
+        with_name = pixels(screen)
+        screen.render(scene(greetings=[ShownGreeting("Welcome back, !", 2.0)]))
+        assert np.array_equal(with_name, pixels(screen))
+    assert "王伟" in caplog.text
+
+
+@needs_cjk_font
+def test_chinese_and_japanese_wrap_between_characters_and_korean_at_spaces():
+    """Written without spaces, a long Chinese or Japanese message would be one word shrunk
+    to fit the line (7.7 px letters for 67 Japanese characters on the robot's stage): it
+    breaks between characters, never before 、。！ or after 「. Korean keeps its words whole."""
+    fonts = screen_text.Fonts(screen_text.SurfaceCache(10 ** 6))
+    japanese = ("おかえりなさい、さくらさん！今日のロボットのデモは「B棟」で"
+                "午後三時から始まります。コーヒーとお茶は入口の横にあります。"
+                "楽しんでください！")
+    size, (lines,) = fonts.fit([japanese], (532, 326), 58, 29, True)
+    assert len(lines) > 1 and "".join(lines) == japanese
+    assert all(fonts.width(line, size, True) <= 532 for line in lines)
+    for width in range(300, 560, 10):  # wherever the lines fall
+        lines = fonts.wrap(japanese, 36, width)
+        assert not any(line[0] in "、。！」ー" or line[-1] == "「" for line in lines), lines
+    korean = ("다시 오신 것을 환영합니다, 김민준 님! "
+              "오늘의 로봇 시연은 오후 세 시에 B홀에서 시작합니다.")
+    lines = fonts.wrap(korean, 40, 532)
+    assert len(lines) > 1 and " ".join(lines) == korean
+
+
 @pytest.mark.parametrize("text", ["مرحبا يا سارة", "שלום דנה"])
 def test_right_to_left_text_is_shaped_reordered_and_drawn(text):
     """Arabic letters joined (presentation forms), both scripts in display order, and every

@@ -335,8 +335,11 @@ step_apt() {
     )
     # (greeter bundles DejaVu Sans in greeter/assets/fonts for letters, Arabic and Hebrew)
     # Installed when the archive has them (a missing one is a warning, not a failure):
-    # colour emoji on the screen (without it they are left out; greetings check names them)
-    local optional=(fonts-noto-color-emoji)
+    # colour emoji, and Chinese, Japanese and Korean, on the screen (without them those are left
+    # out; greetings check names them). WenQuanYi Micro Hei takes 5 MB of the Nano's SD card
+    # (a 1.6 MB download); Noto Sans CJK, fonts-noto-cjk, would take 91 MB (57 MB; Debian 12's
+    # figures) and 1-2 MB more memory. The screen prefers Noto Sans CJK if someone installs it.
+    local optional=(fonts-noto-color-emoji fonts-wqy-microhei)
     if [ "$is_jetson" = 1 ]; then
         optional+=(nvidia-l4t-gstreamer)  # nvarguscamerasrc, nvvidconv: JetPack ships it, a minimal image may not
     fi
