@@ -269,6 +269,17 @@ class TrackingSettings(StrictModel):
         "nobody; nearer, the track waits for more votes (up to `max_votes`). 0 to 0.08 moved "
         "the share of simulated lfw-dev guests named by at most 1.5 points.",
     )
+    far_stranger_margin: float = Field(
+        0.10,
+        ge=0,
+        description="A track's average farther than the track threshold plus this is far from "
+        "everybody: a stranger after `person_votes` votes, as soon as a guest would be named, "
+        "rather than after `stranger_votes`. On simulated lfw-dev tracks (24 to 1,000 people) "
+        "0.10 welcomed 77 % of the stranger tracks at 24 people (54 % at 100, 36 % at 300, 18 % "
+        "at 1,000) one embedding job sooner, named no more strangers and nobody wrongly, and at "
+        "most 0.1 points fewer guests when a track's third frame is the first new view (0.08: "
+        "86 % of strangers sooner at 24 people, up to 0.2 points fewer guests; 0.06: up to 0.65).",
+    )
     majority: float = Field(
         0.66,
         gt=0.5,
@@ -289,6 +300,15 @@ class TrackingSettings(StrictModel):
             raise ValueError(
                 f"max_votes ({self.max_votes}) must be at least person_votes "
                 f"({self.person_votes}) and stranger_votes ({self.stranger_votes})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _far_is_farther_than_clearly(self) -> "TrackingSettings":
+        if self.far_stranger_margin < self.stranger_margin:
+            raise ValueError(
+                f"far_stranger_margin ({self.far_stranger_margin}) must be at least "
+                f"stranger_margin ({self.stranger_margin})"
             )
         return self
 

@@ -23,7 +23,9 @@ and the track is settled
   the votes' weight. A single embedding can never name a track, however near it is, and one
   bad frame among good ones neither makes another person nor drags the average onto them;
 * as a stranger once at least `stranger_votes` votes are in and the average is clearly
-  nobody (farther than the track threshold plus `stranger_margin`);
+  nobody (farther than the track threshold plus `stranger_margin`), or once `person_votes`
+  are in, as soon as a guest would be named, when it is far from everybody (farther than the
+  threshold plus `far_stranger_margin`): a stranger waits no longer than a guest;
 * as a stranger after `max_votes` votes without a name: the default greeting is never a wrong
   name.
 
@@ -139,8 +141,10 @@ def settle(votes: Sequence[Vote], mean: MeanMatch,
         if len(backing) >= settings.person_votes and sum(vote.weight for vote in backing) \
                 >= settings.majority * sum(vote.weight for vote in votes):
             return Identity(mean.person, mean.distance, total)
-    elif total >= settings.stranger_votes and \
-            mean.distance > mean.threshold + settings.stranger_margin:
+    elif mean.distance > mean.threshold + settings.stranger_margin and (
+            total >= settings.stranger_votes
+            or (total >= settings.person_votes
+                and mean.distance > mean.threshold + settings.far_stranger_margin)):
         return Identity(None, mean.distance, total)
     if total >= settings.max_votes:
         return Identity(None, mean.distance, total)

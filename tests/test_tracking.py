@@ -43,8 +43,10 @@ def named(person, distance=0.4):
     return MeanMatch(person, distance, POLICY.threshold)
 
 
-#: The average matched nobody: clearly (far beyond the threshold), or nearly.
+#: The average matched nobody: far beyond the threshold, clearly beyond it (past
+#: `stranger_margin`, short of `far_stranger_margin`), or nearly.
 NOBODY = MeanMatch(None, 0.8, POLICY.threshold)
+CLEARLY = MeanMatch(None, POLICY.threshold + 0.05, POLICY.threshold)
 NEARLY = MeanMatch(None, POLICY.threshold + 0.01, POLICY.threshold)
 
 
@@ -226,13 +228,21 @@ def test_frames_too_far_alone_name_the_guest_together():
     assert identity.distance == pytest.approx(0.55 / 2 ** 0.5, abs=1e-5)
 
 
-def test_a_strangers_frames_settle_a_stranger_after_three_votes():
+def test_a_stranger_far_from_everybody_is_settled_as_soon_as_a_guest_would_be_named():
     tracker = Tracker(SETTINGS)
     (track,) = tracker.update([box(0, 0)], now=0.0)
     stranger = 0.6 * AXES[9]  # 0.85 from both
-    for now in (0.0, 0.1):
-        assert tracker.vote(track.id, face_vote(stranger), now=now, judge=judge) is None
-    identity = tracker.vote(track.id, face_vote(stranger), now=0.2, judge=judge)
+    assert tracker.vote(track.id, face_vote(stranger), now=0.0, judge=judge) is None
+    identity = tracker.vote(track.id, face_vote(stranger), now=0.1, judge=judge)
+    assert identity is not None and identity.is_stranger
+    assert identity.votes == SETTINGS.person_votes == 2
+
+
+def test_a_stranger_only_clearly_beyond_the_threshold_waits_for_three_votes():
+    assert SETTINGS.stranger_margin < CLEARLY.distance - POLICY.threshold \
+        < SETTINGS.far_stranger_margin
+    assert settle(votes("alice", "bob"), CLEARLY, SETTINGS) is None
+    identity = settle(votes("alice", "bob", "alice"), CLEARLY, SETTINGS)
     assert identity is not None and identity.is_stranger
 
 
@@ -272,8 +282,8 @@ def test_the_majority_is_weighed_by_quality():
 
 
 def test_agreeing_votes_without_an_accepted_average_name_nobody():
-    assert settle(votes("alice", "alice"), NOBODY, SETTINGS) is None
-    identity = settle(votes("alice", "alice", "alice"), NOBODY, SETTINGS)
+    assert settle(votes("alice"), NOBODY, SETTINGS) is None
+    identity = settle(votes("alice", "alice"), NOBODY, SETTINGS)
     assert identity is not None and identity.is_stranger
 
 
@@ -306,7 +316,9 @@ def test_stricter_settings_need_more_votes():
     strict = TrackingSettings(person_votes=3, stranger_votes=4)
     assert settle(votes("alice", "alice"), named("alice"), strict) is None
     assert settle(votes("alice", "alice", "alice"), named("alice"), strict).person == "alice"
-    assert settle(votes("alice", "alice", "alice"), NOBODY, strict) is None
+    assert settle(votes("alice", "alice"), NOBODY, strict) is None
+    assert settle(votes("alice", "alice", "alice"), CLEARLY, strict) is None
+    assert settle(votes("alice", "alice", "alice"), NOBODY, strict).is_stranger
 
 
 def test_vote_weights_follow_size_sharpness_and_turn():
@@ -325,6 +337,11 @@ def test_the_average_is_weighted():
 def test_max_votes_below_the_votes_needed_is_refused():
     with pytest.raises(ValueError, match="max_votes"):
         TrackingSettings(max_votes=3, stranger_votes=4)
+
+
+def test_a_far_margin_nearer_than_the_clear_one_is_refused():
+    with pytest.raises(ValueError, match="far_stranger_margin"):
+        TrackingSettings(stranger_margin=0.1, far_stranger_margin=0.05)
 
 
 @given(st.lists(st.sampled_from(["alice", "bob", "carol"]), max_size=12),
