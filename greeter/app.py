@@ -575,7 +575,7 @@ class Greeter:
         self.screen.render(self._scene(frame))
         self._rendered_at = time.monotonic()
         if self.summary.drawn_at is not None:
-            self.summary.drawn_at.append(time.monotonic())
+            self.summary.drawn_at.append(self._rendered_at)
 
     def _show(self, frame: Optional[Frame]) -> None:
         """Draw the screen; without a new frame (camera lost or slow) live time still runs, so

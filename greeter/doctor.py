@@ -288,8 +288,7 @@ def check_camera(spec: str, timeout: float = 10.0,
 def check_display() -> Check:
     """SDL finds a screen to draw on. Only the video subsystem is started, no window is
     opened, and it is shut down again."""
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    from greeter.sdl import pygame
+    from greeter.sdl import pygame  # without its banner
 
     try:
         pygame.display.init()

@@ -203,7 +203,7 @@ class IdentityStage:
         if self._job is not None or not tracks:
             return False
         if self._worker is None:
-            if self._clock() - self._restarted_at < RESTART_EVERY_SECONDS:
+            if not self._may_start_again():
                 return False
             self._start_again()
         future = self._worker.submit(frame.rgb, [box for _, box in tracks])
@@ -233,11 +233,14 @@ class IdentityStage:
     def _worker_died(self) -> None:
         self._worker.close(wait=False)
         self._worker = None
-        if self._clock() - self._restarted_at >= RESTART_EVERY_SECONDS:
+        if self._may_start_again():
             self._start_again()
         else:
             log.warning("the identity worker died again within %.0f s of the last start: no face "
                         "is embedded until that much time has passed", RESTART_EVERY_SECONDS)
+
+    def _may_start_again(self) -> bool:
+        return self._clock() - self._restarted_at >= RESTART_EVERY_SECONDS
 
     def _start_again(self) -> None:
         log.warning("the identity worker died (killed or out of memory?): a new one takes the "
