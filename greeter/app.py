@@ -45,8 +45,11 @@
   and nothing is kept per frame or per ended track.
 * **Keys**: in a window Esc and q quit; fullscreen (the kiosk) ignores keys, so a stray key
   or a guest at the keyboard cannot end it (stop it with SIGTERM, e.g. ``systemctl stop``).
-* **Privacy**: nothing about strangers is stored. Screenshots (``--screenshot-dir``) pixelate
-  the whole camera inset but the faces settled as enrolled people (`pixelate`).
+* **Privacy**: nothing about strangers is stored. A screenshot (``--screenshot-dir``) shows
+  one greeting and pixelates the whole camera inset but the greeted person's face
+  (`pixelate`). A person erased from the store is erased from the events file and the
+  screenshots too, at the next reload, or at the start when the robot was off
+  (`greeter.outputs.Output.forget`).
 """
 
 import collections
@@ -265,6 +268,11 @@ class Greeter:
         outputs.append(StatusFile(status_path(settings.store), self._counters,
                                   enrolled=lambda person: person in self.recogniser.names))
         self.outputs = Outputs(outputs)
+        #: Whether the outputs may hold records of people erased from the store: at the start
+        #: (erased while the robot was off), after a reload that lost somebody, and once a
+        #: store that could not be read (missing, damaged) can be again.
+        self._forget_due = self.store is not None and self._store_problem is None
+        self._forget_erased()
         self._door_inbox = DoorInbox(settings.store, options.door)
         #: The request being served, and the worker that measures, embeds and stores its faces.
         self.door: Optional[DoorCollection] = None
@@ -503,24 +511,31 @@ class Greeter:
 
     # -- screen ------------------------------------------------------------------------------
 
-    def _scene(self, frame: Optional[Frame], private: bool = False,
-               age_floor: float = 0.0) -> Scene:
+    def _scene(self, frame: Optional[Frame], screenshot_of: Optional[Greeted] = None) -> Scene:
+        """What the screen shows on `frame`; with `screenshot_of`, that greeting's private
+        screenshot instead (`greeter.outputs.Screenshots`): only its own text, faded in, and
+        the camera pixelated except the greeted person's face."""
         content = self.greetings.current.screen
         lifetime = self.settings.ui.greeting_seconds
         self._shown = [(text, first, at) for text, first, at in self._shown
                        if self._now - at < lifetime]
         camera = None
-        if frame is not None:
-            camera = self._picture(frame) if not private else pixelate(
-                frame.rgb, [t.box for t in self.tracker.tracks
-                            if t.identity and t.identity.person])
+        if frame is not None and screenshot_of is None:
+            camera = self._picture(frame)
+        elif frame is not None:
+            person = screenshot_of.event["person"]
+            camera = pixelate(frame.rgb, [t.box for t in self.tracker.tracks if person
+                                          and t.identity and t.identity.person == person])
         level = self.throttle.level.name.lower()
-        shown = [ShownGreeting(text, max(age_floor, self._now - at), first)
-                 for text, first, at in self._shown]
-        if self.door is not None:
+        if screenshot_of is None:
+            shown = [ShownGreeting(text, self._now - at, first) for text, first, at in self._shown]
+        else:  # `_greet` shows the greeting, then hands it to the outputs: it is the newest
+            text, first, _ = self._shown[-1]
+            shown = [ShownGreeting(text, self.settings.ui.fade_in_seconds, first)]
+        if self.door is not None and screenshot_of is None:
             started = self._now if self.door.started is None else self.door.started
             shown.append(ShownGreeting(f"Look at the camera, {self.door.request.name}",
-                                       max(age_floor, self._now - started),
+                                       self._now - started,
                                        self.door.request.name))
         return Scene(
             title=content.title,
@@ -587,10 +602,10 @@ class Greeter:
         self.screen.render(self._scene(frame))
         self._rendered_at = time.monotonic()
 
-    def _draw_screenshot(self, frame: Frame) -> None:
-        """The screen as it looks once the new greeting has faded in, strangers pixelated."""
-        self.screen.render(self._scene(frame, private=True,
-                                       age_floor=self.settings.ui.fade_in_seconds))
+    def _draw_screenshot(self, greeted: Greeted) -> None:
+        """The screen as it looks once the new greeting has faded in, only its person's face
+        unpixelated."""
+        self.screen.render(self._scene(greeted.frame, screenshot_of=greeted))
 
     # -- reloading and status -----------------------------------------------------------------
 
@@ -648,13 +663,34 @@ class Greeter:
             return True  # reloading finds out what is wrong and logs it
 
     def _reload(self) -> None:
+        read_before = self.store is not None and self._store_problem is None
         if self._store_due():
+            before = self.recogniser.names
             self.recogniser = self._load_recogniser()
             if self._store_problem is None:
                 log.info("store reloaded: %d people enrolled", len(self.recogniser.names))
+                # somebody left, or a store that could not be read says who is enrolled again
+                self._forget_due |= (not read_before
+                                     or not before.keys() <= self.recogniser.names.keys())
+        self._forget_erased()
         self.greetings.poll()
         if self.door is None and self._door_finishing is None:
             self._take_door_request()
+
+    def _forget_erased(self) -> None:
+        """Erase the events and screenshots of people no longer enrolled (`Output.forget`),
+        when due and the store was read (a store that cannot be read says nothing about who
+        was erased)."""
+        if not self._forget_due or self._store_problem is not None:
+            return
+        names = self.recogniser.names
+        erased = self.outputs.forget(lambda person: person in names)
+        if erased is None:
+            return  # an output failed (logged): asked again at the next reload
+        self._forget_due = False
+        for description, count in erased.items():
+            log.info("%s: erased %d greeting%s of people no longer enrolled", description,
+                     count, "s" if count != 1 else "")
 
     def _counters(self) -> RobotCounters:
         state = self.reader.state

@@ -8,9 +8,11 @@ Guests are in the EU; a person asking to be forgotten is erased from
 * the door channel: a pending "enrol at the door" request or its result, which hold their name
   (`door.forget`).
 
-The running robot drops them from the status file it publishes at its next store reload (a
-second later), and from its memory with the tracks that saw them. Screenshots and events
-files, debugging aids an operator turns on for a run, are the operator's to delete.
+The running robot drops them at its next store reload (a second later) from the status file it
+publishes, from the events file and the screenshots it was asked to keep (their lines are
+removed, their screenshots deleted: `greeter.outputs.Output.forget`), and from its memory with
+the tracks that saw them. A robot that was off when they were erased does the same as it
+starts with that store; this function cannot, as only the robot knows where its outputs go.
 
 The CLI (`greeter people remove`), the console's page and its API all erase through
 `erase_person`, so the three can never erase different things.

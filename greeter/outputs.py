@@ -15,12 +15,20 @@ The events file and the screenshots hold names and faces, so they are private li
 the events file is ``0600`` and a screenshot folder the robot creates is ``0700`` (whatever
 the umask), each screenshot ``0600``. The status file is ``0600`` too, and names only
 enrolled people.
+
+**Erasure reaches them too** (`Output.forget`): a person erased from the store
+(`greeter.erasure`) is dropped from the events file (rewritten atomically without their lines)
+and their screenshots are deleted, by the running robot at its next store reload, or at the
+next start with that store when the robot was off. A screenshot is therefore about one person:
+it shows only the greeting it was taken for and only that person's face unpixelated, and its
+file name says whom (``greeting-000123-alex.png``; ``greeting-000124.png`` for a stranger).
 """
 
 import errno
 import json
 import logging
 import os
+import re
 import stat
 import time
 from collections import deque
@@ -32,7 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Optional, Sequence, Set, Tuple
 
 from greeter import status
-from greeter.atomicfile import private_folder
+from greeter.atomicfile import private_folder, replace_file
 from greeter.camera import Frame
 from greeter.errors import GreeterError
 from greeter.ui import Screen
@@ -43,6 +51,11 @@ log = logging.getLogger(__name__)
 #: Screenshot paths remembered for the run's summary: the newest ones only, so a day's run
 #: keeps its memory flat.
 RECENT_SCREENSHOTS = 100
+#: A screenshot's file name: the frame's index, then the greeted person's id (none: a stranger).
+SCREENSHOT_NAME = re.compile(r"greeting-\d+(?:-(?P<person>[a-z0-9_-]+))?\.png")
+
+#: Tells whether a person id is still enrolled.
+Enrolled = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,11 @@ class Output:
 
     def poll(self) -> None:
         """Raise a failure that happened in the background (called often: keep it cheap)."""
+
+    def forget(self, enrolled: Enrolled) -> int:
+        """Erase what the output holds about people no longer `enrolled`; how many greetings'
+        records (lines, screenshots) were erased."""
+        return 0
 
     def close(self) -> None:
         """Finish; called once at the end."""
@@ -124,19 +142,43 @@ class EventsFile(Output):
                     os.ftruncate(self._fd, end)
             raise
 
+    def forget(self, enrolled: Enrolled) -> int:
+        """Rewrite the file without the lines that name somebody no longer enrolled (atomic:
+        the old file or the new one, never half); a device such as /dev/stdout is left be."""
+        if not self.path.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in self.path.read_bytes().splitlines(keepends=True):
+            if _names_somebody_gone(line, enrolled):
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            self.close()  # the descriptor would go on appending to the replaced file
+            replace_file(self.path, b"".join(kept), 0o600)
+        return dropped
+
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
 
 
+def _names_somebody_gone(line: bytes, enrolled: Enrolled) -> bool:
+    try:
+        person = json.loads(line).get("person")
+    except (ValueError, AttributeError):
+        return False  # not a greeting of ours: left as it is
+    return isinstance(person, str) and not enrolled(person)
+
+
 class Screenshots(Output):
-    """The screen saved as a PNG at each greeting, drawn by `draw` (the app's private scene:
-    strangers' faces pixelated)."""
+    """The screen saved as a PNG at each greeting, drawn by `draw` (the app's private scene of
+    that greeting: only the greeted person's face unpixelated, only their greeting shown)."""
 
     name = "screenshots"
 
-    def __init__(self, folder: Path, screen: Screen, draw: Callable[[Frame], None]):
+    def __init__(self, folder: Path, screen: Screen, draw: Callable[["Greeted"], None]):
         self.folder = Path(folder)
         self._screen = screen
         self._draw = draw
@@ -155,12 +197,27 @@ class Screenshots(Output):
 
     def greeted(self, greeted: Greeted) -> None:
         self.open()
-        self._draw(greeted.frame)
+        self._draw(greeted)
         event = greeted.event
-        path = self.folder / f"greeting-{event['frame']:06d}-{event['person'] or 'stranger'}.png"
+        person = f"-{event['person']}" if event["person"] else ""
+        path = self.folder / f"greeting-{event['frame']:06d}{person}.png"
         self._screen.save_screenshot(path)
         self.saved += 1
         self.recent.append(path)
+
+    def forget(self, enrolled: Enrolled) -> int:
+        """Delete the screenshots of greetings of people no longer enrolled."""
+        if not self.folder.is_dir():
+            return 0
+        gone = []
+        for path in self.folder.glob("greeting-*.png"):
+            named = SCREENSHOT_NAME.fullmatch(path.name)
+            if named and named["person"] and not enrolled(named["person"]):
+                path.unlink()
+                gone.append(path)
+        self.recent = deque((path for path in self.recent if path not in gone),
+                            maxlen=RECENT_SCREENSHOTS)
+        return len(gone)
 
 
 class Voice(Output):
@@ -292,6 +349,20 @@ class Outputs:
         for output in self._outputs:
             self._guarded(output, output.poll)
 
+    def forget(self, enrolled: Enrolled) -> Optional[Dict[str, int]]:
+        """Every output forgets the people no longer `enrolled` (`Output.forget`): how many
+        records each erased, or None if one of them failed (counted and logged like any
+        failure; the caller asks again later)."""
+        erased: Dict[str, int] = {}
+        failed = False
+        for output in self._outputs:
+            count = self._guarded(output, output.forget, enrolled)
+            if count is _FAILED:
+                failed = True
+            elif count:
+                erased[output.description] = count
+        return None if failed else erased
+
     def close(self) -> None:
         for output in self._outputs:
             self._guarded(output, output.close)
@@ -300,19 +371,25 @@ class Outputs:
         """The outputs that failed and how often, e.g. ``events 3, voice 1``; "" if none."""
         return ", ".join(f"{name} {count}" for name, count in self.failures.items() if count)
 
-    def _guarded(self, output: Output, action: Callable, *args) -> None:
+    def _guarded(self, output: Output, action: Callable, *args) -> Any:
+        """What `action` returned, or `_FAILED`."""
         try:
-            action(*args)
+            return action(*args)
         except Exception as error:  # whatever an output does wrong, the robot goes on
             self.failures[output.name] += 1
             kind = _kind(output, error)
             if kind in self._logged:
-                return
+                return _FAILED
             self._logged.add(kind)
             expected = isinstance(error, (OSError, GreeterError))
             log.error("%s failed: %s; greeting goes on without it (failures are counted in "
                       "the status line)", output.description, _reason(error),
                       exc_info=None if expected else error)
+            return _FAILED
+
+
+#: What `Outputs._guarded` returns for an action that raised.
+_FAILED = object()
 
 
 def _kind(output: Output, error: Exception) -> Tuple[str, str, Any]:

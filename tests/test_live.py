@@ -17,7 +17,7 @@ import pytest
 from console_helpers import PASSWORD, signed_in_csrf
 from PIL import Image
 
-from greeter.app import Greeter, RunOptions, pixelate
+from greeter.app import Greeter, RunOptions, hex_to_rgb, pixelate
 from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
 from greeter.door import NOBODY, DoorRules, ask, door_folder, result_for
 from greeter.enrolment import Enroller, jobs_for_person
@@ -105,7 +105,10 @@ def test_screenshots_hide_everything_but_enrolled_faces():
 def test_a_stranger_the_detector_missed_is_hidden_in_the_screenshot(clip_run):
     """The clip's screenshots: the camera inset holds few distinct colours outside faces."""
     _, shots, _ = clip_run
-    for shot in sorted(shots.glob("*stranger*.png")):
+    strangers = [shot for shot in sorted(shots.glob("greeting-*.png"))
+                 if shot.stem.count("-") == 1]
+    assert strangers
+    for shot in strangers:
         inset = np.asarray(Image.open(shot).convert("RGB"))[540:700, 960:1260]
         rows = inset.reshape(-1, 3)
         assert len(np.unique(rows, axis=0)) < 0.05 * len(rows), shot.name
@@ -118,6 +121,24 @@ def test_the_store_is_unchanged_by_a_run(clip_run, tmp_path):
     with Store(store_path) as store:
         assert [p.id for p in store.people()] == [LIN]
         assert len(list(store.embeddings())) == 1
+
+
+def test_each_screenshot_shows_only_its_own_greeting(clip_run):
+    """The stranger is greeted while Lin-Manuel's greeting is still on screen (6 s): the
+    stranger's screenshot shows "Welcome Stranger!" alone (nothing in the accent colour that
+    draws his name) and the camera pixelated, his face included."""
+    events, shots, _ = clip_run
+    lin = next(event for event in events if event["person"] == LIN)
+    stranger = next(event for event in events if event["person"] is None
+                    and 0 < event["t"] - lin["t"] < 6)
+    accent = np.array(hex_to_rgb(json.loads(
+        (REPO / "config/greetings.json").read_text())["screen"]["accent_color"]))
+    stages = {name: np.asarray(Image.open(shots / name).convert("RGB"))[30:500, 420:1250]
+              for name in (f"greeting-{lin['frame']:06d}-{LIN}.png",
+                           f"greeting-{stranger['frame']:06d}.png")}
+    in_accent = {name: int((np.abs(stage.astype(int) - accent).sum(axis=2) < 30).sum())
+                 for name, stage in stages.items()}
+    assert list(in_accent.values())[0] > 1000 and list(in_accent.values())[1] == 0, in_accent
 
 
 class GatedSource(FrameSource):
@@ -169,6 +190,70 @@ def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path)
     runner.join(timeout=300)
     assert not runner.is_alive()
     assert [g["person"] for g in greeter.summary.greetings if g["person"]] == [LIN]
+
+
+def test_a_person_erased_while_the_robot_runs_leaves_its_events_and_screenshots(samples,
+                                                                               tmp_path):
+    """Lin-Manuel is greeted (frame ~90), then erased with ``greeter people remove`` while the
+    robot runs: within seconds his line leaves the events file and his screenshot is gone,
+    and the stranger greeted afterwards (frame ~222) is written as before."""
+    store, greetings = tmp_path / "greeter.sqlite3", tmp_path / "greetings.json"
+    shutil.copy(REPO / "config/greetings.json", greetings)
+    enrol_lin(samples, store)
+    events, shots = tmp_path / "events.jsonl", tmp_path / "shots"
+    settings = Settings.load(environ=NO_THROTTLE, store=store, greetings=greetings)
+    gate = threading.Event()
+    source = GatedSource(open_source(str(samples / "short_hamilton_clip.mp4")), 200, gate)
+    greeter = Greeter(settings, RunOptions(headless=True, events_out=events,
+                                           screenshot_dir=shots),
+                      reader=LatestFrameReader(lambda: source, reconnect=False))
+    runner = threading.Thread(target=greeter.run)
+    runner.start()
+    try:
+        assert source.held.wait(120)
+        assert LIN in events.read_text() and list(shots.glob(f"*-{LIN}.png"))
+        removed = subprocess.run(
+            [sys.executable, "-m", "greeter", "--store", str(store), "--greetings",
+             str(greetings), "people", "remove", LIN, "--yes"], capture_output=True, text=True)
+        assert removed.returncode == 0, removed.stderr
+        deadline = time.monotonic() + 20
+        while (LIN in events.read_text() or list(shots.glob(f"*-{LIN}.png"))) \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        gate.set()
+        runner.join(timeout=300)
+    assert not runner.is_alive()
+    assert LIN not in events.read_text() and not list(shots.glob(f"*-{LIN}.png"))
+    left = [json.loads(line) for line in events.read_text().splitlines()]
+    assert left and all(event["person"] is None for event in left)
+    assert sorted(path.name for path in shots.iterdir()) == [
+        f"greeting-{event['frame']:06d}.png" for event in left]
+    assert stat.S_IMODE(events.stat().st_mode) == 0o600
+
+
+def test_a_person_erased_while_the_robot_was_off_is_erased_at_its_start(clip_run, tmp_path):
+    """The clip's run left Lin-Manuel in an events file and a screenshot; he is erased with
+    ``greeter people remove`` while no robot runs; the next robot with that store erases them
+    from both as it starts."""
+    events, shots, _ = clip_run
+    store, greetings = tmp_path / "greeter.sqlite3", tmp_path / "greetings.json"
+    shutil.copy(shots.parent / "greeter.sqlite3", store)
+    shutil.copy(REPO / "config/greetings.json", greetings)
+    events_file, folder = tmp_path / "events.jsonl", tmp_path / "shots"
+    shutil.copy(shots.parent / "events.jsonl", events_file)
+    shutil.copytree(shots, folder)
+    removed = subprocess.run(
+        [sys.executable, "-m", "greeter", "--store", str(store), "--greetings", str(greetings),
+         "people", "remove", LIN, "--yes"], capture_output=True, text=True)
+    assert removed.returncode == 0, removed.stderr
+    settings = Settings.load(environ={}, store=store, greetings=greetings)
+    Greeter(settings, RunOptions(headless=True, events_out=events_file, screenshot_dir=folder),
+            reader=LatestFrameReader(lambda: FlakyCamera(0), reconnect=False))._close()
+    left = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert left == [event for event in events if event["person"] is None]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        path.name for path in shots.iterdir() if LIN not in path.name)
 
 
 class FlakyCamera(FrameSource):

@@ -146,10 +146,10 @@ def test_screenshots_are_private_and_a_folder_that_became_a_file_fails_alone(tmp
     assert outputs.failures == {"screenshots": 2, "events": 0}
     assert [record.getMessage().split(" failed")[0] for record in caplog.records] == [
         f"screenshots in {folder}"]
-    assert sorted(path.name for path in folder.iterdir()) == ["greeting-000004-stranger.png"]
+    assert sorted(path.name for path in folder.iterdir()) == ["greeting-000004.png"]
     assert shots.saved == 2
-    assert list(shots.recent) == [first, folder / "greeting-000004-stranger.png"]
-    assert [frame.index for frame in drawn] == [1, 4]
+    assert list(shots.recent) == [first, folder / "greeting-000004.png"]
+    assert [drawn_for.frame.index for drawn_for in drawn] == [1, 4]
     assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 4
 
 
@@ -157,9 +157,9 @@ def test_an_existing_screenshot_folder_keeps_its_mode(tmp_path):
     """A shared folder (say /tmp) is never made private; the screenshots in it are."""
     tmp_path.chmod(0o755)
     with Screen(STYLE, (320, 240), headless=True) as screen:
-        Outputs([Screenshots(tmp_path, screen, lambda frame: None)]).greeted(greeted(5))
+        Outputs([Screenshots(tmp_path, screen, lambda greeting: None)]).greeted(greeted(5))
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
-    assert stat.S_IMODE((tmp_path / "greeting-000005-stranger.png").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "greeting-000005.png").stat().st_mode) == 0o600
 
 
 def test_a_missing_voice_program_is_logged_once_at_start_and_counted(tmp_path, caplog):
@@ -218,3 +218,64 @@ def test_each_greeting_is_spoken_in_its_own_language(tmp_path):
     assert said.read_text(encoding="utf-8").splitlines() == [
         "-v de -- Guten Morgen, Jürgen!", "-v en -- Welcome back, Alex!"]
     assert outputs.failures == {"voice": 0}
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+def test_an_erased_person_leaves_the_events_file_and_later_greetings_are_appended(tmp_path,
+                                                                                no_umask):
+    path = tmp_path / "events.jsonl"
+    events = EventsFile(path)
+    outputs = Outputs([events])
+    for index, person in enumerate(["alex-m", None, "bo", "alex-m", "alex-mm"]):
+        outputs.greeted(greeted(index, person))
+    with open(path, "a") as file:  # a line greeter did not write is not its to judge
+        file.write("not json\n")
+    assert outputs.forget(lambda person: person != "alex-m") == {f"events file {path}": 2}
+    outputs.greeted(greeted(5, "bo"))
+    outputs.close()
+    lines = path.read_text().splitlines()
+    assert lines[3] == "not json"
+    assert [json.loads(line)["person"] for line in lines[:3] + lines[4:]] == [
+        None, "bo", "alex-mm", "bo"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert outputs.forget(lambda person: person != "alex-m") == {}
+
+
+def test_an_erased_persons_screenshots_are_deleted_and_strangers_kept(tmp_path):
+    folder = tmp_path / "shots"
+    with Screen(STYLE, (160, 120), headless=True) as screen:
+        shots = Screenshots(folder, screen, lambda greeting: None)
+        outputs = Outputs([shots])
+        for index, person in enumerate(["alex-m", None, "bo", "alex-m", "alex-mm"]):
+            outputs.greeted(greeted(index, person))
+        (folder / "notes.png").write_bytes(b"the operator's")
+        assert outputs.forget(lambda person: person != "alex-m") == {
+            f"screenshots in {folder}": 2}
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "greeting-000001.png", "greeting-000002-bo.png", "greeting-000004-alex-mm.png",
+        "notes.png"]
+    assert [path.name for path in shots.recent] == [
+        "greeting-000001.png", "greeting-000002-bo.png", "greeting-000004-alex-mm.png"]
+
+
+def test_forgetting_on_a_full_disk_keeps_the_file_whole_and_is_asked_again(tiny_disk, caplog):
+    """The rewrite fails on a full disk: the file is as it was, the failure is logged, and
+    `forget` says so (None), so that the app asks again at its next reload."""
+    path = tiny_disk / "events.jsonl"
+    outputs = Outputs([EventsFile(path)])
+    for index, person in enumerate(["alex-m", "bo"]):
+        outputs.greeted(greeted(index, person))
+    before = path.read_bytes()
+    filler = fill(tiny_disk)
+    with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+        assert outputs.forget(lambda person: person != "alex-m") is None
+    assert path.read_bytes() == before
+    assert not [leftover for leftover in tiny_disk.iterdir() if leftover not in (path, filler)]
+    filler.unlink()
+    assert outputs.forget(lambda person: person != "alex-m") == {f"events file {path}": 1}
+    outputs.close()
+    assert [json.loads(line)["person"] for line in path.read_text().splitlines()] == ["bo"]
+    assert outputs.failures == {"events": 1}
+    assert "No space left on device" in caplog.records[0].getMessage()
