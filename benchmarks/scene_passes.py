@@ -73,20 +73,24 @@ ENV = {
 }
 
 
-def plan(data: Dict[str, np.ndarray], size: int, guests: int, strangers: int, seed: int):
-    """The gallery (person -> enrolment row) and the passes: (person id or None, photo paths)."""
+def plan(data: Dict[str, np.ndarray], size: int, guests: int, strangers: int, seed: int,
+         enrolled_photos: int = 1, cast_photos: int = 2):
+    """The gallery (person -> enrolment rows: their first `enrolled_photos` photos) and the
+    passes: (person id or None, photo paths). Only people with at least `cast_photos` photos
+    (and one more than are enrolled) are cast."""
     labels, paths = data["label"], data["path"]
     people = sorted(set(labels) - {"stranger"})
     rows_of = {person: list(np.flatnonzero(labels == person)) for person in people}
-    usable = [person for person in people if len(rows_of[person]) >= 2 and person_id(person)]
+    least = max(cast_photos, enrolled_photos + 1)
+    usable = [person for person in people if len(rows_of[person]) >= least and person_id(person)]
     rng = np.random.RandomState(seed)
     order = [usable[i] for i in rng.permutation(len(usable))]
     enrolled, outsiders = order[:size], order[size:]
-    gallery = {person: rows_of[person][0] for person in enrolled}
+    gallery = {person: rows_of[person][:enrolled_photos] for person in enrolled}
     passes: List[Tuple[object, List[str]]] = []
     for number in range(guests):
         person = enrolled[number % size]
-        others = [str(paths[row]) for row in rows_of[person][1:]][:3]
+        others = [str(paths[row]) for row in rows_of[person][enrolled_photos:]][:3]
         turn = number // size
         passes.append((person, others[turn % len(others):] + others[:turn % len(others)]))
     stranger_rows = list(np.flatnonzero(labels == "stranger"))
@@ -117,19 +121,23 @@ def make_scene(passes, seed: int) -> Scene:
 
 def build(data, size, args) -> Tuple[Path, Path, List[dict]]:
     """The store, the video and each pass's window, rendered once and cached."""
-    gallery, passes = plan(data, size, args.guests, args.strangers, args.seed)
-    key = hashlib.sha256(json.dumps([size, sorted(gallery), passes], default=str)
-                         .encode()).hexdigest()[:12]
+    gallery, passes = plan(data, size, args.guests, args.strangers, args.seed,
+                           args.enrolled_photos, args.cast_photos)
+    key_material = [size, sorted(gallery), passes]
+    if args.enrolled_photos > 1:
+        key_material.append(args.enrolled_photos)
+    key = hashlib.sha256(json.dumps(key_material, default=str).encode()).hexdigest()[:12]
     folder = args.cache / f"passes-{size}-{key}"
     truth_file = folder / "passes.json"
     if not truth_file.exists():
         folder.mkdir(parents=True, exist_ok=True)
         with Store(folder / "greeter.sqlite3") as store:
-            for person, row in gallery.items():
-                store.add_embedding(person_id(person), person.replace("_", " "),
-                                    data["embedding"][row], f"{row:064x}"[-64:],
-                                    Path(str(data["path"][row])).name, int(data["size"][row]),
-                                    float(data["sharpness"][row]))
+            for person, rows in gallery.items():
+                for row in rows:
+                    store.add_embedding(person_id(person), person.replace("_", " "),
+                                        data["embedding"][row], f"{row:064x}"[-64:],
+                                        Path(str(data["path"][row])).name,
+                                        int(data["size"][row]), float(data["sharpness"][row]))
         truth = render_scene(make_scene(passes, args.seed), folder / "passes.mp4")
         windows = [{"person": a.person, "photos": len(scene_photos),
                     "first": a.first_frame / FPS, "last": a.last_frame / FPS}
@@ -204,6 +212,11 @@ def main() -> None:
     parser.add_argument("--guests", type=int, default=100)
     parser.add_argument("--strangers", type=int, default=100)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--enrolled-photos", type=int, default=1,
+                        help="photos enrolled per person (their first ones)")
+    parser.add_argument("--cast-photos", type=int, default=2,
+                        help="cast only people with at least this many photos (3 compares 1 "
+                        "and 2 enrolled photos on the same people)")
     parser.add_argument("--baseline", default="a315145")
     parser.add_argument("--rules", default="today,track rule",
                         help="which of 'today' and 'track rule' to run")
