@@ -19,13 +19,15 @@ face is nearly as large (two people in front of the camera: which one registered
 face is aligned and measured (size, sharpness) on a worker thread of its own, off the drawing
 path; at the end the `DoorRules.best` sharpest distinct frames that pass enrolment's quality
 rule (`greeter.enrolment.face_problem`, the one ``greeter enroll`` applies) are embedded, also
-on that thread, and written through the store's own write (`Store.add_embedding`, with its
-integrity checks). A frame's ``photo_sha256`` is the SHA-256 of its pixels. No frame, chip or
-image is ever written anywhere: the face chips live in memory for the few seconds of the
-collection. Measured on the development machine (640x360 clip): measuring one frame's face
-costs ~6 ms and embedding the 3 chosen ones ~140 ms, both on the worker; on 2 cores the worker
-competes with detection, so the frame rate dips for those moments, the stall this design
-accepts.
+on that thread, checked like an enrolled photo against who is enrolled
+(`greeter.enrolment.identity_problem`: not the face of somebody enrolled under another id, not
+unlike the person's own photos; all or none), and written through the store's own write
+(`Store.add_embedding`, with its integrity checks). A frame's ``photo_sha256`` is the SHA-256
+of its pixels. No frame, chip or image is ever written anywhere: the face chips live in memory
+for the few seconds of the collection. Measured on the development machine (640x360 clip):
+measuring one frame's face costs ~6 ms and embedding the 3 chosen ones ~140 ms, both on the
+worker; on 2 cores the worker competes with detection, so the frame rate dips for those
+moments, the stall this design accepts.
 """
 
 import hashlib
@@ -43,7 +45,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from greeter.atomicfile import private_folder, replace_file
-from greeter.enrolment import BLURRED, FACE_PROBLEMS, TOO_SMALL, TURNED, face_problem
+from greeter.enrolment import (
+    BLURRED,
+    FACE_PROBLEMS,
+    TOO_SMALL,
+    TURNED,
+    face_problem,
+    identity_problem,
+)
 from greeter.errors import GreeterError
 from greeter.faces import Box, FaceEngine, box_size, sharpness
 from greeter.people import check_name, check_person_id
@@ -66,8 +75,11 @@ EXPIRED = "expired"
 TIMED_OUT = "timed out"
 FAILED = "failed"
 STORE = "store problem"
-Reason = Literal["nobody in view", "several faces", "too small", "blurred", "expired",
-                 "timed out", "store problem", "failed"]
+#: The face looks like somebody else enrolled, or unlike the person's enrolled photos
+#: (`greeter.enrolment.identity_problem`).
+IDENTITY = "identity"
+Reason = Literal["nobody in view", "several faces", "too small", "blurred", "turned away",
+                 "expired", "timed out", "store problem", "identity", "failed"]
 
 
 @dataclass(frozen=True)
@@ -376,6 +388,11 @@ class DoorCollection:
         stored = 0
         try:
             with Store(self._store_path) as store:
+                gallery = store.gallery()
+                for embedding in embeddings:
+                    problem = identity_problem(embedding, request.person, gallery, enrolment)
+                    if problem:
+                        return _result(request, 0, IDENTITY, f"the face {problem}")
                 for candidate, embedding in zip(chosen, embeddings):
                     store.add_embedding(request.person, request.name, embedding,
                                         candidate.digest, f"door-{stamp}-{stored + 1}",

@@ -7,10 +7,11 @@ keeps everything enrolled before the interruption.
 
 What a photo must pass is decided from measurements on lfw-dev (written beside each limit in
 `EnrolmentSettings`): a photo is rejected only where it would make wrong names likely (a face
-turned far away, a blurred one, no clear subject among several faces); a usable but weak photo
-is enrolled with a warning that says how to do better (`face_advice`). Of photo 1 of each of
-lfw-dev's 1,184 people, these rules enrol 98.1 % (68.3 % before), 30 % of them with a warning,
-and give fewer wrong names than before (``benchmarks/openset_lfw.py``).
+turned far away, a blurred one, no clear subject among several faces, a face that looks like
+another enrolled person or unlike the person's own enrolled photos: `identity_problem`); a
+usable but weak photo is enrolled with a warning that says how to do better (`face_advice`). Of
+photo 1 of each of lfw-dev's 1,184 people, these rules enrol 98.1 % (68.3 % before), 30 % of
+them with a warning, and give fewer wrong names than before (``benchmarks/openset_lfw.py``).
 
 Photos are analysed in worker processes, one per core: dlib holds the GIL for most of its
 work, so threads would not use the second core. Only the main process writes to the store.
@@ -44,6 +45,7 @@ from greeter.imaging import (
     load_rgb,
     load_rgb_bytes,
 )
+from greeter.matching import Gallery
 from greeter.people import check_name, check_person_id, name_from_file
 from greeter.settings import DetectionSettings, EnrolmentSettings
 from greeter.store import Store
@@ -327,6 +329,35 @@ def face_advice(face_size: int, face_sharpness: float, face_turn: Optional[float
     return tuple(advice)
 
 
+def identity_problem(embedding: np.ndarray, person_id: str, gallery: Gallery,
+                     enrolment: EnrolmentSettings) -> Optional[str]:
+    """Why a face must not be enrolled as `person_id` given who is enrolled (`gallery`), or
+    None: it lies within `same_face_distance` of another person (the same person under two
+    ids, or people the robot cannot tell apart), or beyond `own_face_distance` from every
+    photo of `person_id` (probably somebody else's photo)."""
+    if not len(gallery):
+        return None
+    distances = gallery.person_distances(embedding)[0]
+    own = gallery.person_ids.index(person_id) if person_id in gallery.person_ids else None
+    others = [(float(distance), gallery.person_ids[index])
+              for index, distance in enumerate(distances) if index != own]
+    if others:
+        nearest, other = min(others)
+        if nearest <= enrolment.same_face_distance:
+            return (f"looks like {other}, already enrolled (distance {nearest:.2f}, at most "
+                    f"{enrolment.same_face_distance:g} for two people): the robot could not "
+                    f"tell them apart and would greet both as strangers; if this is {other}, "
+                    f"enrol the photo as {other}")
+    if own is not None and distances[own] > enrolment.own_face_distance:
+        photos = int(np.sum(gallery.row_person == own))
+        enrolled = "the photo" if photos == 1 else f"any of the {photos} photos"
+        return (f"does not look like {enrolled} enrolled for {person_id} (distance "
+                f"{distances[own]:.2f}, more than {enrolment.own_face_distance:g}): a photo of "
+                f"somebody else? If it is {person_id}, an enrolled photo may be somebody "
+                f"else's: remove {person_id} and enrol their photos again")
+    return None
+
+
 def analyse_photos(
     paths: Sequence[Path],
     detection: DetectionSettings,
@@ -424,6 +455,9 @@ class Enroller:
         self.enrolment = enrolment
         self.largest = largest
         self.engine = engine
+        #: Who is enrolled, for `identity_problem`: read at the first analysed photo, then
+        #: kept up to date with each photo this run enrols.
+        self._gallery: Optional[Gallery] = None
 
     def run(
         self,
@@ -498,8 +532,15 @@ class Enroller:
         try:
             if isinstance(result, GreeterError):
                 raise result
+            if self._gallery is None:
+                self._gallery = self.store.gallery()
+            problem = identity_problem(result.embedding, job.person_id, self._gallery,
+                                       self.enrolment)
+            if problem:
+                return PhotoOutcome(job.path, job.person_id, REJECTED, problem)
             self.store.add_embedding(job.person_id, job.name, result.embedding, digest,
                                      job.path.name, result.face_size, result.sharpness)
+            self._gallery = self._gallery.with_row(job.person_id, result.embedding)
         except GreeterError as error:
             return PhotoOutcome(job.path, job.person_id, REJECTED, _reason(error, job.path))
         return PhotoOutcome(job.path, job.person_id, ENROLLED, "; ".join(result.advice),

@@ -129,6 +129,11 @@ class Gallery:
     def empty(cls) -> "Gallery":
         return cls((), np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.int64))
 
+    def with_row(self, person_id: str, embedding: np.ndarray) -> "Gallery":
+        """This gallery and one more embedding of `person_id` (a new gallery)."""
+        return Gallery.from_rows(list(zip((self.person_ids[index] for index in self.row_person),
+                                          self.matrix)) + [(person_id, embedding)])
+
     def __len__(self) -> int:
         """Number of people (not embeddings)."""
         return len(self.person_ids)

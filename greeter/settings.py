@@ -163,6 +163,28 @@ class EnrolmentSettings(StrictModel):
         "only in 61. Group photos of two or three people side by side (0.01-0.04 apart) stay "
         "refused.",
     )
+    same_face_distance: float = Field(
+        0.35,
+        ge=0,
+        le=2,
+        description="A face this near (embedding distance) a photo of another enrolled person "
+        "is refused: one person under two ids, or two people the robot cannot tell apart, "
+        "would be greeted as strangers (the ratio test) or by each other's name. lfw-dev (every "
+        "photo, 1,184 people and 600 strangers): of 1.58 million pairs of different people, one "
+        "pair is this near (0.17: Sharon and Kelly Osbourne, mother and daughter), 15 within "
+        "0.40; of the same person's photos 18 % are within 0.35, a re-saved copy of one photo "
+        "within 0.06.",
+    )
+    own_face_distance: float = Field(
+        0.65,
+        ge=0,
+        le=2,
+        description="A face farther than this from every photo already enrolled for the same "
+        "person is refused as probably somebody else's: enrolled, that person would be greeted "
+        "with this one's name. lfw-dev: of 6,941 pairs of the same person's photos (photos with "
+        "one face), 0.43 % are farther apart (0.30 % beyond 0.70); of pairs of different "
+        "people 96.6 % are.",
+    )
     jitter: int = Field(
         0,
         ge=0,

@@ -135,6 +135,40 @@ def test_the_same_photo_cannot_be_enrolled_for_someone_else(samples, store_copy)
     assert "rejected: the same photo is already enrolled for obama" in result.stderr
 
 
+def test_the_same_face_under_a_second_id_is_refused_naming_the_first(samples, store_copy,
+                                                                      tmp_path):
+    """obama.jpg re-saved as WebP: another file, the same face (distance ~0.05): as a second
+    person it would make both strangers to the robot."""
+    copy = tmp_path / "barack.webp"
+    Image.open(samples / "knn/train/obama/obama.jpg").save(copy, "WEBP", quality=90)
+    result = invoke(store_copy, "enroll", "--person", "barack", copy)
+    assert result.exit_code == 1
+    assert "rejected: looks like obama, already enrolled (distance 0.0" in result.stderr
+    assert "if this is obama, enrol the photo as obama" in result.stderr
+    with Store(store_copy) as store:
+        assert store.person("barack") is None
+    assert "1 enrolled" in invoke(store_copy, "enroll", "--person", "obama", copy).stdout
+
+
+def test_somebody_elses_photo_is_not_added_to_a_person(samples, tmp_path):
+    """Biden's photo in Obama's folder (the wrong photo picked at the desk) would greet Biden
+    as Obama: refused; the folder's good photo and Biden's own folder are enrolled."""
+    inbox = tmp_path / "inbox"
+    (inbox / "obama").mkdir(parents=True)
+    (inbox / "biden").mkdir()
+    shutil.copy(samples / "obama.jpg", inbox / "obama" / "1.jpg")
+    shutil.copy(samples / "knn/train/biden/biden2.jpg", inbox / "obama" / "2.jpg")
+    shutil.copy(samples / "biden.jpg", inbox / "biden" / "1.jpg")
+    result = invoke(tmp_path / "greeter.sqlite3", "enroll", inbox)
+    assert re.search(r"obama/2\.jpg: rejected: does not look like the photo enrolled for obama "
+                     r"\(distance 0\.\d\d, more than 0\.65\): a photo of somebody else\?",
+                     " ".join(result.stderr.split())), result.stderr
+    assert "2 enrolled, 0 skipped, 1 rejected" in result.stdout
+    with Store(tmp_path / "greeter.sqlite3") as store:
+        assert [photo.photo_name for photo in store.photos("obama")] == ["1.jpg"]
+        assert [photo.photo_name for photo in store.photos("biden")] == ["1.jpg"]
+
+
 def make_bad_photos(samples: Path, folder: Path) -> dict:
     """Every kind of bad photo, with the reason staff must be told."""
     folder.mkdir(parents=True)
@@ -257,17 +291,14 @@ def test_invalid_folder_name_is_explained(samples, tmp_path):
     assert "e.g. alex-mueller" in result.stderr
 
 
-def test_a_killed_enrolment_leaves_a_consistent_store(samples, tmp_path):
+def test_a_killed_enrolment_leaves_a_consistent_store(lfw, tmp_path):
     """SIGKILL in the middle of a run: every photo is either fully enrolled or absent."""
     inbox = tmp_path / "inbox"
-    sources = sorted((samples / "knn" / "train").rglob("*.jp*g")) + [samples / "obama.jpg",
-                                                                    samples / "biden.jpg"]
-    for index in range(24):
+    people = sorted((lfw / "people").iterdir())[:24]  # 24 different people: none looks like
+    for index, source in enumerate(people):         # another (enrolment would refuse it)
         person = inbox / f"person-{index:02d}"
         person.mkdir(parents=True)
-        image = Image.open(sources[index % len(sources)]).convert("RGB")
-        # a different file per person (else the duplicate check would skip it)
-        image.rotate(index * 0.7 - 8, resample=Image.BILINEAR).save(person / "photo.jpg")
+        shutil.copy(source / f"{source.name}_0001.jpg", person / "photo.jpg")
     store = tmp_path / "greeter.sqlite3"
     process = subprocess.Popen(
         [sys.executable, "-m", "greeter", "--store", str(store), "enroll", str(inbox)],

@@ -13,6 +13,7 @@ from console_helpers import console_settings, enrol_vectors, make_client, signed
 
 from greeter.door import (
     EXPIRED,
+    IDENTITY,
     NOBODY,
     SEVERAL,
     Candidate,
@@ -28,11 +29,11 @@ from greeter.door import (
     result_for,
     write_result,
 )
-from greeter.enrolment import BLURRED, TOO_SMALL, TURNED
+from greeter.enrolment import BLURRED, TOO_SMALL, TURNED, Enroller, jobs_for_person
 from greeter.errors import GreeterError
 from greeter.faces import FaceEngine, sharpness
 from greeter.imaging import load_rgb
-from greeter.settings import EnrolmentSettings
+from greeter.settings import DetectionSettings, EnrolmentSettings
 from greeter.store import Store
 
 ENROLMENT = EnrolmentSettings()
@@ -131,13 +132,11 @@ def test_a_face_turned_away_at_the_door_is_refused_as_enrolment_refuses_it(obama
     assert problem is None and [c.digest for c in chosen] == ["b"]
 
 
-def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples, tmp_path):
-    """The robot's part without its loop: real frames of obama.jpg offered to a collection."""
-    engine, box, _, _ = obama_chips
-    store = tmp_path / "greeter.sqlite3"
-    ask(store, "obama", "Barack Obama")
+def collect(engine, store, person, name, rgb, box):
+    """The robot's part without its loop: five distinct frames of `rgb` with the face at `box`
+    offered to a collection for `person`; its result."""
+    ask(store, person, name)
     request = DoorInbox(store, DoorRules()).take()
-    rgb = load_rgb(samples / "obama.jpg")
     with ThreadPoolExecutor(1) as worker:
         collection = DoorCollection(request, DoorRules(seconds=3.0), ENROLMENT, store, worker,
                                     engine)
@@ -147,13 +146,47 @@ def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples,
             frame[0, 0] = index  # five distinct frames
             collection.offer(frame, [box])
         assert collection.due(3.0)
-        result = collection.finish().result()
+        return collection.finish().result()
+
+
+def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples, tmp_path):
+    """Real frames of obama.jpg offered to a collection."""
+    engine, box, _, _ = obama_chips
+    store = tmp_path / "greeter.sqlite3"
+    result = collect(engine, store, "obama", "Barack Obama", load_rgb(samples / "obama.jpg"), box)
     assert (result.enrolled, result.reason) == (3, None)
     assert result_for(store, "obama") == result
     with Store(store) as enrolled:
         photos = enrolled.photos("obama")
         assert enrolled.person("obama").name == "Barack Obama"
     assert len(photos) == 3 and len({p.photo_sha256 for p in photos}) == 3
+
+
+def test_a_face_turned_away_is_answered_turned_away(obama_chips, lfw, tmp_path):
+    """Bill_Simon_0006 looks aside (head turn 0.59): the staff hear why, not "failed"."""
+    engine = obama_chips[0]
+    rgb = load_rgb(lfw / "people/Bill_Simon/Bill_Simon_0006.jpg")
+    result = collect(engine, tmp_path / "greeter.sqlite3", "bill", "Bill Simon", rgb,
+                     engine.detect(rgb, 1)[0])
+    assert (result.enrolled, result.reason) == (0, TURNED)
+    assert result.message.startswith("the face was turned away (head turn at best 0.5")
+
+
+def test_a_face_enrolled_under_another_id_is_not_enrolled_again(obama_chips, samples,
+                                                                tmp_path):
+    """Obama enrolled as "barack" from obama.jpg, then at the door as "obama": refused, as
+    ``greeter enroll`` refuses it, and nothing is stored for "obama"."""
+    engine, box, _, _ = obama_chips
+    store = tmp_path / "greeter.sqlite3"
+    with Store(store) as staff:
+        outcomes = Enroller(staff, DetectionSettings(), ENROLMENT, engine=engine).run(
+            jobs_for_person("barack", "Barack Obama", [samples / "obama.jpg"]))
+    assert [outcome.status for outcome in outcomes] == ["enrolled"]
+    result = collect(engine, store, "obama", "Barack Obama", load_rgb(samples / "obama.jpg"), box)
+    assert (result.enrolled, result.reason) == (0, IDENTITY)
+    assert result.message.startswith("the face looks like barack, already enrolled (distance 0.0")
+    with Store(store) as enrolled:
+        assert enrolled.person("obama") is None and len(enrolled.photos("barack")) == 1
 
 
 # -- the console ------------------------------------------------------------------------------

@@ -4,11 +4,21 @@ rejected and what only earns advice. Plain numbers in, no dlib; the figures are 
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from greeter.console.hints import photo_verdict, quality_hint
-from greeter.enrolment import BLURRED, TOO_SMALL, TURNED, check_face, face_problem, subject_face
+from greeter.enrolment import (
+    BLURRED,
+    TOO_SMALL,
+    TURNED,
+    check_face,
+    face_problem,
+    identity_problem,
+    subject_face,
+)
 from greeter.errors import FaceError
+from greeter.matching import Gallery
 from greeter.settings import EnrolmentSettings
 
 RULES = EnrolmentSettings()
@@ -80,3 +90,42 @@ def test_people_with_one_or_only_weak_photos_are_told_to_add_photos():
     assert photo_verdict(150, 120.0, RULES) == "enrolled; good"
     assert photo_verdict(52, 120.0, RULES) == \
         "enrolled; small face (52 px): a larger photo will be recognised more often"
+
+
+# --- who the face looks like ----------------------------------------------------------------
+
+
+def at(distance: float) -> np.ndarray:
+    """An embedding `distance` away from the origin along the first axis."""
+    vector = np.zeros(128, np.float32)
+    vector[0] = distance
+    return vector
+
+
+def test_a_face_that_is_nobody_enrolled_yet_may_be_enrolled_as_anybody():
+    assert identity_problem(at(0.0), "new", Gallery.empty(), RULES) is None
+    gallery = Gallery.from_rows([("alex", at(1.0))])
+    assert identity_problem(at(0.0), "new", gallery, RULES) is None
+
+
+def test_a_face_as_near_another_person_as_one_persons_photos_is_refused():
+    gallery = Gallery.from_rows([("alex", at(0.0)), ("bo", at(1.0))])
+    refused = identity_problem(at(0.34), "new", gallery, RULES)
+    assert refused.startswith("looks like alex, already enrolled (distance 0.34, at most 0.35")
+    assert "enrol the photo as alex" in refused
+    assert identity_problem(at(0.36), "new", gallery, RULES) is None
+    # more photos of alex: the look-alike rule holds for alex's own photos too, but not for
+    # a face near alex's photos enrolled as somebody else
+    assert identity_problem(at(0.3), "alex", gallery, RULES) is None
+    assert identity_problem(at(0.7), "bo", gallery, RULES) is None
+
+
+def test_a_face_unlike_every_photo_of_the_person_is_refused():
+    gallery = Gallery.from_rows([("alex", at(0.0)), ("alex", at(0.5)), ("bo", at(3.0))])
+    assert identity_problem(at(1.14), "alex", gallery, RULES) is None  # 0.64 from one photo
+    refused = identity_problem(at(1.2), "alex", gallery, RULES)
+    assert refused.startswith("does not look like any of the 2 photos enrolled for alex "
+                              "(distance 0.70, more than 0.65): a photo of somebody else?")
+    one = Gallery.from_rows([("alex", at(0.0))])
+    assert identity_problem(at(0.9), "alex", one, RULES).startswith(
+        "does not look like the photo enrolled for alex (distance 0.90")
