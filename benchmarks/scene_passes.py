@@ -93,7 +93,9 @@ def plan(data: Dict[str, np.ndarray], size: int, guests: int, strangers: int, se
         others = [str(paths[row]) for row in rows_of[person][enrolled_photos:]][:3]
         turn = number // size
         passes.append((person, others[turn % len(others):] + others[:turn % len(others)]))
-    stranger_rows = list(np.flatnonzero(labels == "stranger"))
+    # a sample of its own for each seed: the first ones in name order would be the same few
+    # dozen strangers in every scene
+    stranger_rows = list(rng.permutation(np.flatnonzero(labels == "stranger")))
     for number in range(strangers):
         if number % 2:
             person = outsiders[number // 2]
@@ -119,9 +121,9 @@ def make_scene(passes, seed: int) -> Scene:
     return Scene(walkers, fps=FPS, seed=seed)
 
 
-def build(data, size, args) -> Tuple[Path, Path, List[dict]]:
+def build(data, size, seed, args) -> Tuple[Path, Path, List[dict]]:
     """The store, the video and each pass's window, rendered once and cached."""
-    gallery, passes = plan(data, size, args.guests, args.strangers, args.seed,
+    gallery, passes = plan(data, size, args.guests, args.strangers, seed,
                            args.enrolled_photos, args.cast_photos)
     key_material = [size, sorted(gallery), passes]
     if args.enrolled_photos > 1:
@@ -138,7 +140,7 @@ def build(data, size, args) -> Tuple[Path, Path, List[dict]]:
                                         data["embedding"][row], f"{row:064x}"[-64:],
                                         Path(str(data["path"][row])).name,
                                         int(data["size"][row]), float(data["sharpness"][row]))
-        truth = render_scene(make_scene(passes, args.seed), folder / "passes.mp4")
+        truth = render_scene(make_scene(passes, seed), folder / "passes.mp4")
         windows = [{"person": a.person, "photos": len(scene_photos),
                     "first": a.first_frame / FPS, "last": a.last_frame / FPS}
                    for a, (_, scene_photos) in zip(truth.appearances, passes)]
@@ -211,7 +213,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="24,300")
     parser.add_argument("--guests", type=int, default=100)
     parser.add_argument("--strangers", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--seeds", default="3",
+                        help="one scene per seed (another gallery, other passes); with several, "
+                        "a pooled row follows each size's")
     parser.add_argument("--enrolled-photos", type=int, default=1,
                         help="photos enrolled per person (their first ones)")
     parser.add_argument("--cast-photos", type=int, default=2,
@@ -228,23 +232,46 @@ def main() -> None:
     rules = [(label, tree) for label, tree in
              (("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO))
              if label in args.rules.split(",")]
-    print(f"{'enrolled':>8} {'rule':>11} {'named':>7} {'wrong':>6} {'strangers named':>16} "
-          f"{'median s':>9}  (passes)")
+    print(f"{'enrolled':>8} {'seed':>5} {'rule':>11} {'named':>7} {'wrong':>6} "
+          f"{'strangers named':>16} {'median s':>9}  (passes)")
+    seeds = [int(value) for value in args.seeds.split(",")]
     for size in [int(value) for value in args.sizes.split(",")]:
-        store, video, passes = build(data, size, args)
-        played = {}
-        for label, tree in rules:
-            events = store.with_name(f"events-{label[:5]}.jsonl")
-            played[label] = (_greetings(events) if args.score_only
-                             else run(tree, store, video, events))
-        until = (min(max((g["t"] for g in greetings), default=0.0)
-                     for greetings in played.values())
-                 if args.score_only else float("inf"))
-        for label, greetings in played.items():
-            result = score(passes, greetings, until)
-            print(f"{size:>8} {label:>11} {result['named']:>7.1%} {result['wrong']:>6.1%} "
-                  f"{result['strangers_named']:>16.1%} {result['median_delay']:>9.2f}  "
-                  f"({result['guests']} guests, {result['strangers']} strangers)", flush=True)
+        pooled: Dict[str, List[dict]] = {label: [] for label, _ in rules}
+        for seed in seeds:
+            store, video, passes = build(data, size, seed, args)
+            played = {}
+            for label, tree in rules:
+                events = store.with_name(f"events-{label[:5]}.jsonl")
+                played[label] = (_greetings(events) if args.score_only
+                                 else run(tree, store, video, events))
+            until = (min(max((g["t"] for g in greetings), default=0.0)
+                         for greetings in played.values())
+                     if args.score_only else float("inf"))
+            for label, greetings in played.items():
+                result = score(passes, greetings, until)
+                pooled[label].append(result)
+                _print_row(size, str(seed), label, result)
+        if len(seeds) > 1:
+            for label, results in pooled.items():
+                _print_row(size, "all", label, _pool(results))
+
+
+def _pool(results: List[dict]) -> dict:
+    """Several scenes' scores as one: shares over all their passes, the median of medians."""
+    guests = sum(result["guests"] for result in results)
+    strangers = sum(result["strangers"] for result in results)
+    return {"named": sum(r["named"] * r["guests"] for r in results) / max(guests, 1),
+            "wrong": sum(r["wrong"] * r["guests"] for r in results) / max(guests, 1),
+            "strangers_named": sum(r["strangers_named"] * r["strangers"] for r in results)
+            / max(strangers, 1),
+            "median_delay": float(np.median([r["median_delay"] for r in results])),
+            "guests": guests, "strangers": strangers}
+
+
+def _print_row(size: int, seed: str, label: str, result: dict) -> None:
+    print(f"{size:>8} {seed:>5} {label:>11} {result['named']:>7.1%} {result['wrong']:>6.1%} "
+          f"{result['strangers_named']:>16.1%} {result['median_delay']:>9.2f}  "
+          f"({result['guests']} guests, {result['strangers']} strangers)", flush=True)
 
 
 if __name__ == "__main__":
