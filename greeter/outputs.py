@@ -182,9 +182,13 @@ class Screenshots(Output):
         self.folder = Path(folder)
         self._screen = screen
         self._draw = draw
+        #: Screenshots this run took and did not erase again.
         self.saved = 0
         #: The newest `RECENT_SCREENSHOTS` paths saved.
         self.recent: Deque[Path] = deque(maxlen=RECENT_SCREENSHOTS)
+        #: Screenshots modified since are this run's (whole seconds: some file systems keep
+        #: no finer times).
+        self._opened_at = float(int(time.time()))
 
     @property
     def description(self) -> str:
@@ -206,15 +210,18 @@ class Screenshots(Output):
         self.recent.append(path)
 
     def forget(self, enrolled: Enrolled) -> int:
-        """Delete the screenshots of greetings of people no longer enrolled."""
+        """Delete the screenshots of greetings of people no longer enrolled; `saved` no longer
+        counts those this run took."""
         if not self.folder.is_dir():
             return 0
         gone = []
         for path in self.folder.glob("greeting-*.png"):
             named = SCREENSHOT_NAME.fullmatch(path.name)
             if named and named["person"] and not enrolled(named["person"]):
+                taken_now = path.stat().st_mtime >= self._opened_at
                 path.unlink()
                 gone.append(path)
+                self.saved -= taken_now
         self.recent = deque((path for path in self.recent if path not in gone),
                             maxlen=RECENT_SCREENSHOTS)
         return len(gone)

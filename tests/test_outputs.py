@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -251,8 +252,12 @@ def test_an_erased_persons_screenshots_are_deleted_and_strangers_kept(tmp_path):
         for index, person in enumerate(["alex-m", None, "bo", "alex-m", "alex-mm"]):
             outputs.greeted(greeted(index, person))
         (folder / "notes.png").write_bytes(b"the operator's")
+        earlier = folder / "greeting-000007-alex-m.png"  # a screenshot of an earlier run
+        earlier.write_bytes(b"png")
+        os.utime(earlier, (time.time() - 3600, time.time() - 3600))
         assert outputs.forget(lambda person: person != "alex-m") == {
-            f"screenshots in {folder}": 2}
+            f"screenshots in {folder}": 3}
+        assert shots.saved == 3
     assert sorted(path.name for path in folder.iterdir()) == [
         "greeting-000001.png", "greeting-000002-bo.png", "greeting-000004-alex-mm.png",
         "notes.png"]

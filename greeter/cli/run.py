@@ -52,7 +52,8 @@ def run(ctx: click.Context, source: str, realtime: bool, window: Optional[Tuple[
                f"{summary.greeted} greetings", err=True)
     earlier = summary.screenshots_saved - len(summary.screenshots)
     if earlier:
-        click.echo(f"{earlier} earlier screenshots in {screenshot_dir}", err=True)
+        click.echo(f"{earlier} earlier screenshot{'s' if earlier != 1 else ''} in "
+                   f"{screenshot_dir}", err=True)
     for path in summary.screenshots:
         click.echo(f"screenshot: {path}", err=True)
     failures = ", ".join(f"{name} {count}" for name, count in summary.output_failures.items()
