@@ -420,7 +420,7 @@ def _parse_greetings(content: bytes, path: Path) -> Greetings:
                     for loc in _duplicate_keys(data)]
     except json.JSONDecodeError as error:
         raise ConfigError(
-            f"{path}:{error.lineno}:{error.colno}: {_lower_first(error.msg)}"
+            f"{path}:{error.lineno}:{error.colno}: {_lower_first(error.msg)}{_hint(text, error)}"
         ) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a greetings file") from None
@@ -504,11 +504,28 @@ def _key_path(loc: Sequence[Union[str, int]]) -> str:
     return path or "top level"
 
 
+def _hint(text: str, error: json.JSONDecodeError) -> str:
+    """What a non-programmer most likely did, where json's message does not say: a comma
+    after the last entry (which JSON forbids)."""
+    comma = len(text[:error.pos].rstrip()) - 1
+    if comma >= 0 and text[comma] == "," and text[error.pos:error.pos + 1] in ("}", "]"):
+        line = text.count("\n", 0, comma) + 1
+        column = comma - text.rfind("\n", 0, comma)
+        return (f" (remove the comma after the last entry, line {line} column {column}: JSON "
+                f"allows none there)")
+    return ""
+
+
 def _lower_first(message: str) -> str:
     return message[:1].lower() + message[1:]
 
 
 # -- checking against the store ------------------------------------------------------------
+
+
+#: Enrolled people without a greeting of their own named by `greetings_warnings`; the others
+#: are counted.
+UNGREETED_LISTED = 5
 
 
 def greetings_warnings(
@@ -521,11 +538,16 @@ def greetings_warnings(
         for person_id in sorted(greetings.people)
         if enrolled is not None and person_id not in enrolled
     ]
-    warnings.extend(
-        f"{person_id} ({name}) is enrolled but has no greeting: they get the enrolled ones"
-        for person_id, name in sorted((enrolled or {}).items())
-        if person_id not in greetings.people
-    )
+    ungreeted = [f"{person_id} ({name})" for person_id, name in sorted((enrolled or {}).items())
+                 if person_id not in greetings.people]
+    if ungreeted:  # one line however many: most guests need no greeting of their own
+        shown = ", ".join(ungreeted[:UNGREETED_LISTED])
+        if len(ungreeted) > UNGREETED_LISTED:
+            shown += f" and {len(ungreeted) - UNGREETED_LISTED} more"
+        verb = "is" if len(ungreeted) == 1 else "are"
+        warnings.append(f"{shown} {verb} enrolled without a greeting of their own: they get "
+                        f"the enrolled ones")
+
     for key, image in (("background_image", greetings.screen.background_image_path(
             greetings_file)), ("logo", greetings.screen.logo_path(greetings_file))):
         if image is not None and not image.is_file():

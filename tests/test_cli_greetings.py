@@ -95,6 +95,19 @@ def test_check_gives_line_and_column_of_a_syntax_error(files):
     assert result.stderr == f"{files.greetings}:3:3: expecting ',' delimiter\n"
 
 
+@pytest.mark.parametrize("text, where, comma", [
+    ('{\n  "language": "en",\n  "stranger": ["Hi"],\n}\n', "4:1", "line 3 column 21"),
+    ('{"stranger": [\n  "Hi",\n  "Hello",\n]}', "4:1", "line 3 column 10"),
+])
+def test_a_comma_after_the_last_entry_is_named_as_such(files, text, where, comma):
+    files.greetings.write_text(text)
+    result = invoke(files, "greetings", "check")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{files.greetings}:{where}: expecting ")
+    assert result.stderr.endswith(f" (remove the comma after the last entry, {comma}: JSON "
+                                  f"allows none there)\n")
+
+
 def test_check_warns_about_greetings_and_enrolment_that_do_not_match(files):
     enrol(files, alex_m="Alex Müller", alex_k="Alex Kim", juergen="Jürgen Weiß",
           lukasz="Łukasz Nowak", sam_s="Sam Smith")
@@ -103,8 +116,8 @@ def test_check_warns_about_greetings_and_enrolment_that_do_not_match(files):
     assert result.stderr.splitlines() == [
         f"warning: {files.greetings}: people.zoe-d: 'zoe-d' is not enrolled, so this greeting "
         f"is never shown",
-        f"warning: {files.greetings}: sam-s (Sam Smith) is enrolled but has no greeting: they "
-        f"get the enrolled ones",
+        f"warning: {files.greetings}: sam-s (Sam Smith) is enrolled without a greeting of their "
+        f"own: they get the enrolled ones",
     ]
 
 

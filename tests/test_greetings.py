@@ -84,7 +84,8 @@ BROKEN_FILES = {
     ),
     "trailing comma": (
         '{"language": "en",}',
-        ["{path}:1:19: expecting property name enclosed in double quotes"],
+        ["{path}:1:19: expecting property name enclosed in double quotes (remove the comma "
+         "after the last entry, line 1 column 18: JSON allows none there)"],
     ),
     "text instead of a list": (
         '{"stranger": "Welcome Stranger!"}',
@@ -502,12 +503,24 @@ def test_warnings_about_enrolment_and_the_background_image(tmp_path):
                 "lukasz": "Łukasz", "sam-s": "Sam Smith"}
     assert greetings_warnings(greetings, tmp_path / "greetings.json", enrolled) == [
         "people.zoe-d: 'zoe-d' is not enrolled, so this greeting is never shown",
-        "sam-s (Sam Smith) is enrolled but has no greeting: they get the enrolled ones",
+        "sam-s (Sam Smith) is enrolled without a greeting of their own: they get the enrolled "
+        "ones",
         f"screen.background_image: {tmp_path / 'images' / 'hall.jpg'} does not exist",
     ]
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "hall.jpg").write_bytes(b"jpeg")
     assert greetings_warnings(greetings, tmp_path / "greetings.json", None) == []
+
+
+def test_hundreds_of_guests_without_a_greeting_of_their_own_are_one_line(tmp_path):
+    """The usual case at an event: a line naming five of them and counting the others."""
+    greetings = load_greetings(SHIPPED)
+    enrolled = {f"guest-{number:03d}": f"Guest {number}" for number in range(300)}
+    assert [line for line in greetings_warnings(greetings, tmp_path / "greetings.json", enrolled)
+            if "enrolled without" in line] == [
+        "guest-000 (Guest 0), guest-001 (Guest 1), guest-002 (Guest 2), guest-003 (Guest 3), "
+        "guest-004 (Guest 4) and 295 more are enrolled without a greeting of their own: they "
+        "get the enrolled ones"]
 
 
 def test_a_missing_logo_is_a_warning(tmp_path):
