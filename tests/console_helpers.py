@@ -65,6 +65,12 @@ def signed_in_csrf(client) -> str:
     return csrf_of(client.get("/people").text)
 
 
+def api_headers(settings: Settings, name: str = "desk") -> dict:
+    """The Authorization header of a new API token called `name`."""
+    token = Credentials(settings.store.parent).create_token(name)
+    return {"authorization": f"Bearer {token}"}
+
+
 def enrol_vectors(store_path: Path, person_id: str, name: str, photos: int = 1,
                   face_size: int = 150, seed: int = 0) -> None:
     """People in the store without dlib: random unit embeddings stand for photos."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import cli_runner
 from console_helpers import (
+    api_headers,
     console_settings,
     csrf_of,
     enrol_vectors,
@@ -357,6 +358,27 @@ def test_api_lists_and_removes_people(console):
     assert client.delete("/api/people/zoe", headers=headers).status_code == 404
     assert client.delete("/api/people/Not%20An%20Id", headers=headers).status_code == 400
     assert [p["id"] for p in client.get("/api/people", headers=headers).json()] == ["alex-m"]
+
+
+@pytest.mark.parametrize("content_type,described", [
+    ("image/jpeg", "Content-Type image/jpeg"),
+    ("application/x-www-form-urlencoded", "Content-Type application/x-www-form-urlencoded"),
+    (None, "no Content-Type")])
+def test_a_photo_sent_as_the_body_is_answered_415_saying_how_to_send_it(console, content_type,
+                                                                        described):
+    """`curl --data-binary @photo.jpg`, with or without -H "Content-Type: image/jpeg"."""
+    client, _, settings = console
+    headers = api_headers(settings)
+    if content_type:
+        headers["content-type"] = content_type
+    response = client.post("/api/people/biden/photos", headers=headers,
+                           content=b"\xff\xd8\xff\xe0 the bytes of a JPEG")
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error.startswith(f"a request with {described} cannot carry the photo: ")
+    assert "multipart/form-data in the field 'photo'" in error and "largest=1" in error
+    with Store(settings.store) as store:
+        assert store.person("biden") is None
 
 
 def test_csrf_of_pages_is_the_sessions(console):

@@ -5,6 +5,7 @@
 * ``POST /api/people/{id}/photos``: enrol one photo (multipart field ``photo``, optional
   ``name`` and ``largest``): 201 with the outcome when enrolled, 200 when skipped (already
   enrolled), 422 with the reason when rejected, exactly as ``greeter enroll`` would say;
+  415 for a body that is not a multipart form;
 * ``DELETE /api/people/{id}``: the erasure of ``greeter people remove``, 204;
 * ``GET /api/status``: the robot's published status (nothing about strangers).
 """
@@ -15,13 +16,18 @@ from starlette.responses import JSONResponse, Response
 
 from greeter.console.app import Console, api, in_thread
 from greeter.console.hints import quality_hint
-from greeter.console.uploads import read_form
+from greeter.console.uploads import MULTIPART, media_type, read_form
 from greeter.enrolment import ENROLLED, REJECTED
 from greeter.erasure import erase_person
 from greeter.status import read_status, status_path
 from greeter.store import check_person_id
 
 log = logging.getLogger(__name__)
+
+#: The multipart field that carries the photo to enrol.
+PHOTO_FIELD = "photo"
+HOW_TO_SEND_A_PHOTO = (f"send one photo as {MULTIPART} in the field '{PHOTO_FIELD}' (optional "
+                       f"fields 'name' and 'largest=1'), e.g. curl -F {PHOTO_FIELD}=@alex.jpg")
 
 
 def _people(console: Console) -> list:
@@ -40,11 +46,16 @@ async def list_people(console, request, owner) -> Response:
 @api
 async def add_photo(console, request, owner) -> Response:
     person_id = check_person_id(request.path_params["person_id"])
+    sent = media_type(request)
+    if sent != MULTIPART:
+        described = f"Content-Type {sent}" if sent else "no Content-Type"
+        return JSONResponse({"error": f"a request with {described} cannot carry the photo: "
+                                      f"{HOW_TO_SEND_A_PHOTO}"}, status_code=415)
     form = await read_form(request, console.limits)
-    photos = [upload for upload in form.files if upload.field == "photo"]
+    photos = [upload for upload in form.files if upload.field == PHOTO_FIELD]
     if len(photos) != 1:
-        return JSONResponse({"error": "send exactly one photo in the multipart field 'photo'"},
-                            status_code=400)
+        return JSONResponse({"error": f"{len(photos)} files in the field '{PHOTO_FIELD}': "
+                                      f"{HOW_TO_SEND_A_PHOTO}"}, status_code=400)
     outcome = (await in_thread(console.enrol, person_id, form.get("name").strip(), photos,
                                form.get("largest") in ("1", "true", "yes", "on")))[0]
     body = {"person": person_id, "photo": outcome.path.name, "outcome": outcome.status,

@@ -14,6 +14,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 MB = 1024 * 1024
+#: The only form type that carries files.
+MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,19 @@ class Form:
         return self.fields.get(name, default)
 
 
+def media_type(request: Request) -> str:
+    """The request's Content-Type without its options, in lower case; empty without one."""
+    content_type, _ = parse_options_header(request.headers.get("content-type", ""))
+    return content_type.decode("latin-1")
+
+
 async def read_form(request: Request, limits: Limits) -> Form:
     """The request's form fields and files (multipart or urlencoded), all in memory."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limits.request_bytes:
         raise TooLarge(_request_too_large(limits))
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    if content_type == b"multipart/form-data":
+    if content_type == MULTIPART.encode():
         boundary = options.get(b"boundary")
         if not boundary:
             raise BadForm("multipart form without a boundary")
