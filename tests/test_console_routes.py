@@ -381,6 +381,34 @@ def test_a_photo_sent_as_the_body_is_answered_415_saying_how_to_send_it(console,
         assert store.person("biden") is None
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT"])
+def test_a_method_an_api_route_does_not_take_is_a_json_405_naming_the_allowed(console, method):
+    client, _, settings = console
+    response = client.request(method, "/api/people/lin-manuel", headers=api_headers(settings))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE"
+    assert response.json() == {
+        "error": f"{method} is not allowed on /api/people/lin-manuel: use DELETE"}
+
+
+@pytest.mark.parametrize("path", ["/api", "/api/people/lin-manuel/greeting"])
+def test_an_unknown_api_route_is_a_json_404_naming_the_routes(console, path):
+    client, _, settings = console
+    response = client.get(path, headers=api_headers(settings))
+    assert response.status_code == 404
+    assert response.json() == {"error": f"no API route {path}; the routes are GET /api/people, "
+                                        "POST /api/people/{person_id}/photos, "
+                                        "DELETE /api/people/{person_id}, GET /api/status"}
+
+
+def test_pages_answer_a_method_they_do_not_take_with_an_error_page(console):
+    client, _, _ = console
+    response = client.get("/logout")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert response.headers["content-type"].startswith("text/html")
+    assert "This address does not take GET requests." in response.text
+
+
 def test_csrf_of_pages_is_the_sessions(console):
     client, csrf, _ = console
     assert csrf_of(client.get("/enrol").text) == csrf

@@ -3,7 +3,9 @@ headers and error handling.
 
 Every route is wrapped by `page` (HTML, signed-in browsers, CSRF-checked forms) or `api` (JSON,
 bearer tokens). Neither lets an exception's traceback reach a response: a `GreeterError` is
-shown as its message, anything else is logged and answered with a plain 500 page.
+shown as its message, anything else is logged and answered with a plain 500 page. Errors of
+no route (an unknown address, a method the route does not take) are an error page too, and
+JSON ``{"error": ...}`` under ``/api``.
 """
 
 import contextlib
@@ -19,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -192,6 +195,10 @@ def api(handler: ApiHandler) -> Callable[[Console], Callable[[Request], Awaitabl
     return bind
 
 
+def _is_api(request: Request) -> bool:
+    return request.url.path == "/api" or request.url.path.startswith("/api/")
+
+
 def _is_unknown(error: GreeterError) -> bool:
     return isinstance(error, StoreError) and str(error).startswith("nobody with id")
 
@@ -231,10 +238,23 @@ def create_app(settings: Settings, limits: Optional[Limits] = None,
 
     console = Console(settings, limits, clock)
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": "no such API route"}, status_code=404)
-        return console.error_page(request, 404, "No such page.")
+    api_routes_named = ", ".join(f"{method} {path}" for path, _, methods in api_routes.ROUTES
+                                 for method in methods)
+
+    async def no_route(request: Request, error: HTTPException) -> Response:
+        """Starlette's answers where no route takes a request: 404 for an unknown address, 405
+        for a method the route does not take (its Allow header names the methods it takes)."""
+        path, method, status = request.url.path, request.method, error.status_code
+        headers = error.headers or {}
+        if _is_api(request):
+            message = {404: f"no API route {path}; the routes are {api_routes_named}",
+                       405: f"{method} is not allowed on {path}: use {headers.get('Allow')}"}
+            return JSONResponse({"error": message.get(status, error.detail)},
+                                status_code=status, headers=headers)
+        message = {404: "No such page.", 405: f"This address does not take {method} requests."}
+        response = console.error_page(request, status, message.get(status, error.detail))
+        response.headers.update(headers)
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         log.error("console request %s failed: %s", request.url.path, type(exc).__name__)
@@ -251,7 +271,7 @@ def create_app(settings: Settings, limits: Optional[Limits] = None,
         yield
         console.close()
 
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error},
+    app = Starlette(routes=routes, exception_handlers={HTTPException: no_route, 500: server_error},
                     middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
     app.state.console = console
     return app
