@@ -21,6 +21,7 @@ from console_helpers import (
 from greeter import screen_text
 from greeter.bundle import bundle_document
 from greeter.cli import main
+from greeter.console import app as console_app
 from greeter.console.auth import Credentials
 from greeter.faces import MODEL_ID
 from greeter.greetings import load_greetings
@@ -407,6 +408,34 @@ def test_pages_answer_a_method_they_do_not_take_with_an_error_page(console):
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     assert response.headers["content-type"].startswith("text/html")
     assert "This address does not take GET requests." in response.text
+
+
+class NoAnalysis:
+    """Stands for the face models where no photo may be analysed."""
+
+    def __init__(self):
+        raise AssertionError("a photo was analysed")
+
+
+@pytest.mark.parametrize("name,problem", [
+    ("L" * 100, "is 100 characters long, but at most 64 fit on the screen"),
+    ("Lin-Manuel \u202eMiranda", "contains U+202E")])
+def test_a_bad_name_is_a_400_of_the_form_and_no_photo_is_analysed(console, monkeypatch, name,
+                                                                   problem):
+    client, csrf, settings = console
+    monkeypatch.setattr(console_app, "FaceEngine", NoAnalysis)
+    photo = ("lin-manuel.png", b"the bytes of a photo", "image/png")
+    api = client.post("/api/people/lin-manuel/photos", headers=api_headers(settings),
+                      data={"name": name}, files={"photo": photo})
+    assert api.status_code == 400
+    assert api.json()["error"].startswith("lin-manuel's display name ")
+    assert problem in api.json()["error"]
+    page = client.post("/enrol", data={"csrf": csrf, "person_id": "lin-manuel", "name": name},
+                       files=[("photos", photo)])
+    assert page.status_code == 400
+    assert problem in html.unescape(page.text) and "rejected" not in page.text
+    with Store(settings.store) as store:
+        assert store.person("lin-manuel") is None
 
 
 def test_csrf_of_pages_is_the_sessions(console):

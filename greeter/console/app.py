@@ -33,7 +33,7 @@ from greeter.console.uploads import BadForm, Form, Limits, TooLarge, Upload, rea
 from greeter.enrolment import Enroller, PhotoJob, PhotoOutcome
 from greeter.errors import GreeterError, StoreError
 from greeter.faces import FaceEngine
-from greeter.people import NAME_MAX_LENGTH
+from greeter.people import NAME_MAX_LENGTH, check_name
 from greeter.settings import Settings
 from greeter.store import Store, check_person_id
 
@@ -94,9 +94,11 @@ class Console:
     def enrol(self, person_id: str, name: Optional[str], uploads: Sequence[Upload],
               largest: bool = False) -> List[PhotoOutcome]:
         """`greeter enroll --person` for photos held in memory: the same outcomes and reasons.
-        The face models are loaded on the first enrolment and kept."""
+        An id or a name the store would refuse is a `PersonTextError` before any photo is
+        analysed. The face models are loaded on the first enrolment and kept."""
         check_person_id(person_id)
-        jobs = [PhotoJob(person_id, name or None, Path(Path(upload.filename).name or "photo"),
+        checked_name = check_name(name, person_id) if name else None
+        jobs = [PhotoJob(person_id, checked_name, Path(Path(upload.filename).name or "photo"),
                          upload.data) for upload in uploads]
         with self._enrol_lock:
             if self._engine is None:
