@@ -69,6 +69,11 @@ CENTRAL_SUBJECT_SIZE_RATIO = 1.25
 NAME_FILE = "name.txt"
 
 
+class SeveralFacesError(FaceError):
+    """Several faces in a photo and none clearly the subject: enrolling its largest face (each
+    shell has its own way to ask for that) would take the photo."""
+
+
 @dataclass(frozen=True)
 class PhotoJob:
     """One photo to enrol for one person.
@@ -241,8 +246,8 @@ def analyse_photo(
 def subject_face(boxes: Sequence[Box], shape: Tuple[int, int], enrolment: EnrolmentSettings,
                  path: Path = Path("photo")) -> int:
     """The index of the face that is clearly the subject of a photo with these `boxes`
-    (`shape` is the photo's ``(height, width)``), or a `FaceError` naming the sizes when no
-    face is.
+    (`shape` is the photo's ``(height, width)``), or a `SeveralFacesError` naming the sizes
+    when no face is.
 
     The subject is a face much larger than every other (`subject_size_ratio`), or else the
     face nearest the photo's centre when every other face is clearly farther from it
@@ -264,9 +269,9 @@ def subject_face(boxes: Sequence[Box], shape: Tuple[int, int], enrolment: Enrolm
             and sizes[largest] <= CENTRAL_SUBJECT_SIZE_RATIO * sizes[central]:
         return central
     listed = ", ".join(f"{sizes[index]} px" for index in by_size)
-    raise FaceError(
+    raise SeveralFacesError(
         f"{path}: {len(boxes)} faces found ({listed}) and none is clearly the subject; use a "
-        f"photo of this person alone or in the middle, or --largest to enrol the largest face")
+        f"photo of this person alone or in the middle")
 
 
 def _centre_offset(box: Box, height: int, width: int) -> float:
@@ -439,7 +444,9 @@ class Enroller:
     """Runs photo jobs into a store and reports one outcome per photo.
 
     With an `engine` (a server keeping the face models loaded between requests) photos are
-    analysed in this process with it, instead of in worker processes.
+    analysed in this process with it, instead of in worker processes. `largest_hint` is how
+    the caller asks for the largest face (the CLI: ``--largest to enrol the largest face``): a
+    photo rejected for several faces ends its reason with ", or" and the hint.
     """
 
     def __init__(
@@ -449,12 +456,14 @@ class Enroller:
         enrolment: EnrolmentSettings,
         largest: bool = False,
         engine: Optional[FaceEngine] = None,
+        largest_hint: str = "",
     ):
         self.store = store
         self.detection = detection
         self.enrolment = enrolment
         self.largest = largest
         self.engine = engine
+        self.largest_hint = largest_hint
         #: Who is enrolled, for `identity_problem`: read at the first analysed photo, then
         #: kept up to date with each photo this run enrols.
         self._gallery: Optional[Gallery] = None
@@ -542,7 +551,10 @@ class Enroller:
                                      job.path.name, result.face_size, result.sharpness)
             self._gallery = self._gallery.with_row(job.person_id, result.embedding)
         except GreeterError as error:
-            return PhotoOutcome(job.path, job.person_id, REJECTED, _reason(error, job.path))
+            reason = _reason(error, job.path)
+            if isinstance(error, SeveralFacesError) and self.largest_hint:
+                reason += f", or {self.largest_hint}"
+            return PhotoOutcome(job.path, job.person_id, REJECTED, reason)
         return PhotoOutcome(job.path, job.person_id, ENROLLED, "; ".join(result.advice),
                             warning=bool(result.advice))
 

@@ -35,6 +35,16 @@ def cli_reasons(tmp_path, paths):
     return reasons
 
 
+#: How the CLI asks for the largest face, at the end of its reason for a group photo.
+CLI_LARGEST_HINT = ", or --largest to enrol the largest face"
+
+
+def with_own_largest_hint(cli_reason: str, hint: str) -> str:
+    """The CLI's reason for a photo, with `hint` (a shell's own way to ask for the largest
+    face) in place of the CLI's."""
+    return cli_reason.replace(CLI_LARGEST_HINT, hint)
+
+
 def test_enrol_page_enrols_obama_and_rejects_like_the_cli(tmp_path, photos):
     client = make_client(tmp_path)
     csrf = signed_in_csrf(client)
@@ -48,8 +58,12 @@ def test_enrol_page_enrols_obama_and_rejects_like_the_cli(tmp_path, photos):
     assert "obama.jpg</strong>: enrolled" in page
     expected = cli_reasons(tmp_path, [photos["two"], photos["text"]])
     assert len(expected) == 2 and "2 faces found" in expected[str(photos["two"])]
+    assert expected[str(photos["two"])].endswith(CLI_LARGEST_HINT)
     for path, reason in expected.items():
+        reason = with_own_largest_hint(
+            reason, ", or tick “In group photos, enrol the largest face” and send it again")
         assert f"{path.rsplit('/', 1)[-1]}</strong>: rejected: {reason}" in page
+    assert "--largest" not in page
     with Store(console_settings(tmp_path).store) as store:
         assert store.person("barack").name == "Barack Obama"
         assert [p.photo_name for p in store.photos("barack")] == ["obama.jpg"]
@@ -84,10 +98,12 @@ def test_api_enrols_201_and_rejects_422_with_the_clis_reason(tmp_path, photos):
                                "reason": ""}
     assert post(photos["obama"]).json()["reason"] == "already enrolled"
     expected = cli_reasons(tmp_path, [photos["two"], photos["text"]])
+    assert expected[str(photos["two"])].endswith(CLI_LARGEST_HINT)
     for key in ("two", "text"):
         rejected = post(photos[key])
         assert rejected.status_code == 422
-        assert rejected.json()["reason"] == expected[str(photos[key])]
+        assert rejected.json()["reason"] == with_own_largest_hint(
+            expected[str(photos[key])], ", or send largest=1 to enrol the largest face")
     somebody_else = post(photos["two"], largest="1")  # the largest face is Joe Biden's
     assert somebody_else.status_code == 422
     assert somebody_else.json()["reason"].startswith(

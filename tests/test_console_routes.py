@@ -438,6 +438,13 @@ def test_a_bad_name_is_a_400_of_the_form_and_no_photo_is_analysed(console, monke
         assert store.person("lin-manuel") is None
 
 
+def test_the_enrol_pages_checkbox_for_group_photos_speaks_the_staffs_language(console):
+    client, _, _ = console
+    page = html.unescape(client.get("/enrol").text)
+    assert 'value="1"> In group photos, enrol the largest face</label>' in page
+    assert "--largest" not in page
+
+
 def test_csrf_of_pages_is_the_sessions(console):
     client, csrf, _ = console
     assert csrf_of(client.get("/enrol").text) == csrf

@@ -12,6 +12,7 @@ from greeter.enrolment import (
     BLURRED,
     TOO_SMALL,
     TURNED,
+    SeveralFacesError,
     check_face,
     face_problem,
     identity_problem,
@@ -46,12 +47,13 @@ def test_the_central_face_is_the_subject_even_when_a_little_smaller():
 
 
 def test_two_similar_faces_side_by_side_are_refused_naming_the_sizes():
-    with pytest.raises(FaceError) as refused:
+    """Each shell adds its own way to ask for the largest face: the library names none."""
+    with pytest.raises(SeveralFacesError) as refused:
         subject_face([box(400, 300, 198), box(800, 300, 136)], (661, 1126), RULES,
                      Path("two_people.jpg"))
-    assert str(refused.value).startswith(
-        "two_people.jpg: 2 faces found (198 px, 136 px) and none is clearly the subject")
-    assert "--largest" in str(refused.value)
+    assert str(refused.value) == (
+        "two_people.jpg: 2 faces found (198 px, 136 px) and none is clearly the subject; use a "
+        "photo of this person alone or in the middle")
 
 
 def test_a_central_face_dwarfed_by_another_is_not_taken_for_the_subject():

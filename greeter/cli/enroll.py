@@ -23,6 +23,8 @@ from greeter.enrolment import (
 from greeter.people import escaped
 
 DEFAULT_INBOX = Path("enroll")
+#: Added to the reason of a photo rejected for several faces.
+LARGEST_HINT = "--largest to enrol the largest face"
 
 
 @click.command()
@@ -81,7 +83,8 @@ def enroll(ctx: click.Context, paths: Tuple[Path, ...], person_id: Optional[str]
             progress.advance(task)
             _report_problem(outcome)
 
-        enroller = Enroller(store, settings.detection, enrolment, largest)
+        enroller = Enroller(store, settings.detection, enrolment, largest,
+                            largest_hint=LARGEST_HINT)
         try:
             outcomes += enroller.run(jobs, on_outcome)
             interrupted = None

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: The multipart field that carries the photo to enrol.
 PHOTO_FIELD = "photo"
+#: Added to the reason of a photo rejected for several faces.
+LARGEST_HINT = "send largest=1 to enrol the largest face"
 HOW_TO_SEND_A_PHOTO = (f"send one photo as {MULTIPART} in the field '{PHOTO_FIELD}' (optional "
                        f"fields 'name' and 'largest=1'), e.g. curl -F {PHOTO_FIELD}=@alex.jpg")
 
@@ -57,7 +59,8 @@ async def add_photo(console, request, owner) -> Response:
         return JSONResponse({"error": f"{len(photos)} files in the field '{PHOTO_FIELD}': "
                                       f"{HOW_TO_SEND_A_PHOTO}"}, status_code=400)
     outcome = (await in_thread(console.enrol, person_id, form.get("name").strip(), photos,
-                               form.get("largest") in ("1", "true", "yes", "on")))[0]
+                               form.get("largest") in ("1", "true", "yes", "on"),
+                               LARGEST_HINT))[0]
     body = {"person": person_id, "photo": outcome.path.name, "outcome": outcome.status,
             "reason": outcome.reason}
     code = {ENROLLED: 201, REJECTED: 422}.get(outcome.status, 200)

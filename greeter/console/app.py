@@ -92,10 +92,11 @@ class Console:
                 self._store = None
 
     def enrol(self, person_id: str, name: Optional[str], uploads: Sequence[Upload],
-              largest: bool = False) -> List[PhotoOutcome]:
-        """`greeter enroll --person` for photos held in memory: the same outcomes and reasons.
-        An id or a name the store would refuse is a `PersonTextError` before any photo is
-        analysed. The face models are loaded on the first enrolment and kept."""
+              largest: bool, largest_hint: str) -> List[PhotoOutcome]:
+        """`greeter enroll --person` for photos held in memory: the same outcomes and reasons,
+        but a photo rejected for several faces says how to ask this shell for the largest face
+        (`largest_hint`). An id or a name the store would refuse is a `PersonTextError` before
+        any photo is analysed. The face models are loaded on the first enrolment and kept."""
         check_person_id(person_id)
         checked_name = check_name(name, person_id) if name else None
         jobs = [PhotoJob(person_id, checked_name, Path(Path(upload.filename).name or "photo"),
@@ -104,7 +105,7 @@ class Console:
             if self._engine is None:
                 self._engine = FaceEngine()
             enroller = Enroller(self.store(), self.settings.detection,
-                                self.settings.enrolment, largest, engine=self._engine)
+                                self.settings.enrolment, largest, self._engine, largest_hint)
             return enroller.run(jobs)
 
     def render(self, template: str, request: Request, session: Optional[Session] = None,

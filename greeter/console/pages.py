@@ -216,12 +216,15 @@ async def person_remove(console, request, session, form) -> Response:
 
 # -- enrolment -----------------------------------------------------------------------------
 
+#: The enrol form's checkbox for group photos, named in the reason of a photo it would take.
+LARGEST_LABEL = "In group photos, enrol the largest face"
+
 
 @page
 async def enrol(console, request, session, form) -> Response:
     people = await in_thread(console.store().people)
     values = {"people": people, "person_id": request.query_params.get("person", ""),
-              "name": "", "outcomes": None}
+              "name": "", "outcomes": None, "largest_label": LARGEST_LABEL}
     if request.method == "POST":
         person_id = form.get("person_id").strip()
         photos = [upload for upload in form.files if upload.field == "photos"]
@@ -230,7 +233,8 @@ async def enrol(console, request, session, form) -> Response:
             values["problem"] = "Choose at least one photo."
             return console.render("enrol.html", request, session, status_code=400, **values)
         outcomes = await in_thread(console.enrol, person_id, form.get("name").strip(),
-                                   photos, bool(form.get("largest")))
+                                   photos, bool(form.get("largest")),
+                                   f"tick “{LARGEST_LABEL}” and send it again")
         values["outcomes"] = [{"photo": o.path.name, "status": o.status, "reason": o.reason}
                               for o in outcomes]
         values["counts"] = {status: sum(1 for o in outcomes if o.status == status)
