@@ -1,11 +1,15 @@
 """Shared by the console's tests: a console on a real store in a temporary folder, signed in
 through its own sign-in form."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from conftest import REPO
 
 from greeter.console.app import create_app
 from greeter.console.auth import Credentials
@@ -29,6 +33,18 @@ class Clock:
 def console_settings(folder: Path) -> Settings:
     return Settings.load(environ={}, store=folder / "data" / "greeter.sqlite3",
                          greetings=folder / "greetings.json")
+
+
+def console_process(folder: Path, listen: str, **popen) -> subprocess.Popen:
+    """`greeter console --listen LISTEN` started as staff start it, in a process of its own, on
+    the store and greetings file of `console_settings(folder)`."""
+    settings = console_settings(folder)
+    env = dict(os.environ, GREETER_STORE=str(settings.store),
+               GREETER_GREETINGS=str(settings.greetings),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
+                                                        os.environ.get("PYTHONPATH")])))
+    return subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen", listen],
+                            env=env, **popen)
 
 
 def make_client(folder: Path, limits: Optional[Limits] = None,

@@ -3,12 +3,15 @@ limits, headers; and the `greeter console` commands that set the password and to
 
 import html
 import stat
+import subprocess
+import sys
 
 import pytest
 from conftest import cli_runner
 from console_helpers import (
     PASSWORD,
     Clock,
+    console_process,
     console_settings,
     csrf_of,
     enrol_vectors,
@@ -239,6 +242,41 @@ def test_a_bad_listen_address_is_explained(tmp_path):
                                         "--listen", "8080"])
     assert result.exit_code == 2
     assert "HOST:PORT" in result.stderr
+
+
+@pytest.fixture
+def port_in_use():
+    """A port of 127.0.0.1 that another program listens on."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import socket, time\n"
+         "listening = socket.create_server(('127.0.0.1', 0))\n"
+         "print(listening.getsockname()[1], flush=True)\n"
+         "time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        yield int(holder.stdout.readline())
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_port_in_use_is_one_line_and_status_1_without_saying_it_serves(tmp_path,
+                                                                         port_in_use):
+    console = console_process(tmp_path, f"127.0.0.1:{port_in_use}", stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    out, err = console.communicate(timeout=60)
+    assert console.returncode == 1
+    assert (out, err) == ("", f"Error: 127.0.0.1:{port_in_use} is in use by another program: "
+                              f"stop it or choose --listen 127.0.0.1:OTHERPORT\n")
+
+
+def test_an_address_not_of_this_machine_is_one_line(tmp_path):
+    store = tmp_path / "data" / "greeter.sqlite3"
+    Credentials(store.parent).set_password(PASSWORD)
+    result = cli_runner().invoke(main, ["--store", str(store), "console",
+                                        "--listen", "192.0.2.1:8080"])  # TEST-NET-1
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: cannot listen on 192.0.2.1:8080: Cannot assign requested "
+                             "address\n")
 
 
 def test_csrf_token_is_in_every_form(tmp_path):

@@ -14,15 +14,12 @@ bootstrap.sh installs them when run as root); under CI (``CI=true``) that is a f
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-from console_helpers import PASSWORD
+from console_helpers import PASSWORD, console_process, console_settings
 
 from greeter.console.auth import Credentials
 
@@ -55,16 +52,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def console_url(tmp_path):
-    store = tmp_path / "data" / "greeter.sqlite3"
-    Credentials(store.parent).set_password(PASSWORD)
+    Credentials(console_settings(tmp_path).store.parent).set_password(PASSWORD)
     port = _free_port()
-    env = dict(os.environ, GREETER_STORE=str(store),
-               GREETER_GREETINGS=str(tmp_path / "greetings.json"),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO),
-                                                        os.environ.get("PYTHONPATH")])))
     with open(tmp_path / "console.log", "wb") as log:  # the child keeps its own descriptor
-        server = subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen",
-                                   f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+        server = console_process(tmp_path, f"127.0.0.1:{port}", stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
