@@ -3,7 +3,8 @@
 Phone photos are often stored sideways with an EXIF orientation tag; iPhones write HEIC;
 scanners write CMYK or 16-bit files; PNGs come with alpha or a palette. `load_rgb` turns all of
 them into an upright ``(H, W, 3) uint8`` array and refuses, with a specific message, anything
-that is not a complete image.
+that is not a complete image. `load_rgba` does the same keeping transparency, for the screen's
+logo and background image (`greeter.screen_images`).
 
 Memory is bounded before any pixel is decoded: JPEGs are decoded reduced (DCT scaling, 1/2 to
 1/8) so a 12000x9000 photo costs a fraction of a second and tens of megabytes; other formats
@@ -16,8 +17,9 @@ import hashlib
 import io
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -109,7 +111,7 @@ def load_rgb(path: PathLike, max_side: int = 0) -> np.ndarray:
     readable image, or that would need more than `MAX_DECODED_PIXELS` to decode.
     """
     check_readable(path)
-    return _decode_rgb(path, path, max_side)
+    return _decode(path, path, max_side, _to_rgb)
 
 
 def load_rgb_bytes(data: bytes, name: str, max_side: int = 0) -> np.ndarray:
@@ -117,7 +119,22 @@ def load_rgb_bytes(data: bytes, name: str, max_side: int = 0) -> np.ndarray:
     disk; `name` stands for the file in the messages."""
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
-    return _decode_rgb(io.BytesIO(data), name, max_side)
+    return _decode(io.BytesIO(data), name, max_side, _to_rgb)
+
+
+def load_rgba(path: PathLike, max_side: int = 0) -> np.ndarray:
+    """`load_rgb` keeping transparency: an ``(H, W, 4)`` array whose transparent areas stay
+    transparent (a logo's corners show what is behind it). Images without alpha are opaque."""
+    check_readable(path)
+    return _decode(path, path, max_side, _to_rgba)
+
+
+def image_size(path: PathLike) -> Tuple[int, int]:
+    """Width and height of the image in `path`, from its header alone (nothing is decoded);
+    `ImageError`, with `load_rgb`'s messages, for a file that is not a readable image."""
+    check_readable(path)
+    with _opened(path, path) as image:
+        return image.size
 
 
 @functools.lru_cache(maxsize=None)
@@ -134,22 +151,32 @@ def _open_heif_too() -> None:
         pillow_heif.register_avif_opener()
 
 
-def _decode_rgb(source, path, max_side: int) -> np.ndarray:
-    """Decode `source` (a path or a file object); `path` names it in the messages."""
+def _decode(source, path, max_side: int,
+            convert: Callable[[Image.Image], Image.Image]) -> np.ndarray:
+    """Decode `source` (a path or a file object) and `convert` it (`_to_rgb`, `_to_rgba`);
+    `path` names it in the messages."""
+    with _opened(source, path) as image:
+        _check_size(path, image, max_side)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+        orientation = _orientation(path, image)
+        converted = _reduced(convert(_reduced(image, max_side)), max_side)
+        if orientation in _UPRIGHT:
+            converted = converted.transpose(_UPRIGHT[orientation])
+        if max_side and max(converted.size) > max_side:
+            converted.thumbnail((max_side, max_side), Image.BILINEAR)
+        return np.asarray(converted, dtype=np.uint8)
+
+
+@contextmanager
+def _opened(source, path) -> Iterator[Image.Image]:
+    """`source` opened by Pillow (which reads only the header until pixels are asked for);
+    whatever goes wrong while it is open becomes an `ImageError` naming `path` and why."""
     _open_heif_too()
     try:
         with Image.open(source) as image:
-            _check_size(path, image, max_side)
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image.load()
-            orientation = _orientation(path, image)
-            rgb = _reduced(_to_rgb(_reduced(image, max_side)), max_side)
-            if orientation in _UPRIGHT:
-                rgb = rgb.transpose(_UPRIGHT[orientation])
-            if max_side and max(rgb.size) > max_side:
-                rgb.thumbnail((max_side, max_side), Image.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8)
+            yield image
     except ImageError:
         raise
     except PermissionError:
@@ -237,8 +264,19 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
     if image.mode == "F":
         return _to_rgb(Image.fromarray(np.asarray(image).astype(np.int32)))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if _transparent(image):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _to_rgba(image: Image.Image) -> Image.Image:
+    return image.convert("RGBA") if _transparent(image) else _to_rgb(image).convert("RGBA")
+
+
+def _transparent(image: Image.Image) -> bool:
+    """Whether the image may have transparent pixels (an alpha channel or a transparent
+    palette entry)."""
+    return image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info)

@@ -13,7 +13,14 @@ from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ImageError
-from greeter.imaging import MAX_DECODED_PIXELS, MAX_PIXELS, is_photo_name, load_rgb
+from greeter.imaging import (
+    MAX_DECODED_PIXELS,
+    MAX_PIXELS,
+    image_size,
+    is_photo_name,
+    load_rgb,
+    load_rgba,
+)
 
 
 def gradient(width=64, height=48):
@@ -48,6 +55,37 @@ def test_transparent_areas_become_white(tmp_path):
     image = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
     image.save(tmp_path / "clear.png")
     assert load_rgb(tmp_path / "clear.png")[5, 5].tolist() == [255, 255, 255]
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_rgba_keeps_transparent_areas_transparent(tmp_path, mode):
+    """A logo's transparent corners, whether an alpha channel or a palette entry."""
+    image = Image.new("RGBA", (40, 20), (200, 30, 30, 255))
+    image.paste((0, 0, 0, 0), (0, 0, 20, 20))
+    if mode == "LA":
+        image = image.convert("LA")
+    elif mode == "P":
+        image = image.convert("P", palette=Image.ADAPTIVE, colors=2)
+        image.info["transparency"] = image.getpixel((0, 0))
+    image.save(tmp_path / "logo.png", transparency=image.info.get("transparency"))
+    rgba = load_rgba(tmp_path / "logo.png")
+    assert rgba.shape == (20, 40, 4)
+    assert rgba[10, 5, 3] == 0 and rgba[10, 30, 3] == 255
+
+
+def test_rgba_of_an_opaque_image_is_opaque_and_shrunk(tmp_path):
+    gradient(640, 480).save(tmp_path / "photo.jpg")
+    rgba = load_rgba(tmp_path / "photo.jpg", max_side=160)
+    assert rgba.shape == (120, 160, 4) and (rgba[..., 3] == 255).all()
+
+
+def test_image_size_reads_the_header_only(tmp_path):
+    """A 400-megapixel PNG (1.6 MB on disk) would take 1.6 GB to decode: its size costs
+    nothing."""
+    assert image_size(flat_png(tmp_path / "huge.png", 20_000, 20_000)) == (20_000, 20_000)
+    (tmp_path / "notes.png").write_text("not an image\n")
+    with pytest.raises(ImageError, match="notes.png: not an image"):
+        image_size(tmp_path / "notes.png")
 
 
 @pytest.mark.parametrize("orientation, expected_shape", [(1, (48, 64)), (3, (48, 64)),
