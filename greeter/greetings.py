@@ -43,8 +43,9 @@ JSON Schema, with a description of every field.
   at most 280: what the robot's 800x480 screen shows readably (`greeter.people` has the
   measurement). Text is stored normalised (Unicode NFC) and trimmed.
 * ``screen`` is what the screen shows behind the greetings: a title, the host's values or
-  tagline lines, an optional background image (relative to the greetings file) and colours
-  written ``#rrggbb``.
+  tagline lines, an optional logo and background image (relative to the greetings file) and
+  colours written ``#rrggbb``. A logo or background image that is there must be an image of
+  at most 50 megapixels (`greeter.screen_images`); a missing one is only a warning.
 
 ``greeter greetings check`` names every problem of a file, one per line; ``set``, ``remove`` and
 ``greeter people remove`` validate before they write, lock the file against each other's
@@ -82,7 +83,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_va
 from typing_extensions import Annotated
 
 from greeter.atomicfile import replace_file
-from greeter.errors import ConfigError
+from greeter.errors import ConfigError, ImageError
 from greeter.people import (
     MESSAGE_MAX_LENGTH,
     NAME_MAX_LENGTH,
@@ -94,6 +95,7 @@ from greeter.people import (
     showable,
     shown,
 )
+from greeter.screen_images import MAX_SCREEN_IMAGE_PIXELS, check_screen_image
 from greeter.settings import StrictModel
 
 #: Placeholders a person's message may use; a stranger's may use only ``{time_of_day}``.
@@ -187,6 +189,8 @@ Colour = Annotated[
     str, AfterValidator(_colour), Field(json_schema_extra={"pattern": COLOUR_PATTERN.pattern})
 ]
 
+_PICTURE_MEGAPIXELS = MAX_SCREEN_IMAGE_PIXELS // 1_000_000
+
 _TEMPLATE_HELP = (
     "Templates with the placeholders {name}, {first_name} and {time_of_day}; {{ and }} are "
     "literal braces."
@@ -226,13 +230,15 @@ class ScreenContent(StrictModel):
     )
     background_image: Optional[Path] = Field(
         None,
-        description="Picture behind everything; a relative path is relative to the greetings "
-        "file's folder. Leave it out for a plain background_color.",
+        description=f"Picture behind everything, at most {_PICTURE_MEGAPIXELS} megapixels; a "
+        "relative path is relative to the greetings file's folder. Leave it out for a plain "
+        "background_color.",
     )
     logo: Optional[Path] = Field(
         None,
-        description="The host's logo (PNG with transparency works best), shown at the top of "
-        "the band; a relative path is relative to the greetings file's folder.",
+        description="The host's logo (PNG with transparency works best), at most "
+        f"{_PICTURE_MEGAPIXELS} megapixels, shown at the top of the band; a relative path is "
+        "relative to the greetings file's folder.",
     )
     idle_message: ShowableText = Field(
         "Come closer and say hello!",
@@ -273,6 +279,12 @@ class ScreenContent(StrictModel):
         if self.logo is None:
             return None
         return Path(greetings_file).parent / self.logo
+
+    def pictures(self, greetings_file: Union[str, Path]) -> List[Tuple[str, Path]]:
+        """The key and the path of each picture given: the background image, the logo."""
+        pictures = [("background_image", self.background_image_path(greetings_file)),
+                    ("logo", self.logo_path(greetings_file))]
+        return [(key, path) for key, path in pictures if path is not None]
 
 
 class Greetings(StrictModel):
@@ -429,9 +441,24 @@ def _parse_greetings(content: bytes, path: Path) -> Greetings:
     except ValidationError as error:
         problems.extend(f"{path}: {problem}" for problem in _validation_problems(error))
         raise ConfigError("\n".join(problems)) from None
+    problems.extend(f"{path}: {problem}" for problem in _picture_problems(greetings, path))
     if problems:
         raise ConfigError("\n".join(problems))
     return greetings
+
+
+def _picture_problems(greetings: Greetings, path: Path) -> List[str]:
+    """The logo or background image that is there but is not an image or is too large to be
+    shown (read from its header: cheap enough for every reload). A missing one is only a
+    warning (`greetings_warnings`): it may be copied there after the file is written."""
+    problems = []
+    for key, picture in greetings.screen.pictures(path):
+        if picture.exists():
+            try:
+                check_screen_image(picture, key.replace("_", " "))
+            except ImageError as error:
+                problems.append(f"screen.{key}: {error}")
+    return problems
 
 
 class _JsonObject(dict):
@@ -547,11 +574,9 @@ def greetings_warnings(
         verb = "is" if len(ungreeted) == 1 else "are"
         warnings.append(f"{shown} {verb} enrolled without a greeting of their own: they get "
                         f"the enrolled ones")
-
-    for key, image in (("background_image", greetings.screen.background_image_path(
-            greetings_file)), ("logo", greetings.screen.logo_path(greetings_file))):
-        if image is not None and not image.is_file():
-            warnings.append(f"screen.{key}: {image} does not exist")
+    warnings.extend(f"screen.{key}: {picture} does not exist"
+                    for key, picture in greetings.screen.pictures(greetings_file)
+                    if not picture.exists())
     return warnings
 
 

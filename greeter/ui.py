@@ -30,11 +30,12 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from greeter.errors import GreeterError
+from greeter.errors import GreeterError, ImageError
+from greeter.screen_images import load_background, load_logo
 from greeter.screen_layout import (
     Box,
     Layout,
@@ -305,23 +306,21 @@ class Screen:
         else:
             canvas.blit(image, (0, 0))
 
-    def _load(self, path: Path, what: str) -> Optional[pygame.Surface]:
-        """An image as 32-bit pixels with alpha; None when it cannot be loaded, logged once
-        per path, so the screen shows the colour (or no logo) instead."""
-        key = ("file", path)
-        if key not in self._pictures:
-            try:
-                image = pygame.image.load(str(path))
-            except (pygame.error, OSError) as error:
-                log.warning("%s %s cannot be shown (%s); %s", what, path, error,
-                            "using the colour" if what == "background image" else "left out")
-                self._pictures[key] = None
-            else:
-                # smoothscale needs 32 bits per pixel; palette and grey images are not
-                full_colour = pygame.Surface(image.get_size(), pygame.SRCALPHA, 32)
-                full_colour.blit(image, (0, 0))
-                self._pictures[key] = full_colour
-        return self._pictures[key]
+    @staticmethod
+    def _surface(what: str, load: Callable[[], np.ndarray]) -> Optional[pygame.Surface]:
+        """The RGBA picture `load` gives (`greeter.screen_images`: bounded memory, already
+        shrunk to the screen) as a 32-bit surface with alpha; None when it cannot be shown,
+        logged, so the screen shows the colour (or no logo) instead. Callers keep the outcome,
+        so a picture is loaded, or its problem logged, once."""
+        try:
+            pixels = load()
+        except ImageError as error:
+            log.warning("%s cannot be shown (%s); %s", what, error,
+                        "using the colour" if what == "background image" else "left out")
+            return None
+        height, width = pixels.shape[:2]
+        # the surface keeps a reference to the bytes it is made of
+        return pygame.image.frombuffer(pixels.tobytes(), (width, height), "RGBA")
 
     def _cover(self, path: Optional[Path], size: Tuple[int, int]) -> Optional[pygame.Surface]:
         """The background image scaled to cover `size` (cropped, not stretched)."""
@@ -329,17 +328,11 @@ class Screen:
             return None
         key = ("cover", path, size)
         if key not in self._pictures:
-            image = self._load(path, "background image")
+            picture = self._surface("background image", lambda: load_background(path, size))
             cover = None
-            if image is not None:
-                width, height = size
-                factor = max(width / image.get_width(), height / image.get_height())
-                scaled = pygame.transform.smoothscale(
-                    image, (max(width, round(image.get_width() * factor)),
-                            max(height, round(image.get_height() * factor))))
-                cover = pygame.Surface(size)
-                cover.blit(scaled, ((width - scaled.get_width()) // 2,
-                                    (height - scaled.get_height()) // 2))
+            if picture is not None:
+                cover = pygame.Surface(size)  # opaque: blitted every frame without blending
+                cover.blit(picture, (0, 0))
             self._pictures[key] = cover
         return self._pictures[key]
 
@@ -347,7 +340,11 @@ class Screen:
         """The logo scaled to fit `box` (keeping its shape); with no box, the loaded image."""
         if scene.logo is None:
             return None
-        image = self._load(scene.logo, "logo")
+        loaded = ("file", scene.logo)
+        if loaded not in self._pictures:
+            # as large as the screen, whichever box the layout gives it
+            self._pictures[loaded] = self._surface("logo", lambda: load_logo(scene.logo, self.size))
+        image = self._pictures[loaded]
         if image is None or box is None:
             return image
         key = ("logo", scene.logo, box)

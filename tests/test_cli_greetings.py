@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import cli_runner
+from conftest import cli_runner, flat_png
 from PIL import Image
 
 import greeter.cli.greetings as greetings_cli
@@ -106,6 +106,21 @@ def test_a_comma_after_the_last_entry_is_named_as_such(files, text, where, comma
     assert result.stderr.startswith(f"{files.greetings}:{where}: expecting ")
     assert result.stderr.endswith(f" (remove the comma after the last entry, {comma}: JSON "
                                   f"allows none there)\n")
+
+
+def test_check_refuses_a_logo_too_large_to_show_and_a_background_that_is_no_image(files):
+    flat_png(files.greetings.parent / "bomb.png", 8000, 6251)
+    config = json.loads(files.greetings.read_text(encoding="utf-8"))
+    config["screen"].update(logo="bomb.png", background_image="/etc/passwd")
+    files.greetings.write_text(json.dumps(config), encoding="utf-8")
+    result = invoke(files, "greetings", "check")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        f"{files.greetings}: screen.background_image: /etc/passwd: not an image, or a format "
+        f"that cannot be read",
+        f"{files.greetings}: screen.logo: {files.greetings.parent / 'bomb.png'} is 8000x6251 "
+        f"px, more than the 50 megapixels a logo may have: save it smaller; a screen shows no "
+        f"more than its own size, e.g. 1920x1080"]
 
 
 def test_check_warns_about_greetings_and_enrolment_that_do_not_match(files):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from conftest import cli_runner
+from conftest import cli_runner, flat_png
 from console_helpers import (
     api_headers,
     console_settings,
@@ -178,6 +178,22 @@ def test_an_invalid_greetings_file_is_shown_with_its_problems(console):
     settings.greetings.write_text('{"stranger": []}')
     page = client.get("/greetings").text
     assert "stranger: must not be empty" in page
+
+
+def test_a_logo_too_large_to_show_is_a_problem_and_stops_saves(console):
+    """The check of `greeter greetings check`, word for word: the robot would not take the
+    file either."""
+    client, csrf, settings = console
+    bomb = flat_png(settings.greetings.parent / "bomb.png", 8000, 6251)
+    settings.greetings.write_text(json.dumps({"screen": {"logo": "bomb.png"}}))
+    problem = (f"screen.logo: {bomb} is 8000x6251 px, more than the 50 megapixels a logo may "
+               f"have: save it smaller; a screen shows no more than its own size, e.g. 1920x1080")
+    assert problem in html.unescape(client.get("/greetings").text)
+    response = client.post("/greetings/defaults", data={
+        "csrf": csrf, "language": "en", "stranger": "Welcome!", "enrolled": "Hi {first_name}!",
+        "title": "Open Day", "values": "", "action": "save"})
+    assert response.status_code == 422 and problem in html.unescape(response.text)
+    assert json.loads(settings.greetings.read_text()) == {"screen": {"logo": "bomb.png"}}
 
 
 def _warnings_of(page: str) -> list:

@@ -11,6 +11,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from conftest import flat_png
+from PIL import Image
 
 from greeter.errors import ConfigError
 from greeter.greetings import (
@@ -529,6 +531,32 @@ def test_a_missing_logo_is_a_warning(tmp_path):
         f"screen.logo: {tmp_path / 'logo.png'} does not exist"]
 
 
+def test_pictures_the_screen_can_show_are_valid(tmp_path):
+    Image.new("RGBA", (600, 200), (0, 90, 200, 128)).save(tmp_path / "logo.png")
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (1920, 1080), (30, 30, 30)).save(tmp_path / "images" / "hall.jpg")
+    path = greeting_file(tmp_path, screen={"logo": "logo.png",
+                                           "background_image": "images/hall.jpg"})
+    assert load_greetings(path).screen.logo == Path("logo.png")
+
+
+def test_pictures_too_large_or_not_images_are_problems(tmp_path):
+    """Not a warning: the robot would decode the 8000x6251 PNG whole; a text file, even
+    named .png, or a folder is no picture. An absolute path is checked as well."""
+    bomb = flat_png(tmp_path / "bomb.png", 8000, 6251)
+    notes = write(tmp_path / "notes.png", "root:x:0:0:root:/root:/bin/bash\n")
+    path = greeting_file(tmp_path, screen={"logo": "bomb.png", "background_image": str(notes)})
+    assert problems_of(path) == [
+        f"{path}: screen.background_image: {notes}: not an image, or a format that cannot be "
+        f"read",
+        f"{path}: screen.logo: {bomb} is 8000x6251 px, more than the 50 megapixels a logo may "
+        f"have: save it smaller; a screen shows no more than its own size, e.g. 1920x1080"]
+    (tmp_path / "images").mkdir()
+    path = greeting_file(tmp_path, screen={"logo": "images"})
+    assert problems_of(path) == [
+        f"{path}: screen.logo: {tmp_path / 'images'}: is a directory, not a photo"]
+
+
 def test_the_first_name_the_screen_emphasises():
     greetings = load_greetings(SHIPPED)
     assert first_name_of(greetings, "zoe-d") == "Zoë"  # the entry's first_name
@@ -582,6 +610,23 @@ def test_hot_reload_keeps_the_last_good_greetings_through_an_invalid_edit(tmp_pa
     assert watcher.poll() is True
     assert message_for(watcher.current, None, EVENING) == "Welcome, evening guest!"
     assert watcher.problem is None and watcher.poll() is False
+
+
+def test_hot_reload_keeps_the_previous_screen_when_its_new_logo_is_too_large(tmp_path, caplog):
+    Image.new("RGB", (300, 100), (0, 90, 200)).save(tmp_path / "logo.png")
+    path = greeting_file(tmp_path, screen={"logo": "logo.png", "title": "Open Day"})
+    logger = logging.getLogger("test.greetings")
+    watcher = GreetingsWatcher(path, logger)
+    flat_png(tmp_path / "bomb.png", 8000, 6251)
+    edit(path, json.dumps({"screen": {"logo": "bomb.png", "title": "Bomb"}}), 1)
+    with caplog.at_level(logging.ERROR, logger="test.greetings"):
+        assert watcher.poll() is False
+        edit(path, json.dumps({"screen": {"logo": "bomb.png", "title": "Bomb"}}) + " ", 2)
+        assert watcher.poll() is False
+    assert watcher.current.screen.logo == Path("logo.png")
+    assert watcher.current.screen.title == "Open Day"
+    assert len(caplog.records) == 1
+    assert "screen.logo: " in caplog.text and "8000x6251 px, more than the 50" in caplog.text
 
 
 def test_hot_reload_picks_up_an_atomic_replacement(tmp_path):

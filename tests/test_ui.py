@@ -12,6 +12,8 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pygame.freetype  # noqa: E402
 import pytest  # noqa: E402
+from conftest import flat_png  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from greeter import screen_text, ui  # noqa: E402
 from greeter.greetings import render  # noqa: E402
@@ -620,6 +622,39 @@ def test_the_logo_is_drawn_at_the_top_of_the_band(tmp_path):
     assert (columns.min(), rows.min()) == (left, top)
     assert columns.max() < left + width and rows.max() < top + height
     assert np.ptp(columns) + 1 == pytest.approx(2 * (np.ptp(rows) + 1), abs=2)  # its shape
+
+
+def test_a_large_logo_is_drawn_small_with_the_band_behind_its_transparent_part(tmp_path):
+    logo = Image.new("RGBA", (4000, 2000), (40, 200, 220, 255))
+    logo.paste((0, 0, 0, 0), (0, 0, 2000, 2000))  # the left half is transparent
+    logo.save(tmp_path / "logo.png")
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        shown = scene(logo=tmp_path / "logo.png")
+        screen.render(shown)
+        left, top, width, height = screen.layout(shown).logo
+        drawn = inside(pixels(screen), (left, top, width, height))
+    cyan = np.flatnonzero(text_mask(drawn, (40, 200, 220), tolerance=20).any(axis=0))
+    drawn_width = min(width, 2 * height)
+    assert (cyan.min(), cyan.max()) == pytest.approx((drawn_width / 2, drawn_width - 1), abs=2)
+    assert tuple(drawn[2, 2]) == ui._mix(BACKGROUND, (0, 0, 0), 0.35)  # the band's colour
+
+
+@pytest.mark.parametrize("key", ["background_image", "logo"])
+def test_a_picture_over_the_pixel_cap_is_left_out_undecoded_and_logged_once(tmp_path, caplog,
+                                                                            key):
+    """Replaced after the greetings file was checked: refused from its header (pygame decoded
+    it whole, 150 MB, and kept a 200 MB copy), the screen drawn as without it."""
+    path = flat_png(tmp_path / "bomb.png", 8000, 6251)
+    with Screen(STYLE, (800, 480), headless=True) as screen:
+        shown = scene(**{key: path})
+        screen.render(shown)
+        screen.render(shown)
+        assert screen.layout(shown).logo is None
+        with_bomb = pixels(screen)
+        screen.render(scene())
+        assert np.array_equal(with_bomb, pixels(screen))
+    what = key.replace("_", " ")
+    assert caplog.text.count(f"8000x6251 px, more than the 50 megapixels a {what} may") == 1
 
 
 def test_a_second_guest_slides_the_first_greeting_up_without_a_jump():
