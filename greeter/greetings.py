@@ -46,6 +46,7 @@ JSON Schema, with a description of every field.
   tagline lines, an optional logo and background image (relative to the greetings file) and
   colours written ``#rrggbb``. A logo or background image that is there must be an image of
   at most 50 megapixels (`greeter.screen_images`); a missing one is only a warning.
+* The file has at most 4 MB (`MAX_GREETINGS_BYTES`), several times what 5,000 people take.
 
 ``greeter greetings check`` names every problem of a file, one per line; ``set``, ``remove`` and
 ``greeter people remove`` validate before they write, lock the file against each other's
@@ -111,6 +112,15 @@ TIMES_OF_DAY: Dict[str, Tuple[str, str, str]] = {
 }
 
 COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+#: Largest greetings file read, in bytes. 5,000 people with a name and two messages each take
+#: 1.1 MB (3.6 MB with every name and message as long as allowed). Reading and checking costs
+#: about 10 times the file's size in memory and 0.25 s or more per MB on one x86 core, several
+#: times that on the Jetson Nano, whose robot rereads the file within two seconds of an edit.
+#: Measured with ``greeter greetings check`` (peak RSS, time on a shared core): 1.1 MB, 5,000
+#: people: 71 MB, 0.8 s; 3.9 MB, 17,000 people: 90 MB, 1.7-4.5 s; 46 MB, 200,000 people:
+#: 512 MB and 38-41 s before this limit, now refused unread in 52 MB and under a second.
+MAX_GREETINGS_BYTES = 4_000_000
 
 
 # -- validation of single values ---------------------------------------------------------
@@ -394,7 +404,10 @@ def load_greetings(path: Union[str, Path]) -> Greetings:
     ``PATH:LINE:COLUMN: message`` for JSON syntax, ``PATH: key.path[1]: message`` otherwise."""
     path = Path(path)
     try:
-        content = path.read_bytes()
+        with open(path, "rb") as file:
+            _check_file_size(os.fstat(file.fileno()).st_size, path)
+            # no more than the limit allows, even should the file grow meanwhile
+            content = file.read(MAX_GREETINGS_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no greetings file here (copy config/greetings.json from greeter's "
@@ -413,7 +426,17 @@ def parse_greetings(content: bytes, path: Union[str, Path]) -> Greetings:
     return _parse_greetings(content, Path(path))
 
 
+def _check_file_size(size: int, path: Path) -> None:
+    """`ConfigError` for a greetings file larger than `MAX_GREETINGS_BYTES`."""
+    if size > MAX_GREETINGS_BYTES:
+        raise ConfigError(
+            f"{path}: the file has {size / 1e6:.1f} MB, more than the "
+            f"{MAX_GREETINGS_BYTES / 1e6:.0f} MB a greetings file may have (about 17,000 people "
+            f"with two messages each): keep greetings only for the people expected")
+
+
 def _parse_greetings(content: bytes, path: Path) -> Greetings:
+    _check_file_size(len(content), path)
     bom = b"\xef\xbb\xbf" if content.startswith(b"\xef\xbb\xbf") else b""
     try:
         text = content[len(bom):].decode("utf-8")

@@ -123,6 +123,16 @@ def test_check_refuses_a_logo_too_large_to_show_and_a_background_that_is_no_imag
         f"more than its own size, e.g. 1920x1080"]
 
 
+def test_check_refuses_a_file_over_the_size_limit(files):
+    files.greetings.write_bytes(files.greetings.read_bytes() + b" " * 4_500_000)
+    result = invoke(files, "greetings", "check")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"{files.greetings}: the file has 4.5 MB, more than the 4 MB a greetings file may "
+        f"have (about 17,000 people with two messages each): keep greetings only for the "
+        f"people expected\n")
+
+
 def test_check_warns_about_greetings_and_enrolment_that_do_not_match(files):
     enrol(files, alex_m="Alex Müller", alex_k="Alex Kim", juergen="Jürgen Weiß",
           lukasz="Łukasz Nowak", sam_s="Sam Smith")

@@ -196,6 +196,13 @@ def test_a_logo_too_large_to_show_is_a_problem_and_stops_saves(console):
     assert json.loads(settings.greetings.read_text()) == {"screen": {"logo": "bomb.png"}}
 
 
+def test_a_greetings_file_over_the_size_limit_is_a_problem(console):
+    client, _, settings = console
+    settings.greetings.write_text("{}" + " " * 4_500_000)
+    assert ("the file has 4.5 MB, more than the 4 MB a greetings file may have"
+            in client.get("/greetings").text)
+
+
 def _warnings_of(page: str) -> list:
     """The lines of the page's box of warnings about characters the screen cannot draw."""
     box = page.split("data-warnings", 1)[1].split("</div>", 1)[0]

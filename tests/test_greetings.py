@@ -16,6 +16,7 @@ from PIL import Image
 
 from greeter.errors import ConfigError
 from greeter.greetings import (
+    MAX_GREETINGS_BYTES,
     Greetings,
     GreetingsWatcher,
     PersonGreeting,
@@ -24,6 +25,7 @@ from greeter.greetings import (
     greetings_warnings,
     load_greetings,
     message_for,
+    parse_greetings,
     remove_greeting,
     render,
     save_greetings,
@@ -226,6 +228,21 @@ def test_a_missing_file_says_where_to_get_one(tmp_path):
 
 def test_a_folder_is_not_a_greetings_file(tmp_path):
     assert problems_of(tmp_path) == [f"{tmp_path}: is a directory, not a greetings file"]
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path):
+    """A 5 MB file, valid JSON: 20,000 people's greetings would be as large."""
+    path = write(tmp_path / "greetings.json", "{}" + " " * 5_000_000)
+    assert problems_of(path) == [
+        f"{path}: the file has 5.0 MB, more than the 4 MB a greetings file may have (about "
+        f"17,000 people with two messages each): keep greetings only for the people expected"]
+    with pytest.raises(ConfigError, match="the file has 5.0 MB, more than the 4 MB"):
+        parse_greetings(path.read_bytes(), path)  # what the console checks an edit with
+
+
+def test_a_file_as_large_as_the_limit_is_read(tmp_path):
+    path = write(tmp_path / "greetings.json", '{"language": "de"}'.ljust(MAX_GREETINGS_BYTES))
+    assert load_greetings(path).language == "de"
 
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
