@@ -59,6 +59,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from scenes import Scene, Walker, person_id, render_scene  # noqa: E402
 from track_rule_lfw import embed_lfw  # noqa: E402
 
+from greeter.matching import Gallery, accepts, default_track_policy, nearest_two  # noqa: E402
 from greeter.store import Store  # noqa: E402
 
 FPS = 15.0
@@ -176,6 +177,22 @@ def _greetings(events: Path) -> List[dict]:
     return [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
 
 
+def named_by_stills(data: Dict[str, np.ndarray], size: int, seed: int, args) -> int:
+    """How many of a scene's stranger passes the track policy names from the passes' photos
+    themselves (the average of each pass's photo embeddings against the gallery's), without
+    the camera, the rendering or the votes: what the gallery and the strangers drawn make
+    likely before the pipeline has a say."""
+    gallery_rows, passes = plan(data, size, args.guests, args.strangers, seed,
+                               args.enrolled_photos, args.cast_photos)
+    gallery = Gallery.from_rows((person, data["embedding"][row])
+                                for person, rows in gallery_rows.items() for row in rows)
+    row_of = {str(path): row for row, path in enumerate(data["path"])}
+    means = np.array([data["embedding"][[row_of[photo] for photo in photos]].mean(axis=0)
+                      for person, photos in passes if person is None])
+    _, nearest, second = nearest_two(gallery.person_distances(means))
+    return int(accepts(default_track_policy(size), nearest, second).sum())
+
+
 def score(passes: List[dict], greetings: List[dict],
           until: float = float("inf")) -> Dict[str, float]:
     """Shares of passes named (guests), wrongly named and of strangers named, among the passes
@@ -233,7 +250,7 @@ def main() -> None:
              (("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO))
              if label in args.rules.split(",")]
     print(f"{'enrolled':>8} {'seed':>5} {'rule':>11} {'named':>7} {'wrong':>6} "
-          f"{'strangers named':>16} {'median s':>9}  (passes)")
+          f"{'strangers named':>16} {'stills':>7} {'median s':>9}  (passes)")
     seeds = [int(value) for value in args.seeds.split(",")]
     for size in [int(value) for value in args.sizes.split(",")]:
         pooled: Dict[str, List[dict]] = {label: [] for label, _ in rules}
@@ -249,6 +266,7 @@ def main() -> None:
                      if args.score_only else float("inf"))
             for label, greetings in played.items():
                 result = score(passes, greetings, until)
+                result["stills"] = named_by_stills(data, size, seed, args)
                 pooled[label].append(result)
                 _print_row(size, str(seed), label, result)
         if len(seeds) > 1:
@@ -265,13 +283,14 @@ def _pool(results: List[dict]) -> dict:
             "strangers_named": sum(r["strangers_named"] * r["strangers"] for r in results)
             / max(strangers, 1),
             "median_delay": float(np.median([r["median_delay"] for r in results])),
-            "guests": guests, "strangers": strangers}
+            "guests": guests, "strangers": strangers,
+            "stills": sum(result["stills"] for result in results)}
 
 
 def _print_row(size: int, seed: str, label: str, result: dict) -> None:
     print(f"{size:>8} {seed:>5} {label:>11} {result['named']:>7.1%} {result['wrong']:>6.1%} "
-          f"{result['strangers_named']:>16.1%} {result['median_delay']:>9.2f}  "
-          f"({result['guests']} guests, {result['strangers']} strangers)", flush=True)
+          f"{result['strangers_named']:>16.1%} {result['stills']:>7} {result['median_delay']:>9.2f}"
+          f"  ({result['guests']} guests, {result['strangers']} strangers)", flush=True)
 
 
 if __name__ == "__main__":
