@@ -341,14 +341,20 @@ def test_stranger_photos_leave_no_trace(knn_store, samples):
 
 
 def start_enrolment(lfw, tmp_path, photos=120):
-    """The real `greeter enroll` on many real photos with two worker processes, in a session of
-    its own (as a terminal's job is), and the photos it was given."""
+    """The real `greeter enroll` of an inbox of many real photos (each person's in their own
+    folder) with two worker processes, in a session of its own (as a terminal's job is), and
+    the photos it was given."""
     sources = sorted((lfw / "people").glob("*/*.jpg"))[:photos]
+    inbox = tmp_path / "inbox"
+    for source in sources:
+        folder = inbox / re.sub(r"[^a-z0-9]+", "-", source.parent.name.lower()).strip("-")
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, folder / source.name)
     store = tmp_path / "greeter.sqlite3"
     output = (tmp_path / "stdout.txt").open("w"), (tmp_path / "stderr.txt").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "greeter", "--store", str(store), "enroll", "--largest",
-         "--workers", "2", "--person", "crowd", *map(str, sources)],
+         "--workers", "2", str(inbox)],
         stdout=output[0], stderr=output[1], start_new_session=True)
     for handle in output:
         handle.close()
