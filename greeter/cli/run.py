@@ -32,7 +32,8 @@ def _window_size(ctx, param, value: Optional[str]) -> Optional[Tuple[int, int]]:
 @click.option("--events-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Append one JSON line per greeting to this file.")
 @click.option("--screenshot-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Save the screen at each greeting (strangers' faces pixelated).")
+              help="Save the screen at each greeting: that greeting alone, every face but the "
+                   "greeted person's pixelated.")
 @click.option("--speak", is_flag=True, help="Say each greeting through espeak-ng.")
 @click.pass_context
 def run(ctx: click.Context, source: str, realtime: bool, window: Optional[Tuple[int, int]],
