@@ -22,6 +22,7 @@ from console_helpers import (
 )
 
 from greeter.cli import main
+from greeter.console import demo as console_demo
 from greeter.console.auth import FREE_ATTEMPTS, Credentials
 from greeter.console.uploads import Limits
 
@@ -267,6 +268,17 @@ def test_a_port_in_use_is_one_line_and_status_1_without_saying_it_serves(tmp_pat
     assert console.returncode == 1
     assert (out, err) == ("", f"Error: 127.0.0.1:{port_in_use} is in use by another program: "
                               f"stop it or choose --listen 127.0.0.1:OTHERPORT\n")
+
+
+def test_make_console_on_a_port_in_use_is_one_line_before_enrolling_anybody(
+        tmp_path, port_in_use, monkeypatch, capsys):
+    monkeypatch.setattr(console_demo, "FOLDER", tmp_path / "console-demo")
+    monkeypatch.setattr(console_demo, "LISTEN", ("127.0.0.1", port_in_use))
+    assert console_demo.main() == 1
+    assert capsys.readouterr() == ("", f"Error: 127.0.0.1:{port_in_use} is in use by another "
+                                       f"program: stop it (another `make console`?) and run "
+                                       f"`make console` again\n")
+    assert not (tmp_path / "console-demo").exists()
 
 
 def test_an_address_not_of_this_machine_is_one_line(tmp_path):

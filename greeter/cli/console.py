@@ -1,9 +1,6 @@
 """``greeter console``: serve the web console; set its password; make and revoke API tokens."""
 
-import contextlib
-import errno
 import ipaddress
-import socket
 import sys
 from typing import Optional, Tuple
 
@@ -11,6 +8,7 @@ import click
 
 from greeter.cli import settings_of
 from greeter.console.auth import Credentials
+from greeter.console.serving import listening_socket, serve, url_host
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -31,28 +29,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _listening_socket(host: str, port: int, shown: str) -> socket.socket:
-    """A socket listening on `host`:`port` (`shown` is the host as an URL spells it), or one
-    line saying why there is none. It is bound before the console says where it serves, so
-    that it says so only once it really listens."""
-    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        # as uvicorn binds: a console restarted at once is not kept off its port by the old
-        # one's connections lingering in TIME_WAIT; uvicorn's backlog
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.bind((host, port))
-        listening.listen(2048)
-        return listening
-    except OSError as error:
-        listening.close()
-        if error.errno == errno.EADDRINUSE:
-            raise click.ClickException(
-                f"{shown}:{port} is in use by another program: stop it or choose --listen "
-                f"{shown}:OTHERPORT") from None
-        raise click.ClickException(f"cannot listen on {shown}:{port}: "
-                                   f"{error.strerror or error}") from None
 
 
 def _credentials(ctx: click.Context) -> Credentials:
@@ -79,23 +55,17 @@ def console(ctx: click.Context, listen: Tuple[str, int]) -> None:
             f"refusing to serve on {host} without a password: set one first with "
             "`greeter console set-password` (on 127.0.0.1 it starts without one, but nobody "
             "can sign in until one is set)")
-    import uvicorn
-
     from greeter.console.app import create_app
 
     app = create_app(settings_of(ctx))
-    shown = f"[{host}]" if ":" in host else host
-    listening = _listening_socket(host, port, shown)
+    shown = url_host(host)
+    listening = listening_socket(host, port, f"stop it or choose --listen {shown}:OTHERPORT")
     click.echo(f"greeter console on http://{shown}:{port}/ (store {settings_of(ctx).store})",
                err=True)
     if not credentials.has_password():
         click.echo(f"warning: no password is set, so nobody can sign in: run `greeter --store "
                    f"{settings_of(ctx).store} console set-password`", err=True)
-    # No access log: its URLs would put guests' ids and searched names into the system log.
-    config = uvicorn.Config(app, log_level="info", access_log=False, server_header=False,
-                            proxy_headers=False)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C, raised again after the shutdown
-        uvicorn.Server(config).run(sockets=[listening])
+    serve(app, listening)
 
 
 @console.command("set-password")

@@ -2,7 +2,8 @@
 
 The store and greetings file live in ``data/console-demo/``; the public-domain astronaut of
 ``make demo`` is enrolled on the first run, a new random password is set on every run, and the
-URL and password are printed before the console starts (on 127.0.0.1 only).
+URL and password are printed once the console listens (on 127.0.0.1 only). A port already in
+use is one line and exit status 1, before anything is enrolled.
 """
 
 import secrets
@@ -10,14 +11,21 @@ import sys
 from pathlib import Path
 
 from greeter.console.auth import Credentials
+from greeter.console.serving import listening_socket, serve
+from greeter.errors import GreeterError
 
 FOLDER = Path("data/console-demo")
 LISTEN = ("127.0.0.1", 8080)
 
 
-def main() -> None:
-    import uvicorn
-
+def main() -> int:
+    host, port = LISTEN
+    try:
+        listening = listening_socket(host, port, "stop it (another `make console`?) and run "
+                                     "`make console` again")
+    except GreeterError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
     from greeter.console.app import create_app
     from greeter.demo import DEMO_NAME, DEMO_PERSON, skimage_photo
     from greeter.enrolment import Enroller, jobs_for_person
@@ -37,10 +45,10 @@ def main() -> None:
         if DEMO_PERSON not in greetings.people else greetings)
     password = secrets.token_urlsafe(9)
     Credentials(settings.store.parent).set_password(password)
-    host, port = LISTEN
+    app = create_app(settings)
     print(f"\n  console:  http://{host}:{port}/\n  password: {password}\n", flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
-                server_header=False)
+    serve(app, listening, log_level="warning")
+    return 0
 
 
 if __name__ == "__main__":
