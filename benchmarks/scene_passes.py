@@ -43,10 +43,10 @@ Today's rule on the first scenes (seed 3, before each seed drew its own stranger
 at 24 (track rule 95 %), 74 % at 300 (78 %), 2-3 % of strangers named.
 
 With `--cast-photos 3` (only people with 3+ photos, so that every guest pass shows 2-3
-different photos), seed 3 with the strangers of before: 98 % named at 24 and 92 % at 300, 4 % and 1 % of strangers named;
-with `--enrolled-photos 2` as well (the passes then show one photo fewer): 93 % and 91 %, the
-same strangers, and at 300 one "wrong name" that is lfw's: Erika_Harold's photo shows Katie
-Harman beside her, who is enrolled.
+different photos), seed 3 with the strangers of before: 98 % named at 24 and 92 % at 300, 4 %
+and 1 % of strangers named; with `--enrolled-photos 2` as well (the passes then show one photo
+fewer): 93 % and 91 %, the same strangers, and at 300 one "wrong name" that is lfw's:
+Erika_Harold's photo shows Katie Harman beside her, who is enrolled.
 
 Rendered videos, stores and the baseline's code are cached under `--cache` (rendering ~2
 minutes per size); each run of the pipeline takes ~5 minutes here.
