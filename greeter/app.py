@@ -271,7 +271,7 @@ class Greeter:
         #: Whether the outputs may hold records of people erased from the store: at the start
         #: (erased while the robot was off), after a reload that lost somebody, and once a
         #: store that could not be read (missing, damaged) can be again.
-        self._forget_due = self.store is not None and self._store_problem is None
+        self._forget_due = self._store_read
         self._forget_erased()
         self._door_inbox = DoorInbox(settings.store, options.door)
         #: The request being served, and the worker that measures, embeds and stores its faces.
@@ -662,8 +662,13 @@ class Greeter:
         except (StoreError, sqlite3.DatabaseError):
             return True  # reloading finds out what is wrong and logs it
 
+    @property
+    def _store_read(self) -> bool:
+        """Whether the people enrolled now are the store's (it is open and was read)."""
+        return self.store is not None and self._store_problem is None
+
     def _reload(self) -> None:
-        read_before = self.store is not None and self._store_problem is None
+        read_before = self._store_read
         if self._store_due():
             before = self.recogniser.names
             self.recogniser = self._load_recogniser()
