@@ -212,10 +212,7 @@ def test_a_person_erased_while_the_robot_runs_leaves_its_events_and_screenshots(
     try:
         assert source.held.wait(120)
         assert LIN in events.read_text() and list(shots.glob(f"*-{LIN}.png"))
-        removed = subprocess.run(
-            [sys.executable, "-m", "greeter", "--store", str(store), "--greetings",
-             str(greetings), "people", "remove", LIN, "--yes"], capture_output=True, text=True)
-        assert removed.returncode == 0, removed.stderr
+        erase_lin(store, greetings)
         deadline = time.monotonic() + 20
         while (LIN in events.read_text() or list(shots.glob(f"*-{LIN}.png"))) \
                 and time.monotonic() < deadline:
@@ -243,10 +240,7 @@ def test_a_person_erased_while_the_robot_was_off_is_erased_at_its_start(clip_run
     events_file, folder = tmp_path / "events.jsonl", tmp_path / "shots"
     shutil.copy(shots.parent / "events.jsonl", events_file)
     shutil.copytree(shots, folder)
-    removed = subprocess.run(
-        [sys.executable, "-m", "greeter", "--store", str(store), "--greetings", str(greetings),
-         "people", "remove", LIN, "--yes"], capture_output=True, text=True)
-    assert removed.returncode == 0, removed.stderr
+    erase_lin(store, greetings)
     settings = Settings.load(environ={}, store=store, greetings=greetings)
     Greeter(settings, RunOptions(headless=True, events_out=events_file, screenshot_dir=folder),
             reader=LatestFrameReader(lambda: FlakyCamera(0), reconnect=False))._close()
@@ -327,6 +321,14 @@ def enrol_lin(samples: Path, store: Path) -> None:
          "--name", "Lin-Manuel Miranda", str(samples / "lin-manuel-miranda.png")],
         capture_output=True, text=True)
     assert enrolled.returncode == 0, enrolled.stderr
+
+
+def erase_lin(store: Path, greetings: Path) -> None:
+    """``greeter people remove``, as staff erase him."""
+    removed = subprocess.run(
+        [sys.executable, "-m", "greeter", "--store", str(store), "--greetings", str(greetings),
+         "people", "remove", LIN, "--yes"], capture_output=True, text=True)
+    assert removed.returncode == 0, removed.stderr
 
 
 def test_a_damaged_store_greets_everybody_as_a_stranger_and_is_logged_once(samples, tmp_path):
