@@ -33,8 +33,8 @@ import numpy as np
 import psutil
 
 from greeter.console.auth import Credentials
-from greeter.faces import MODEL_ID
-from greeter.store import EmbeddingRecord, PersonRecord, Store, now_iso
+from greeter.people.store import EmbeddingRecord, PersonRecord, Store, now_iso
+from greeter.recognition.faces import MODEL_ID
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "benchmark password"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from greeter.enrolment import ENROLLED, Enroller, PhotoJob
-from greeter.imaging import file_sha256
+from greeter.people.enrolment import ENROLLED, Enroller, PhotoJob
+from greeter.people.store import Store
+from greeter.recognition.imaging import file_sha256
 from greeter.settings import Settings
-from greeter.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 PORTRAITS = ["obama.jpg", "obama2.jpg", "biden.jpg", "obama-720p.jpg", "obama-1080p.jpg",

@@ -2,8 +2,8 @@
 
 On lfw-dev, enrols one photo of every person leniently (the largest face, no quality check),
 identifies the people's other photos and the strangers with today's matching
-(`greeter.matching.default_policy` for the gallery's size), and prints, bucket by bucket of
-the enrolled photo's face size, sharpness and head turn:
+(`greeter.recognition.matching.default_policy` for the gallery's size), and prints, bucket by
+bucket of the enrolled photo's face size, sharpness and head turn:
 
 * photos    - enrolled photos in the bucket
 * correct   - their people's other photos given the right name
@@ -29,9 +29,9 @@ from typing import List, Sequence
 import numpy as np
 from lfw_faces import PhotoFaces, lfw_arguments, lfw_found, lfw_photos, photo_faces
 
-from greeter.enrolment import subject_face
 from greeter.errors import FaceError
-from greeter.matching import Gallery, accepts, default_policy, nearest_two
+from greeter.people.enrolment import subject_face
+from greeter.recognition.matching import Gallery, accepts, default_policy, nearest_two
 from greeter.settings import Settings
 
 SIZE_EDGES = [0, 50, 55, 60, 65, 70, 80, 10000]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from greeter.faces import Face
+from greeter.recognition.faces import Face
 
 DEFAULT_CACHE = Path(os.environ.get("GREETER_BENCH_CACHE", "/work/cache/i10a")) / "lfw_faces.pickle"
 #: lfw-dev beside the project (``../shared/faces``).
@@ -62,8 +62,8 @@ _engine = None
 
 def _analyse(path: Path) -> PhotoFaces:
     global _engine
-    from greeter.faces import FaceEngine
-    from greeter.imaging import load_rgb
+    from greeter.recognition.faces import FaceEngine
+    from greeter.recognition.imaging import load_rgb
     from greeter.settings import Settings
 
     detection = Settings.load(environ={}).detection

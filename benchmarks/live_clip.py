@@ -4,7 +4,7 @@ webcam loop.
 All process every frame of ``samples/short_hamilton_clip.mp4`` (9 s, 640x360, 275 frames) as
 fast as they can, with ``lin-manuel-miranda.png`` enrolled:
 
-* **greeter** - `greeter.app.Greeter` headless, rendering every frame off screen (1280x720),
+* **greeter** - `greeter.live.robot.Greeter` headless, rendering every frame off screen (1280x720),
   in a child process (`loop_runs`);
 * **today's loop** - the same from a `git worktree` of main at `BASELINE_COMMIT` (detection
   of whole frames every 0.1 s, embedding on the drawing thread), made under the system's
@@ -67,16 +67,16 @@ def read_frames(clip: Path) -> List[np.ndarray]:
 
 def reference_face_frames(frames) -> np.ndarray:
     """Frames on which dlib's HOG finds a face at full resolution (no upsampling)."""
-    from greeter.faces import FaceEngine
+    from greeter.recognition.faces import FaceEngine
 
     engine = FaceEngine()
     return np.array([bool(engine.detect(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))) for f in frames])
 
 
 def enrol_lin(samples: Path, store: Path, extra_people: int = 0) -> None:
-    from greeter.enrolment import Enroller, jobs_for_person
+    from greeter.people.enrolment import Enroller, jobs_for_person
+    from greeter.people.store import Store
     from greeter.settings import Settings
-    from greeter.store import Store
 
     settings = Settings.load(environ={})
     with Store(store) as opened:

@@ -1,4 +1,4 @@
-"""Runs the live loop (`greeter.app.Greeter`) of one source tree in a child process and
+"""Runs the live loop (`greeter.live.robot.Greeter`) of one source tree in a child process and
 reports what it did, the same way for this tree and for "today's loop" (a `git worktree` of
 main at a fixed commit), so the benchmarks put both side by side from one run.
 
@@ -69,9 +69,14 @@ import json, os, resource, sys, threading, time
 spec = json.loads(sys.argv[1])
 os.environ["SDL_VIDEODRIVER"] = "dummy"
 import numpy as np
-from greeter.app import Greeter, RunOptions
-from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
-from greeter.recognition import Recogniser
+try:
+    from greeter.live.camera import Frame, FrameSource, LatestFrameReader, open_source
+    from greeter.live.robot import Greeter, RunOptions
+    from greeter.recognition.recogniser import Recogniser
+except ImportError:  # today's loop: the modules side by side, before the subpackages
+    from greeter.app import Greeter, RunOptions
+    from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
+    from greeter.recognition import Recogniser
 from greeter.settings import Settings
 
 NO_THROTTLE = {"GREETER_THROTTLE__PRESSURE_BELOW": "0.02",

@@ -22,7 +22,7 @@ identifies the same remaining photos each time: how much a second and third phot
 
 ``--calibrate`` also reports a two-fold check of `choose_policy` (choose on half of the people
 and strangers, measure on the other half) and the policy chosen on everything: that is how
-`greeter.matching.default_policy` was fitted.
+`greeter.recognition.matching.default_policy` was fitted.
 
 Goal: >= 80 % correct with <= 1 % strangers named and <= 0.3 % wrong names.
 
@@ -42,8 +42,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from lfw_faces import lfw_arguments, lfw_found, lfw_photos, photo_faces
 
-from greeter.enrolment import ENROLLED, REJECTED, Enroller, PhotoJob, PhotoOutcome
-from greeter.matching import (
+from greeter.people.enrolment import ENROLLED, REJECTED, Enroller, PhotoJob, PhotoOutcome
+from greeter.people.store import Store
+from greeter.recognition.matching import (
     MatchPolicy,
     Trials,
     choose_policy,
@@ -52,7 +53,6 @@ from greeter.matching import (
     rates,
 )
 from greeter.settings import EnrolmentSettings, Settings
-from greeter.store import Store
 
 BASELINE_TOLERANCE = 0.6
 #: The checks before issue 10, expressed in today's settings: 60 px, sharpness 20, no head turn

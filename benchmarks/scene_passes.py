@@ -75,8 +75,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from scenes import Scene, Walker, person_id, render_scene  # noqa: E402
 from track_rule_lfw import embed_lfw  # noqa: E402
 
-from greeter.matching import Gallery, accepts, default_track_policy, nearest_two  # noqa: E402
-from greeter.store import Store  # noqa: E402
+from greeter.people.store import Store  # noqa: E402
+from greeter.recognition.matching import Gallery, accepts, default_track_policy, nearest_two  # noqa: E402
 
 FPS = 15.0
 PASS_SECONDS = 2.2

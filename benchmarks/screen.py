@@ -12,8 +12,9 @@ scenes off screen (no display: the cost of drawing, not of the display driver) w
   frame a new row size (the new screen renders text at new sizes during the 0.4 s fade-in);
 * a long Unicode greeting with Arabic and emoji fading in.
 
-"today" is greeter/ui.py as it was before the kiosk layout (git commit BASELINE_COMMIT), loaded
-from git. Prints mean and 95th percentile per frame in ms, and the load average, since the
+"today" is greeter/ui.py (now greeter/screen/display.py) as it was before the kiosk layout
+(git commit BASELINE_COMMIT), loaded from git. Prints mean and 95th percentile per frame in ms,
+and the load average, since the
 machine may be shared: compare on a quiet machine.
 
 Usage: python benchmarks/screen.py [--frames 150]
@@ -33,7 +34,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 import numpy as np  # noqa: E402
 
-from greeter import ui  # noqa: E402
+import greeter.screen.display as ui  # noqa: E402
 from greeter.settings import UiSettings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

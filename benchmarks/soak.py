@@ -139,7 +139,7 @@ class Probe:
 
 
 def make_source(day: Day, visits, empty, probe: Probe):
-    from greeter.camera import Frame, FrameSource
+    from greeter.live.camera import Frame, FrameSource
 
     class DaySource(FrameSource):
         description = "a synthetic event day"
@@ -164,9 +164,9 @@ def make_source(day: Day, visits, empty, probe: Probe):
 
 
 def enrol(cast, store: Path) -> None:
-    from greeter.enrolment import Enroller, jobs_for_person
+    from greeter.people.enrolment import Enroller, jobs_for_person
+    from greeter.people.store import Store
     from greeter.settings import Settings
-    from greeter.store import Store
 
     settings = Settings.load(environ={"GREETER_ENROLMENT__MIN_FACE_SIZE": "40"})
     with Store(store) as opened:
@@ -189,8 +189,8 @@ def main(argv=None) -> int:
         print(f"lfw-dev not found at {args.lfw}", file=sys.stderr)
         return 2
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from greeter.app import RECENT_GREETINGS, Greeter, RunOptions
-    from greeter.camera import LatestFrameReader
+    from greeter.live.camera import LatestFrameReader
+    from greeter.live.robot import RECENT_GREETINGS, Greeter, RunOptions
     from greeter.settings import Settings
 
     cast, empty, visits = build_visits(args.lfw)

@@ -5,8 +5,8 @@ votes), at several gallery sizes.
 For each size, `--galleries` random galleries enrol the first photo (with a face) of that many
 ``lfw-dev/people`` persons. Guest tracks are made of each enrolled person's *other* photos,
 stranger tracks of ``strangers/`` photos (one photo repeated) and of people not enrolled (their
-photos in turn); see `greeter.track_calibration`. For each size it prints the track policy that
-`choose_track_policy` would pick (at most 1 % of stranger tracks named, 0.3 % wrong), then the
+photos in turn); see `greeter.recognition.calibration`. For each size it prints the track policy
+that `choose_track_policy` would pick (at most 1 % of stranger tracks named, 0.3 % wrong), then the
 rates of the fitted default and of today's rule on the same tracks.
 
 Embeddings of every lfw-dev photo are computed once and cached (`--cache`, ~15 min on 2 busy
@@ -22,18 +22,18 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from greeter.faces import FaceEngine
-from greeter.imaging import load_rgb
-from greeter.matching import Gallery, accepts, default_policy, default_track_policy
-from greeter.settings import TrackingSettings
-from greeter.track_calibration import (
+from greeter.live.tracking import vote_weight
+from greeter.recognition.calibration import (
     TrackTrial,
     choose_track_policy,
     make_trial,
     track_frames,
     track_rates,
 )
-from greeter.tracking import vote_weight
+from greeter.recognition.faces import FaceEngine
+from greeter.recognition.imaging import load_rgb
+from greeter.recognition.matching import Gallery, accepts, default_policy, default_track_policy
+from greeter.settings import TrackingSettings
 
 REPO = Path(__file__).resolve().parent.parent
 

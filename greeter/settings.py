@@ -116,10 +116,10 @@ class EnrolmentSettings(StrictModel):
         10.0,
         ge=0,
         description="Smallest accepted sharpness: the variance of the Laplacian of the aligned "
-        "150x150 face (greeter.faces.sharpness; a 5-pixel blur falls below 10). lfw-dev, by "
-        "sharpness of the enrolled photo: under 10 32 % identified correctly (20 photos), 10-15 "
-        "55 % with the most wrong names given to them (3.2 per 100 photos, 0.8 elsewhere), "
-        "15-20 57 %, 20 and more 61 %.",
+        "150x150 face (greeter.recognition.faces.sharpness; a 5-pixel blur falls below 10). "
+        "lfw-dev, by sharpness of the enrolled photo: under 10 32 % identified correctly (20 "
+        "photos), 10-15 55 % with the most wrong names given to them (3.2 per 100 photos, 0.8 "
+        "elsewhere), 15-20 57 %, 20 and more 61 %.",
     )
     good_sharpness: float = Field(
         20.0,
@@ -130,13 +130,13 @@ class EnrolmentSettings(StrictModel):
     max_turn: float = Field(
         0.4,
         gt=0,
-        description="Largest accepted head turn (greeter.faces.head_turn: 0 frontal, 0.5 a "
-        "profile). lfw-dev, by head turn of the enrolled photo: other people or strangers given "
-        "that person's name 4.1 times per 100 photos from 0.25 on (145 photos), 0.8 under; "
-        "identified correctly about 47 % from 0.25 on, 61 % under. Refusing from 0.25 would "
-        "leave 94 % of lfw-dev's people enrolled; any limit from 0.3 to 0.4 gives the same "
-        "wrong names over the whole of lfw-dev (3, 4 without a limit); 0.4 rejects only the "
-        "most turned (correct 30 %, 5.3 per 100 photos named as them) and enrols 98.1 %.",
+        description="Largest accepted head turn (greeter.recognition.faces.head_turn: 0 frontal, "
+        "0.5 a profile). lfw-dev, by head turn of the enrolled photo: other people or strangers "
+        "given that person's name 4.1 times per 100 photos from 0.25 on (145 photos), 0.8 under; "
+        "identified correctly about 47 % from 0.25 on, 61 % under. Refusing from 0.25 would leave "
+        "94 % of lfw-dev's people enrolled; any limit from 0.3 to 0.4 gives the same wrong names "
+        "over the whole of lfw-dev (3, 4 without a limit); 0.4 rejects only the most turned "
+        "(correct 30 %, 5.3 per 100 photos named as them) and enrols 98.1 %.",
     )
     good_turn: float = Field(
         0.25,
@@ -200,7 +200,7 @@ class EnrolmentSettings(StrictModel):
 class MatchingSettings(StrictModel):
     """When a face is given a name: a still photo (`threshold`, `ratio`) and a live track
     (`track_threshold`, `track_ratio`). Unset values come from the store's calibration
-    (`greeter calibrate`) or, failing that, from greeter.matching.default_policy and
+    (`greeter calibrate`) or, failing that, from greeter.recognition.matching.default_policy and
     default_track_policy, which depend on the number of enrolled people."""
 
     threshold: Optional[float] = Field(
@@ -216,7 +216,7 @@ class MatchingSettings(StrictModel):
     track_threshold: Optional[float] = Field(
         None, gt=0, le=2,
         description="Largest distance at which the live robot names a track from the average of "
-        "its embeddings (greeter.tracking).",
+        "its embeddings (greeter.live.tracking).",
     )
     track_ratio: Optional[float] = Field(
         None, gt=0, le=1, description="The ratio test for a track's average embedding."
@@ -224,7 +224,7 @@ class MatchingSettings(StrictModel):
 
 
 class TrackingSettings(StrictModel):
-    """Following faces between detections and settling who each one is (greeter.tracking)."""
+    """Following faces between detections and settling who each one is (greeter.live.tracking)."""
 
     min_iou: float = Field(
         0.3,
@@ -266,7 +266,7 @@ class TrackingSettings(StrictModel):
     person_votes: int = Field(
         2,
         ge=2,
-        description="Votes backing the same person (greeter.tracking) before a track is named "
+        description="Votes backing the same person (greeter.live.tracking) before a track is named "
         "that person. At least 2, so that one frame can never put a name on a face.",
     )
     frame_margin: float = Field(
@@ -274,7 +274,8 @@ class TrackingSettings(StrictModel):
         ge=0,
         description="A vote backs its nearest person only within the track threshold plus this "
         "(the per-frame threshold): a frame of somebody else never counts for the name. 0.04 "
-        "to 0.15 named the same share of simulated lfw-dev tracks (greeter.track_calibration).",
+        "to 0.15 named the same share of simulated lfw-dev tracks "
+        "(greeter.recognition.calibration).",
     )
     stranger_votes: int = Field(
         3, ge=1, description="Votes before a track whose average embedding is clearly nobody "
@@ -336,7 +337,7 @@ class TrackingSettings(StrictModel):
 
 
 class GreetingPolicySettings(StrictModel):
-    """Who is greeted, and how often (greeter.policy)."""
+    """Who is greeted, and how often (greeter.live.policy)."""
 
     cooldown_seconds: float = Field(
         300.0,
@@ -347,7 +348,7 @@ class GreetingPolicySettings(StrictModel):
 
 
 class ThrottleSettings(StrictModel):
-    """Memory-aware throttling (greeter.throttle): normal, pressure and critical levels."""
+    """Memory-aware throttling (greeter.live.throttle): normal, pressure and critical levels."""
 
     read_interval_seconds: float = Field(
         1.0, gt=0, description="Memory is read at most this often."
@@ -420,7 +421,7 @@ class ThrottleSettings(StrictModel):
 
 
 class CameraSettings(StrictModel):
-    """Frame sources (greeter.camera)."""
+    """Frame sources (greeter.live.camera)."""
 
     reconnect_first_delay: float = Field(
         0.5,
@@ -461,7 +462,7 @@ class CameraSettings(StrictModel):
 
 
 class UiSettings(StrictModel):
-    """The screen (greeter.ui): timing, sizes as fractions of the screen."""
+    """The screen (greeter.screen.display): timing, sizes as fractions of the screen."""
 
     greeting_seconds: float = Field(
         6.0, gt=0, description="How long a greeting stays on screen, fades included."

@@ -19,7 +19,7 @@ build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tool
 # and its driver for the console's end-to-end test (tests/test_console_browser.py).
 root_test_packages=(sudo chromium chromium-driver)
 # Installed when root: colour emoji and Chinese, Japanese and Korean on the screen
-# (greeter/screen_text.py; without them those characters are left out and `greeter greetings
+# (greeter/screen/text.py; without them those characters are left out and `greeter greetings
 # check` names them; WenQuanYi Micro Hei, 5 MB installed, rather than fonts-noto-cjk, 91 MB,
 # as on the robot), and Xvfb, the X server of tests/test_screen_x11.py.
 root_screen_packages=(fonts-noto-color-emoji fonts-wqy-microhei xvfb)

@@ -1,4 +1,4 @@
-"""Make the screenshots in docs/screens/ from the real renderer (greeter.ui), headless.
+"""Make the screenshots in docs/screens/ from the real renderer (greeter.screen.display), headless.
 
     PYTHONPATH=. .venv/bin/python scripts/make_screens.py [OUTPUT_FOLDER]
 
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from greeter.demo import skimage_photo
-from greeter.greetings import load_greetings
-from greeter.imaging import load_rgb
+from greeter.live.demo import skimage_photo
+from greeter.greetings.schema import load_greetings
+from greeter.recognition.imaging import load_rgb
 from greeter.settings import UiSettings
-from greeter.ui import Scene, Screen, ShownGreeting, Style
+from greeter.screen.display import Scene, Screen, ShownGreeting, Style
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ from conftest import REPO
 from greeter.console.app import create_app
 from greeter.console.auth import Credentials
 from greeter.console.uploads import Limits
+from greeter.people.store import Store
 from greeter.settings import Settings
-from greeter.store import Store
 
 PASSWORD = "correct horse battery"
 

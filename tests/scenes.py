@@ -332,14 +332,14 @@ _engine = None
 def _face_engine():
     global _engine
     if _engine is None:
-        from greeter.faces import FaceEngine
+        from greeter.recognition.faces import FaceEngine
 
         _engine = FaceEngine()
     return _engine
 
 
 def load_photo(photo: Path) -> np.ndarray:
-    from greeter.imaging import load_rgb
+    from greeter.recognition.imaging import load_rgb
 
     return load_rgb(photo)
 

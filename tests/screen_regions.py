@@ -6,7 +6,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from greeter.screen_layout import Box, Layout, overlap
+from greeter.screen.layout import Box, Layout, overlap
 
 BACKGROUND = (20, 30, 60)
 TEXT = (250, 250, 250)

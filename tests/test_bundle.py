@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from greeter.bundle import checksum
 from greeter.cli import main
 from greeter.errors import StoreError
-from greeter.faces import MODEL_ID
-from greeter.store import Store
+from greeter.people.bundle import checksum
+from greeter.people.store import Store
+from greeter.recognition.faces import MODEL_ID
 
 OTHER_MODEL = "facenet_512_v2"
 

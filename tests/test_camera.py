@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from greeter import camera
-from greeter.camera import (
+from greeter.live import camera
+from greeter.live.camera import (
     Frame,
     FrameSource,
     GStreamerProcessSource,

@@ -4,10 +4,10 @@ import pytest
 from conftest import cli_runner
 
 from greeter.cli import main
-from greeter.faces import FaceEngine
-from greeter.recognition import Recogniser
+from greeter.people.store import Store
+from greeter.recognition.faces import FaceEngine
+from greeter.recognition.recogniser import Recogniser
 from greeter.settings import MatchingSettings
-from greeter.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from conftest import cli_runner, flat_png
 from PIL import Image, ImageFilter
 
 from greeter.cli import main
-from greeter.store import Store
+from greeter.people.store import Store
 
 pytestmark = pytest.mark.slow
 KNN_PEOPLE = ["alex_lacamoire", "biden", "kit_harington", "obama", "rose_leslie"]
@@ -484,16 +484,16 @@ def test_a_photo_with_malformed_exif_no_longer_ends_the_run(samples, tmp_path):
 def test_any_failure_analysing_one_photo_rejects_only_that_photo(samples, tmp_path, monkeypatch):
     """Whatever a library raises on one photo (Pillow has raised ZeroDivisionError on odd files)
     becomes that photo's rejection; the run goes on."""
-    import greeter.enrolment
+    import greeter.people.enrolment
 
-    real_load_rgb = greeter.enrolment.load_rgb
+    real_load_rgb = greeter.people.enrolment.load_rgb
 
     def load_rgb(path, max_side=0):
         if Path(path).name == "odd.jpg":
             raise ZeroDivisionError("division by zero")
         return real_load_rgb(path, max_side)
 
-    monkeypatch.setattr(greeter.enrolment, "load_rgb", load_rgb)
+    monkeypatch.setattr(greeter.people.enrolment, "load_rgb", load_rgb)
     odd = tmp_path / "odd.jpg"
     shutil.copy(samples / "biden.jpg", odd)
     store = tmp_path / "greeter.sqlite3"

@@ -16,11 +16,11 @@ from PIL import Image
 
 import greeter.cli.greetings as greetings_cli
 import greeter.cli.identify as identify_cli
-from greeter import screen_text
+import greeter.screen.text as screen_text
 from greeter.cli import main
-from greeter.greetings import load_greetings
-from greeter.recognition import IdentifiedFace
-from greeter.store import Store
+from greeter.greetings.schema import load_greetings
+from greeter.people.store import Store
+from greeter.recognition.recogniser import IdentifiedFace
 
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "greetings.json"
 Files = namedtuple("Files", "greetings store")

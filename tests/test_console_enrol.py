@@ -10,7 +10,7 @@ from console_helpers import console_settings, make_client, signed_in_csrf
 
 from greeter.cli import main
 from greeter.console.auth import Credentials
-from greeter.store import Store
+from greeter.people.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -18,15 +18,15 @@ from console_helpers import (
     signed_in_csrf,
 )
 
-from greeter import screen_text
-from greeter.bundle import bundle_document
+import greeter.screen.text as screen_text
 from greeter.cli import main
 from greeter.console import app as console_app
 from greeter.console.auth import Credentials
-from greeter.faces import MODEL_ID
-from greeter.greetings import load_greetings
-from greeter.status import Greeted, RobotStatus, read_status, status_path, write_status
-from greeter.store import PersonRecord, Store
+from greeter.greetings.schema import load_greetings
+from greeter.live.status import Greeted, RobotStatus, read_status, status_path, write_status
+from greeter.people.bundle import bundle_document
+from greeter.people.store import PersonRecord, Store
+from greeter.recognition.faces import MODEL_ID
 
 
 @pytest.fixture

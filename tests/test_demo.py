@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from greeter.demo import DEMO_PERSON, run_demo
+from greeter.live.demo import DEMO_PERSON, run_demo
 
 pytestmark = pytest.mark.slow
 

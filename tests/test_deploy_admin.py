@@ -390,8 +390,8 @@ def test_people_import_and_export_through_standard_streams(tmp_path: Path):
     import numpy as np
 
     from greeter.cli import main
-    from greeter.faces import MODEL_ID
-    from greeter.store import Store
+    from greeter.people.store import Store
+    from greeter.recognition.faces import MODEL_ID
 
     laptop, robot = tmp_path / "laptop.sqlite3", tmp_path / "robot.sqlite3"
     with Store(laptop) as store:

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from greeter import doctor
 from greeter.cli import main
-from greeter.doctor import FAIL, INFO, OK, WARN, Check
-from greeter.faces import MODEL_ID
-from greeter.store import Store
-from greeter.throttle import MemoryReading
+from greeter.live import doctor
+from greeter.live.doctor import FAIL, INFO, OK, WARN, Check
+from greeter.live.throttle import MemoryReading
+from greeter.people.store import Store
+from greeter.recognition.faces import MODEL_ID
 
 GiB = 2**30
 

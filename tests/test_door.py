@@ -11,7 +11,8 @@ import cv2
 import pytest
 from console_helpers import console_settings, enrol_vectors, make_client, signed_in_csrf
 
-from greeter.door import (
+from greeter.errors import GreeterError
+from greeter.people.door import (
     EXPIRED,
     IDENTITY,
     NOBODY,
@@ -29,12 +30,11 @@ from greeter.door import (
     result_for,
     write_result,
 )
-from greeter.enrolment import BLURRED, TOO_SMALL, TURNED, Enroller, jobs_for_person
-from greeter.errors import GreeterError
-from greeter.faces import FaceEngine, sharpness
-from greeter.imaging import load_rgb
+from greeter.people.enrolment import BLURRED, TOO_SMALL, TURNED, Enroller, jobs_for_person
+from greeter.people.store import Store
+from greeter.recognition.faces import FaceEngine, sharpness
+from greeter.recognition.imaging import load_rgb
 from greeter.settings import DetectionSettings, EnrolmentSettings
-from greeter.store import Store
 
 ENROLMENT = EnrolmentSettings()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from greeter.console.hints import photo_verdict, quality_hint
-from greeter.enrolment import (
+from greeter.errors import FaceError
+from greeter.people.enrolment import (
     BLURRED,
     TOO_SMALL,
     TURNED,
@@ -18,8 +18,8 @@ from greeter.enrolment import (
     identity_problem,
     subject_face,
 )
-from greeter.errors import FaceError
-from greeter.matching import Gallery
+from greeter.people.hints import photo_verdict, quality_hint
+from greeter.recognition.matching import Gallery
 from greeter.settings import EnrolmentSettings
 
 RULES = EnrolmentSettings()

@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from greeter.faces import FaceEngine, head_turn, sharpness
-from greeter.imaging import load_rgb
+from greeter.recognition.faces import FaceEngine, head_turn, sharpness
+from greeter.recognition.imaging import load_rgb
 
 # dlib's five landmarks: two corners of one eye, two of the other, the bottom of the nose.
 FRONTAL = np.array([(70, 50), (60, 50), (30, 50), (40, 50), (50, 70)], float)

@@ -15,7 +15,7 @@ from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ConfigError
-from greeter.greetings import (
+from greeter.greetings.schema import (
     MAX_GREETINGS_BYTES,
     Greetings,
     GreetingsWatcher,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from greeter.errors import ConfigError
-from greeter.greetings import Greetings, load_greetings, message_for, render, save_greetings
+from greeter.greetings.schema import Greetings, load_greetings, message_for, render, save_greetings
 
 NOW = datetime(2024, 5, 17, 14, 0)
 

@@ -13,7 +13,7 @@ from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ImageError
-from greeter.imaging import (
+from greeter.recognition.imaging import (
     MAX_DECODED_PIXELS,
     MAX_PIXELS,
     image_size,
@@ -284,7 +284,7 @@ def test_without_pillow_heif_a_heic_photo_says_what_to_install(tmp_path):
     # a Python where pillow-heif is not installed: its import fails
     code = ("import sys\n"
             "sys.modules['pillow_heif'] = None\n"
-            "from greeter.imaging import load_rgb\n"
+            "from greeter.recognition.imaging import load_rgb\n"
             "load_rgb(sys.argv[1])\n")
     completed = subprocess.run([sys.executable, "-c", code, str(heic)], capture_output=True,
                                text=True)

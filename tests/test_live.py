@@ -17,13 +17,13 @@ import pytest
 from console_helpers import PASSWORD, signed_in_csrf
 from PIL import Image
 
-from greeter.app import Greeter, RunOptions, hex_to_rgb, pixelate
-from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
-from greeter.door import NOBODY, DoorRules, ask, door_folder, result_for
-from greeter.enrolment import Enroller, jobs_for_person
+from greeter.live.camera import Frame, FrameSource, LatestFrameReader, open_source
+from greeter.live.robot import Greeter, RunOptions, hex_to_rgb, pixelate
+from greeter.live.status import read_status, status_path
+from greeter.people.door import NOBODY, DoorRules, ask, door_folder, result_for
+from greeter.people.enrolment import Enroller, jobs_for_person
+from greeter.people.store import Store
 from greeter.settings import Settings
-from greeter.status import read_status, status_path
-from greeter.store import Store
 
 pytestmark = pytest.mark.slow
 LIN = "lin-manuel-miranda"
@@ -374,7 +374,7 @@ def test_a_store_fixed_while_the_robot_runs_is_used_again(samples, tmp_path, cap
     shutil.copy(good, store)
     damage(store)
     settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
-    with caplog.at_level(logging.INFO, logger="greeter.app"):
+    with caplog.at_level(logging.INFO, logger="greeter.live.robot"):
         greeter, gate, runner = run_held_at_frame_60(settings, samples)
         os.replace(good, store)
         time.sleep(1.5)

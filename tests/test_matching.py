@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from greeter.matching import (
+from greeter.recognition.matching import (
     Gallery,
     MatchPolicy,
     Trials,

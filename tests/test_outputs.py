@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from greeter.camera import Frame
-from greeter.outputs import EventsFile, Greeted, Outputs, Screenshots, Voice
-from greeter.ui import Screen, Style
-from greeter.voice import Speaker, VoiceError
+from greeter.live.camera import Frame
+from greeter.live.outputs import EventsFile, Greeted, Outputs, Screenshots, Voice
+from greeter.live.voice import Speaker, VoiceError
+from greeter.screen.display import Screen, Style
 
 STYLE = Style(greeting_seconds=4.0, fade_in_seconds=0.3, fade_out_seconds=0.5,
               max_greetings=3, greeting_text_height=0.1, text_height=0.045,
@@ -92,7 +92,7 @@ def test_an_existing_events_file_is_made_private(tmp_path):
 
 def test_a_full_device_is_logged_once_and_counted(caplog):
     outputs = Outputs([EventsFile(Path("/dev/full"))])
-    with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+    with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         for index in range(3):
             outputs.greeted(greeted(index))
         outputs.close()
@@ -110,7 +110,7 @@ def test_a_full_disk_leaves_whole_lines_and_writing_resumes_once_there_is_room(t
     outputs.greeted(greeted(0))
     filler = fill(tiny_disk)
     long_message = "Welcome " + "x" * 3000
-    with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+    with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         for index in range(1, 6):
             outputs.greeted(greeted(index, message=long_message))
     assert outputs.failures["events"] >= 1
@@ -138,7 +138,7 @@ def test_screenshots_are_private_and_a_folder_that_became_a_file_fails_alone(tmp
         assert first.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         shutil.rmtree(folder)
         folder.write_text("not a folder")
-        with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+        with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
             outputs.greeted(greeted(2))
             outputs.greeted(greeted(3))
         folder.unlink()
@@ -164,7 +164,7 @@ def test_an_existing_screenshot_folder_keeps_its_mode(tmp_path):
 
 
 def test_a_missing_voice_program_is_logged_once_at_start_and_counted(tmp_path, caplog):
-    with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+    with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         outputs = Outputs([Voice(Speaker(command=str(tmp_path / "no-such-espeak")))])
         outputs.greeted(greeted(1))
         outputs.greeted(greeted(2))
@@ -179,7 +179,7 @@ def test_a_missing_voice_program_is_logged_once_at_start_and_counted(tmp_path, c
 def test_a_voice_that_exits_at_once_is_reported_and_the_next_greeting_still_tried(caplog):
     speaker = Speaker(command="false")
     outputs = Outputs([Voice(speaker)])
-    with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+    with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         for index in range(2):
             outputs.greeted(greeted(index))
             while speaker.speaking:
@@ -274,7 +274,7 @@ def test_forgetting_on_a_full_disk_keeps_the_file_whole_and_is_asked_again(tiny_
         outputs.greeted(greeted(index, person))
     before = path.read_bytes()
     filler = fill(tiny_disk)
-    with caplog.at_level(logging.ERROR, logger="greeter.outputs"):
+    with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         assert outputs.forget(lambda person: person != "alex-m") is None
     assert path.read_bytes() == before
     assert not [leftover for leftover in tiny_disk.iterdir() if leftover not in (path, filler)]

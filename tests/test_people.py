@@ -1,4 +1,4 @@
-"""The one rule for person ids, names and messages (greeter.people), on real text and files."""
+"""The one rule for person ids, names and messages (greeter.names), on real text and files."""
 
 import json
 import sqlite3
@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from greeter.bundle import checksum
 from greeter.cli import main
-from greeter.enrolment import REJECTED, PhotoOutcome, jobs_from_folders
 from greeter.errors import StoreError
-from greeter.greetings import Greetings, message_for
-from greeter.people import (
+from greeter.greetings.schema import Greetings, message_for
+from greeter.names import (
     ELLIPSIS,
     MESSAGE_MAX_LENGTH,
     NAME_MAX_LENGTH,
@@ -27,7 +25,9 @@ from greeter.people import (
     shown,
     suggest_person_id,
 )
-from greeter.store import Store
+from greeter.people.bundle import checksum
+from greeter.people.enrolment import REJECTED, PhotoOutcome, jobs_from_folders
+from greeter.people.store import Store
 
 # -- person ids --------------------------------------------------------------------------------
 

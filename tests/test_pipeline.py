@@ -1,4 +1,4 @@
-"""The whole live pipeline (`greeter.app.Greeter`) on real frames: an entrance that stays
+"""The whole live pipeline (`greeter.live.robot.Greeter`) on real frames: an entrance that stays
 still until a guest walks in (a generated corridor with sensor noise and a real lfw-dev
 photo, tests/scenes.py), and the Hamilton clip played in real time."""
 
@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from scenes import Scene, Walker, pick_people, render_frames
 
-from greeter.app import Greeter, RunOptions
-from greeter.camera import Frame, FrameSource, LatestFrameReader, open_source
-from greeter.enrolment import Enroller, jobs_for_person
-from greeter.faces import FaceEngine
-from greeter.scan import FULL_EVERY_STILL
+from greeter.live.camera import Frame, FrameSource, LatestFrameReader, open_source
+from greeter.live.robot import Greeter, RunOptions
+from greeter.live.scan import FULL_EVERY_STILL
+from greeter.people.enrolment import Enroller, jobs_for_person
+from greeter.people.store import Store
+from greeter.recognition.faces import FaceEngine
 from greeter.settings import Settings
-from greeter.store import Store
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def test_a_still_entrance_is_not_scanned_and_a_guest_walking_in_is_greeted(entra
                       reader=LatestFrameReader(lambda: FramesSource(frames, FPS),
                                                reconnect=False))
     scanned = recording_scans(greeter)
-    with caplog.at_level(logging.INFO, logger="greeter.app"):
+    with caplog.at_level(logging.INFO, logger="greeter.live.robot"):
         summary = greeter.run()
     before = [index for index, _ in scanned if index < ENTERS_AT * FPS]
     # a full scan on the first frame (nothing known yet), then one on the first frame due
@@ -122,7 +122,7 @@ def test_the_guest_is_greeted_as_fast_as_in_a_scene_busy_all_along(entrance):
 
 
 def _everything_moves(size):
-    from greeter.motion import Motion
+    from greeter.live.motion import Motion
 
     width, height = size
     return Motion(((0, width, height, 0),))

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from greeter.matching import Gallery, MatchPolicy, match_one
-from greeter.policy import Greeting, GreetingPolicy
+from greeter.live.policy import Greeting, GreetingPolicy
+from greeter.live.tracking import Identity, MeanMatch, Track, Tracker, Vote
+from greeter.recognition.matching import Gallery, MatchPolicy, match_one
 from greeter.settings import GreetingPolicySettings, TrackingSettings
-from greeter.tracking import Identity, MeanMatch, Track, Tracker, Vote
 
 COOLDOWN = 300.0
 

@@ -21,19 +21,20 @@ def test_the_loop_imports_neither_pkg_resources_nor_pillow_heif():
     """pygame would import pkg_resources (8.4 MB) and the photo loader pillow-heif (6 MB);
     the loop needs neither. pkg_resources stays importable for anything that wants it."""
     imported = fresh_python(
-        "import sys, greeter.app, greeter.ui, greeter.cli\n"
+        "import sys, greeter.live.robot, greeter.screen.display, greeter.cli\n"
         "print(sorted(m for m in ('pkg_resources', 'pillow_heif') if m in sys.modules))\n"
         "import pkg_resources")
     assert imported == "[]"
 
 
 def test_the_identity_worker_embeds_without_opencv():
-    """OpenCV's private pages would cost the worker 17 MB (`greeter.faces.sharpness`)."""
+    """OpenCV's private pages would cost the worker 17 MB
+    (`greeter.recognition.faces.sharpness`)."""
     imported = fresh_python(
         "import sys\n"
         "import numpy as np\n"
-        "import greeter.embedding_worker\n"
-        "from greeter.faces import FaceEngine\n"
+        "import greeter.live.embedding_worker\n"
+        "from greeter.recognition.faces import FaceEngine\n"
         "FaceEngine().faces(np.full((150, 150, 3), 90, np.uint8), [(0, 150, 150, 0)])\n"
         "print('cv2' in sys.modules)")
     assert imported == "False"
@@ -69,7 +70,7 @@ def test_heic_photos_are_still_read_once_a_photo_is_decoded(tmp_path):
         "print('ok')")
     assert written == "ok"
     shape = fresh_python(
-        "from greeter.imaging import load_rgb\n"
+        "from greeter.recognition.imaging import load_rgb\n"
         f"print(load_rgb({str(heic)!r}).shape)")
     assert shape == "(64, 48, 3)"
 

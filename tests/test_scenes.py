@@ -50,7 +50,7 @@ from scenes import (
 )
 
 from greeter.cli import main
-from greeter.store import check_person_id
+from greeter.people.store import check_person_id
 
 pytestmark = pytest.mark.slow
 
@@ -296,7 +296,7 @@ def test_rendered_videos_have_every_frame_at_the_scene_rate(rendered):
 
 
 def test_the_corridor_holds_no_face():
-    from greeter.faces import FaceEngine
+    from greeter.recognition.faces import FaceEngine
 
     engine = FaceEngine()
     for seed in range(SEED, SEED + 4):
@@ -319,7 +319,7 @@ def _matching(box, boxes):
 def test_faces_are_detected_where_the_ground_truth_says(rendered, name):
     """HOG without upsampling (as the robot runs) finds every whole face in view, at its
     place and size, and nothing where no face is."""
-    from greeter.faces import FaceEngine
+    from greeter.recognition.faces import FaceEngine
 
     engine = FaceEngine()
     truth = rendered[name]
@@ -342,7 +342,7 @@ def test_walkers_still_look_like_their_enrolment_photo(rendered, cast):
     their own enrolment photo and within greeter's threshold; strangers are far from all."""
     from scenes import photo_embedding
 
-    from greeter.faces import FaceEngine
+    from greeter.recognition.faces import FaceEngine
 
     engine = FaceEngine()
     enrolled = {person.person: photo_embedding(person.enrol_photo) for person in cast}

@@ -7,7 +7,7 @@ from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ImageError
-from greeter.screen_images import (
+from greeter.screen.images import (
     MAX_SCREEN_IMAGE_PIXELS,
     check_screen_image,
     load_background,

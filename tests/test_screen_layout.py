@@ -1,10 +1,10 @@
-"""The kiosk's geometry (greeter.screen_layout): plain numbers, no pygame."""
+"""The kiosk's geometry (greeter.screen.layout): plain numbers, no pygame."""
 
 import itertools
 
 import pytest
 
-from greeter.screen_layout import breathing, drift, ease, overlap, plan, presence, rows
+from greeter.screen.layout import breathing, drift, ease, overlap, plan, presence, rows
 
 SIZES = [(800, 480), (1280, 720), (1920, 1080), (480, 800), (1080, 1920)]
 CAMERA = 0.25
@@ -54,7 +54,7 @@ def test_the_camera_is_in_the_lower_right_corner_and_the_stage_is_the_hero(size)
 
 
 def test_the_robot_screen_measures():
-    """The figures the module docstring and greeter.people quote."""
+    """The figures the module docstring and greeter.names quote."""
     layout = plan((800, 480), CAMERA, ASPECT)
     assert layout.band[2] == 240
     assert layout.stage[2:] == (532, 326)

@@ -10,8 +10,8 @@ import pygame  # noqa: E402
 import pytest  # noqa: E402
 from screen_regions import SCENE, SIZES, camera_frame, check_regions, size_id  # noqa: E402
 
+from greeter.screen.display import Scene, Screen, ShownGreeting, Style  # noqa: E402
 from greeter.settings import UiSettings  # noqa: E402
-from greeter.ui import Scene, Screen, ShownGreeting, Style  # noqa: E402
 
 STYLE = Style(**UiSettings().model_dump(exclude={"idle_after_seconds"}))
 GUESTS = ["Welcome back, Alex!", "Guten Morgen, Jürgen!", "Bonjour Zoë, welcome back!",

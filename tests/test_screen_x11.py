@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from screen_regions import SIZES, check_regions
 
-from greeter.screen_layout import Layout
+from greeter.screen.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ from PIL import ImageGrab
 sys.path.insert(0, "tests")
 from screen_regions import SCENE, camera_frame
 from greeter.settings import UiSettings
-from greeter.ui import Scene, Screen, ShownGreeting, Style
+from greeter.screen.display import Scene, Screen, ShownGreeting, Style
 
 style = Style(**UiSettings().model_dump(exclude={"idle_after_seconds"}))
 out = Path(sys.argv[1])

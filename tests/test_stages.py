@@ -11,15 +11,11 @@ import psutil
 import pytest
 
 from greeter.background import NICENESS
-from greeter.camera import Frame
-from greeter.detection import THREADS, DetectionStage, detect_scan
-from greeter.faces import FaceEngine
-from greeter.identity import RESTART_EVERY_SECONDS, IdentityStage
-from greeter.imaging import load_rgb
-from greeter.matching import Gallery, default_policy, default_track_policy
-from greeter.motion import CHANGE_LEVEL, STILL, Motion, MotionGate, small_grey
-from greeter.recognition import Recogniser
-from greeter.scan import (
+from greeter.live.camera import Frame
+from greeter.live.detection import THREADS, DetectionStage, detect_scan
+from greeter.live.identity import RESTART_EVERY_SECONDS, IdentityStage
+from greeter.live.motion import CHANGE_LEVEL, STILL, Motion, MotionGate, small_grey
+from greeter.live.scan import (
     FULL,
     FULL_EVERY_BUSY,
     FULL_EVERY_STILL,
@@ -31,7 +27,11 @@ from greeter.scan import (
     merge,
     plan_scan,
 )
-from greeter.status import Sample, rates
+from greeter.live.status import Sample, rates
+from greeter.recognition.faces import FaceEngine
+from greeter.recognition.imaging import load_rgb
+from greeter.recognition.matching import Gallery, default_policy, default_track_policy
+from greeter.recognition.recogniser import Recogniser
 
 SIZE = (640, 480)
 

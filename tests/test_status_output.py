@@ -1,4 +1,4 @@
-"""The robot's status output (`greeter.outputs.StatusFile`) on real files: what it publishes,
+"""The robot's status output (`greeter.live.outputs.StatusFile`) on real files: what it publishes,
 that strangers never get in, and that a folder it cannot write to fails alone."""
 
 import logging
@@ -6,9 +6,9 @@ import stat
 
 import numpy as np
 
-from greeter.camera import Frame
-from greeter.outputs import Greeted, Outputs, RobotCounters, StatusFile
-from greeter.status import read_status
+from greeter.live.camera import Frame
+from greeter.live.outputs import Greeted, Outputs, RobotCounters, StatusFile
+from greeter.live.status import read_status
 
 
 class Clock:

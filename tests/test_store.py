@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from greeter.errors import StoreError
-from greeter.matching import MatchPolicy
-from greeter.store import Store, check_person_id, name_from_id
+from greeter.people.store import Store, check_person_id, name_from_id
+from greeter.recognition.matching import MatchPolicy
 
 
 def vector(seed):

@@ -23,12 +23,12 @@ import numpy as np
 import pytest
 from conftest import cli_runner
 
-from greeter import store as store_module
-from greeter.bundle import export_bundle
-from greeter.camera import Frame, FrameSource, LatestFrameReader
 from greeter.cli import main
-from greeter.doctor import FAIL, check_store
-from greeter.store import Store, StoreDamaged, StoreUnavailable
+from greeter.live.camera import Frame, FrameSource, LatestFrameReader
+from greeter.live.doctor import FAIL, check_store
+from greeter.people import store as store_module
+from greeter.people.bundle import export_bundle
+from greeter.people.store import Store, StoreDamaged, StoreUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
 RESTORE = ("move it aside and import your latest export into a new store (`greeter people "
@@ -175,8 +175,8 @@ class PhotoCamera(FrameSource):
 @pytest.mark.slow
 def test_the_robot_greets_everybody_as_a_stranger_and_logs_the_damage_once(
         damaged, samples, caplog):
-    from greeter.app import Greeter, RunOptions
-    from greeter.imaging import load_rgb
+    from greeter.live.robot import Greeter, RunOptions
+    from greeter.recognition.imaging import load_rgb
     from greeter.settings import Settings
 
     path, _ = damaged
@@ -191,7 +191,7 @@ def test_the_robot_greets_everybody_as_a_stranger_and_logs_the_damage_once(
         return (greeter.summary.greetings and running > 2.5) or running > 120
 
     camera = PhotoCamera(load_rgb(samples / "biden.jpg"), done)
-    caplog.set_level(logging.INFO, logger="greeter.app")
+    caplog.set_level(logging.INFO, logger="greeter.live.robot")
     greeter = Greeter(settings, RunOptions(headless=True),
                       reader=LatestFrameReader(lambda: camera, reconnect=False))
     started.append(time.monotonic())

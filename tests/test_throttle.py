@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greeter.settings import ThrottleSettings
-from greeter.throttle import (
+from greeter.live.throttle import (
     JtopMemoryReader,
     Level,
     MemoryReader,
@@ -20,6 +19,7 @@ from greeter.throttle import (
     next_level,
     open_memory_reader,
 )
+from greeter.settings import ThrottleSettings
 
 SETTINGS = ThrottleSettings(pressure_below=0.25, critical_below=0.10, hysteresis=0.05)
 GIB = 2**30
@@ -124,7 +124,7 @@ def test_throttle_reads_memory_at_most_once_a_second():
 def test_throttle_logs_level_changes_with_the_reading(caplog):
     reader, clock = FakeReader([0.5, 0.2, 0.2, 0.5]), FakeClock()
     throttle = Throttle(SETTINGS, reader, clock)
-    with caplog.at_level(logging.INFO, logger="greeter.throttle"):
+    with caplog.at_level(logging.INFO, logger="greeter.live.throttle"):
         for _ in range(4):
             throttle.update()
             clock.now += 1.0
@@ -188,7 +188,7 @@ def test_jtop_reader_converts_kilobytes_and_excludes_cache(fake_jtop):
 def test_jtop_reader_falls_back_to_psutil_when_the_service_dies(fake_jtop, caplog):
     reader = open_memory_reader()
     fake_jtop.instances[0].error = ConnectionError("Lost connection with jtop server")
-    with caplog.at_level(logging.WARNING, logger="greeter.throttle"):
+    with caplog.at_level(logging.WARNING, logger="greeter.live.throttle"):
         first = reader.read()
         second = reader.read()
     assert first.total == MemoryReader().read().total  # this machine's RAM, from psutil
@@ -202,7 +202,7 @@ def test_without_the_jtop_service_psutil_is_used(fake_jtop, monkeypatch, caplog)
         raise OSError("The jetson_stats.service is not active")
 
     monkeypatch.setattr(fake_jtop, "start", refuse)
-    with caplog.at_level(logging.WARNING, logger="greeter.throttle"):
+    with caplog.at_level(logging.WARNING, logger="greeter.live.throttle"):
         reader = open_memory_reader()
     assert type(reader) is MemoryReader
     assert "jetson_stats.service is not active" in caplog.text

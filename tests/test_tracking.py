@@ -5,9 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greeter.matching import Gallery, MatchPolicy, match_one
-from greeter.settings import TrackingSettings
-from greeter.tracking import (
+from greeter.live.tracking import (
     MeanMatch,
     Tracker,
     Vote,
@@ -17,6 +15,8 @@ from greeter.tracking import (
     settle,
     vote_weight,
 )
+from greeter.recognition.matching import Gallery, MatchPolicy, match_one
+from greeter.settings import TrackingSettings
 
 SETTINGS = TrackingSettings()
 #: A track policy as the defaults give for a small gallery.

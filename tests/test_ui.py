@@ -15,11 +15,11 @@ import pytest  # noqa: E402
 from conftest import flat_png  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from greeter import screen_text, ui  # noqa: E402
-from greeter.greetings import render  # noqa: E402
-from greeter.people import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH  # noqa: E402
-from greeter.settings import UiSettings  # noqa: E402
-from greeter.ui import (  # noqa: E402
+import greeter.screen.display as ui  # noqa: E402
+import greeter.screen.text as screen_text  # noqa: E402
+from greeter.greetings.schema import render  # noqa: E402
+from greeter.names import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH  # noqa: E402
+from greeter.screen.display import (  # noqa: E402
     BOLD_FONT,
     REGULAR_FONT,
     DisplayError,
@@ -29,6 +29,7 @@ from greeter.ui import (  # noqa: E402
     Style,
     opacity,
 )
+from greeter.settings import UiSettings  # noqa: E402
 
 UI = UiSettings()
 STYLE = Style(
@@ -345,7 +346,7 @@ def test_emoji_are_drawn_in_colour():
 
 def test_without_the_emoji_font_emoji_are_left_out_and_logged(caplog, monkeypatch):
     monkeypatch.setattr(screen_text, "EMOJI_FONTS", ())
-    caplog.set_level(logging.INFO, logger="greeter.ui")
+    caplog.set_level(logging.INFO, logger="greeter.screen.display")
     with Screen(STYLE, (800, 480), headless=True) as screen:
         screen.render(scene(greetings=[ShownGreeting("Welcome back, Zoë 🎉", 2.0)],
                             title="Party 𓀀 time"))
@@ -395,7 +396,7 @@ def test_a_cjk_name_is_drawn_in_the_accent_colour_on_the_greetings_line(name):
 
 def test_without_a_cjk_font_cjk_is_left_out_and_logged(caplog, monkeypatch):
     monkeypatch.setattr(screen_text, "CJK_FONTS", ())
-    caplog.set_level(logging.INFO, logger="greeter.ui")
+    caplog.set_level(logging.INFO, logger="greeter.screen.display")
     with Screen(STYLE, (800, 480), headless=True) as screen:
         screen.render(scene(greetings=[ShownGreeting("Welcome back, 王伟!", 2.0, "王伟")]))
         with_name = pixels(screen)

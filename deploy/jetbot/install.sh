@@ -329,7 +329,7 @@ step_apt() {
         build-essential cmake pkg-config git                # the dlib build
         libopenblas-dev liblapack-dev                        # dlib with BLAS (5x faster embeddings)
         gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good  # gst-launch-1.0, USB cameras
-        espeak-ng                                            # spoken greetings (greeter/voice.py)
+        espeak-ng                                            # spoken greetings (greeter/live/voice.py)
         xinit x11-xserver-utils                              # the kiosk X session: xinit, xset, xhost
         sudo                                                 # admins run /usr/local/bin/greeter as greeter
     )

@@ -16,8 +16,8 @@ import click
 
 from greeter import __version__
 from greeter.errors import GreeterError
+from greeter.people.store import Store
 from greeter.settings import Settings
-from greeter.store import Store
 
 #: The commands, each the object of the same name in the module of the same name.
 COMMANDS = ("calibrate", "console", "demo", "doctor", "enroll", "greetings", "identify",

@@ -8,17 +8,17 @@ import click
 import numpy as np
 
 from greeter.cli import open_store, settings_of
-from greeter.enrolment import analyse_photos
 from greeter.errors import GreeterError
-from greeter.imaging import is_photo_name
-from greeter.matching import Trials, choose_policy, leave_one_out_trials, rates
-from greeter.recognition import resolve_policy, resolve_track_policy
-from greeter.track_calibration import (
+from greeter.people.enrolment import analyse_photos
+from greeter.recognition.calibration import (
     choose_track_policy,
     enrolled_track_trials,
     stranger_track_trials,
     track_rates,
 )
+from greeter.recognition.imaging import is_photo_name
+from greeter.recognition.matching import Trials, choose_policy, leave_one_out_trials, rates
+from greeter.recognition.recogniser import resolve_policy, resolve_track_policy
 
 
 @click.command()
@@ -39,7 +39,8 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
     Still photos (identify): each enrolled photo of a person with two or more photos is matched
     against everybody else (leave one out); each stranger photo against everybody. The live
     robot's track rule: each such person walks past with their other photos, each stranger
-    (a sub-folder's photos, or one photo) too, as simulated tracks (greeter.track_calibration).
+    (a sub-folder's photos, or one photo) too, as simulated tracks
+    (greeter.recognition.calibration).
     For both, the policy that names the most guests correctly within both limits is saved in
     the store and used by identify and run, and the command reports the share of guests the
     robot can expect to greet by name and of strangers it would name. Stranger embeddings are

@@ -2,7 +2,7 @@
 
 import click
 
-from greeter.demo import DEMO_PERSON, run_demo
+from greeter.live.demo import DEMO_PERSON, run_demo
 
 
 @click.command()

@@ -6,7 +6,7 @@ import click
 
 from greeter.cli import settings_of
 from greeter.cli.output import print_json
-from greeter.doctor import FAIL, INFO, OK, WARN, ready, run_checks
+from greeter.live.doctor import FAIL, INFO, OK, WARN, ready, run_checks
 
 _MARKS = {OK: "OK  ", WARN: "WARN", FAIL: "FAIL", INFO: "INFO"}
 

@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_table, problem, stderr_console
-from greeter.enrolment import (
+from greeter.names import escaped
+from greeter.people.enrolment import (
     ENROLLED,
     REJECTED,
     SKIPPED,
@@ -20,7 +21,6 @@ from greeter.enrolment import (
     jobs_for_person,
     jobs_from_folders,
 )
-from greeter.people import escaped
 
 DEFAULT_INBOX = Path("enroll")
 #: Added to the reason of a photo rejected for several faces.

@@ -9,7 +9,7 @@ import click
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table, problem
 from greeter.errors import ConfigError, StoreError
-from greeter.greetings import (
+from greeter.greetings.schema import (
     Greetings,
     dump_greetings,
     greetings_warnings,
@@ -21,7 +21,7 @@ from greeter.greetings import (
     update_greetings,
     with_greeting,
 )
-from greeter.people import check_person_id
+from greeter.names import check_person_id
 
 
 @click.group()
@@ -47,7 +47,7 @@ def check(ctx: click.Context, file: Optional[Path]) -> None:
         ctx.exit(1)
     for warning in greetings_warnings(config, path, _enrolled_names(ctx)):
         problem(f"warning: {path}: {warning}")
-    from greeter.screen_text import undrawable_warnings  # pygame: only for this command
+    from greeter.screen.text import undrawable_warnings  # pygame: only for this command
 
     for warning in undrawable_warnings(screen_texts(config)):
         problem(f"warning: {path}: {warning}")

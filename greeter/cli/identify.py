@@ -9,11 +9,11 @@ import click
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, problem
 from greeter.errors import ConfigError, GreeterError, StoreError
-from greeter.faces import FaceEngine
-from greeter.greetings import Greetings, load_greetings, message_for
-from greeter.imaging import load_rgb
-from greeter.people import escaped
-from greeter.recognition import IdentifiedFace, Recogniser
+from greeter.greetings.schema import Greetings, load_greetings, message_for
+from greeter.names import escaped
+from greeter.recognition.faces import FaceEngine
+from greeter.recognition.imaging import load_rgb
+from greeter.recognition.recogniser import IdentifiedFace, Recogniser
 
 
 @click.command()

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from greeter.people import escaped
+from greeter.names import escaped
 
 
 def stdout_console() -> Console:

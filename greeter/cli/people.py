@@ -5,23 +5,23 @@ from pathlib import Path
 
 import click
 
-from greeter.bundle import (
+from greeter.cli import open_store, settings_of
+from greeter.cli.output import print_json, print_table, problem
+from greeter.errors import ConfigError, StoreError
+from greeter.greetings.schema import rename_greeting
+from greeter.names import check_name, escaped
+from greeter.people.bundle import (
     bundle_content,
     bundle_from_bytes,
     export_bundle,
     import_bundle,
     read_bundle,
 )
-from greeter.cli import open_store, settings_of
-from greeter.cli.output import print_json, print_table, problem
-from greeter.console.hints import quality_hint
-from greeter.enrolment import face_advice
-from greeter.erasure import erase_person
-from greeter.errors import ConfigError, StoreError
-from greeter.faces import MODEL_ID
-from greeter.greetings import rename_greeting
-from greeter.people import check_name, escaped
-from greeter.store import ADDED, REPLACED, SKIPPED, StoreDamaged
+from greeter.people.enrolment import face_advice
+from greeter.people.erasure import erase_person
+from greeter.people.hints import quality_hint
+from greeter.people.store import ADDED, REPLACED, SKIPPED, StoreDamaged
+from greeter.recognition.faces import MODEL_ID
 
 
 @click.group()

@@ -44,7 +44,7 @@ def run(ctx: click.Context, source: str, realtime: bool, window: Optional[Tuple[
     SIGTERM quits; in a --window, Esc and q too (fullscreen ignores keys: a stray key must not
     end the kiosk). A video file or image folder ends the run at its end.
     """
-    from greeter.app import Greeter, RunOptions
+    from greeter.live.robot import Greeter, RunOptions
 
     options = RunOptions(source=source, realtime=realtime, window=window, headless=headless,
                          events_out=events_out, screenshot_dir=screenshot_dir, speak=speak)

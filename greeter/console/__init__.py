@@ -2,8 +2,9 @@
 edit greetings, carry bundles and watch the robot, served by ``greeter console``.
 
 It is a thin shell over the same library as the CLI: enrolment, the store, bundles and the
-greetings file are changed only through `greeter.enrolment`, `greeter.store`, `greeter.bundle`
-and `greeter.greetings`. Pages are rendered on the server and work without JavaScript;
+greetings file are changed only through `greeter.people.enrolment`, `greeter.people.store`,
+`greeter.people.bundle`
+and `greeter.greetings.schema`. Pages are rendered on the server and work without JavaScript;
 `greeter.console.api` offers the same operations as JSON for registration systems.
 
 * `greeter.console.app`: the Starlette application, its security headers and error pages;

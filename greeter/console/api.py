@@ -15,12 +15,12 @@ import logging
 from starlette.responses import JSONResponse, Response
 
 from greeter.console.app import Console, api, in_thread
-from greeter.console.hints import quality_hint
 from greeter.console.uploads import MULTIPART, media_type, read_form
-from greeter.enrolment import ENROLLED, REJECTED
-from greeter.erasure import erase_person
-from greeter.status import read_status, status_path
-from greeter.store import check_person_id
+from greeter.live.status import read_status, status_path
+from greeter.people.enrolment import ENROLLED, REJECTED
+from greeter.people.erasure import erase_person
+from greeter.people.hints import quality_hint
+from greeter.people.store import check_person_id
 
 log = logging.getLogger(__name__)
 

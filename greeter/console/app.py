@@ -30,12 +30,12 @@ from starlette.staticfiles import StaticFiles
 
 from greeter.console.auth import Credentials, Session, Sessions, SignInThrottle, csrf_matches
 from greeter.console.uploads import BadForm, Form, Limits, TooLarge, Upload, read_form
-from greeter.enrolment import Enroller, PhotoJob, PhotoOutcome
 from greeter.errors import GreeterError, StoreError
-from greeter.faces import FaceEngine
-from greeter.people import NAME_MAX_LENGTH, check_name
+from greeter.names import NAME_MAX_LENGTH, check_name
+from greeter.people.enrolment import Enroller, PhotoJob, PhotoOutcome
+from greeter.people.store import Store, check_person_id
+from greeter.recognition.faces import FaceEngine
 from greeter.settings import Settings
-from greeter.store import Store, check_person_id
 
 log = logging.getLogger(__name__)
 

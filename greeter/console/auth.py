@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Union
 
 from greeter.atomicfile import replace_file
 from greeter.errors import GreeterError
-from greeter.store import now_iso
+from greeter.people.store import now_iso
 
 PASSWORD_FILE = "console-password.json"
 TOKENS_FILE = "console-tokens.json"

@@ -16,7 +16,6 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from greeter.bundle import bundle_content, bundle_from_bytes
 from greeter.console.app import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -25,14 +24,9 @@ from greeter.console.app import (
     page,
 )
 from greeter.console.auth import SESSION_MAX_AGE
-from greeter.console.hints import photo_verdict, quality_hint
 from greeter.console.uploads import BadForm, TooLarge, read_form
-from greeter.door import ask, pending, result_for
-from greeter.enrolment import ENROLLED, REJECTED, SKIPPED
-from greeter.erasure import erase_person
 from greeter.errors import ConfigError, GreeterError, StoreError
-from greeter.faces import MODEL_ID
-from greeter.greetings import (
+from greeter.greetings.schema import (
     Greetings,
     load_greetings,
     message_for,
@@ -43,9 +37,15 @@ from greeter.greetings import (
     screen_texts,
     update_greetings,
 )
-from greeter.people import check_name, name_from_id
-from greeter.status import read_status, status_path
-from greeter.store import ADDED, REPLACED, check_person_id
+from greeter.live.status import read_status, status_path
+from greeter.names import check_name, name_from_id
+from greeter.people.bundle import bundle_content, bundle_from_bytes
+from greeter.people.door import ask, pending, result_for
+from greeter.people.enrolment import ENROLLED, REJECTED, SKIPPED
+from greeter.people.erasure import erase_person
+from greeter.people.hints import photo_verdict, quality_hint
+from greeter.people.store import ADDED, REPLACED, check_person_id
+from greeter.recognition.faces import MODEL_ID
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ async def enrol(console, request, session, form) -> Response:
     return console.render("enrol.html", request, session, **values)
 
 
-# -- enrolment at the door (the robot's camera; see greeter.door) ---------------------------
+# -- enrolment at the door (the robot's camera; see greeter.people.door) ---------------------------
 
 
 def _door_name(console: Console, person_id: str, name: str) -> str:
@@ -354,7 +354,7 @@ def _screen_warnings(greetings: Optional[Greetings], person_id: Optional[str] = 
     try:
         with _FONTS_LOCK:
             # pygame and the fonts: 11 MB of the console's memory, only once greetings are shown
-            from greeter.screen_text import undrawable_warnings
+            from greeter.screen.text import undrawable_warnings
 
             return undrawable_warnings(texts)
     except Exception:

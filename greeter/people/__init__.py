@@ -1,0 +1,13 @@
+"""People: everything the robot knows about enrolled guests, and nothing about strangers.
+
+Owns: the store (`store`: SQLite, embeddings and names, never pixels; readable by its owner
+only), enrolment from photos with its checks (`enrolment`) and the hints that explain a
+refusal (`hints`), bundles that carry people between robots (`bundle`), erasing a person
+everywhere (`erasure`), and enrolling at the door (`door`: the console's request folder and
+the choice of the frames the robot collects).
+
+Exports: `store.Store`, `enrolment.enrol_paths`/`enrol_bytes`, `bundle.export_bundle`/
+`import_bundle`, `erasure.erase_person`, `door.ask`/`DoorCollection`.
+
+May import: ground, recognition, screen, greetings
+"""

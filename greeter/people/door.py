@@ -1,0 +1,407 @@
+"""Enrol at the door: the console asks the running robot to enrol the person in front of it.
+
+**The channel** is a private folder beside the store, ``door-requests/`` (``0700``, created by
+whichever side comes first; the console and the robot run as the same user and share the
+store's folder). No port is opened: the file system's permissions are the authentication.
+
+* The console writes ``<person>.request.json`` atomically (`ask`): person id, name, request
+  time. A new request for a person replaces their previous request and result.
+* The robot looks once a second (`DoorInbox.take`: one ``stat`` of the folder; the folder is
+  listed only when its modification time changed). It takes the oldest request by deleting
+  it; one older than `DoorRules.expire_after_seconds` (nobody was at the door to see it
+  through) is answered "expired" instead.
+* The robot answers with ``<person>.result.json`` (`DoorResult`): how many frames were
+  enrolled, or the reason none was. The console shows it on the request's page.
+
+**The collection** (`DoorCollection`): for `DoorRules.seconds` of the camera's time the robot
+keeps, from each frame it detects faces in anyway, the single largest face, unless another
+face is nearly as large (two people in front of the camera: which one registered?). Each kept
+face is aligned and measured (size, sharpness) on a worker thread of its own, off the drawing
+path; at the end the `DoorRules.best` sharpest distinct frames that pass enrolment's quality
+rule (`greeter.people.enrolment.face_problem`, the one ``greeter enroll`` applies) are embedded,
+also on that thread, checked like an enrolled photo against who is enrolled
+(`greeter.people.enrolment.identity_problem`: not the face of somebody enrolled under another id,
+not unlike the person's own photos; all or none), and written through the store's own write
+(`Store.add_embedding`, with its integrity checks). A frame's ``photo_sha256`` is the SHA-256
+of its pixels. No frame, chip or image is ever written anywhere: the face chips live in memory
+for the few seconds of the collection. Measured on the development machine (640x360 clip):
+measuring one frame's face costs ~6 ms and embedding the 3 chosen ones ~140 ms, both on the
+worker; on 2 cores the worker competes with detection, so the frame rate dips for those
+moments, the stall this design accepts.
+"""
+
+import hashlib
+import logging
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, List, Literal, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from greeter.atomicfile import private_folder, replace_file
+from greeter.errors import GreeterError
+from greeter.names import check_name, check_person_id
+from greeter.people.enrolment import (
+    BLURRED,
+    FACE_PROBLEMS,
+    TOO_SMALL,
+    TURNED,
+    face_problem,
+    identity_problem,
+)
+from greeter.people.store import Store
+from greeter.recognition.faces import Box, FaceEngine, box_size, sharpness
+from greeter.settings import EnrolmentSettings
+
+log = logging.getLogger(__name__)
+
+#: The folder of requests and results, beside the store.
+FOLDER_NAME = "door-requests"
+REQUEST_SUFFIX = ".request.json"
+RESULT_SUFFIX = ".result.json"
+#: The robot lists the folder at least this often, whatever its modification time says.
+RELIST_SECONDS = 10.0
+
+#: Why a request enrolled nothing.
+NOBODY = "nobody in view"
+SEVERAL = "several faces"
+EXPIRED = "expired"
+TIMED_OUT = "timed out"
+FAILED = "failed"
+STORE = "store problem"
+#: The face looks like somebody else enrolled, or unlike the person's enrolled photos
+#: (`greeter.people.enrolment.identity_problem`).
+IDENTITY = "identity"
+Reason = Literal["nobody in view", "several faces", "too small", "blurred", "turned away",
+                 "expired", "timed out", "store problem", "identity", "failed"]
+
+
+@dataclass(frozen=True)
+class DoorRules:
+    """How the robot serves a request. 3 s at the door's ~10 detections a second gives ~30
+    frames to choose from; 3 enrolled frames is what a good enrolment from photos has."""
+
+    seconds: float = 3.0
+    #: A collection whose frames stopped coming (camera lost) ends this long after its
+    #: `seconds`, by the wall clock.
+    grace_seconds: float = 10.0
+    best: int = 3
+    expire_after_seconds: float = 60.0
+    #: A second face at least this fraction of the largest one's side makes the frame
+    #: ambiguous.
+    similar_size: float = 0.8
+
+
+class DoorRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["greeter-door-request"] = "greeter-door-request"
+    version: Literal[1] = 1
+    person: str
+    name: str
+    requested: datetime
+
+
+class DoorResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["greeter-door-result"] = "greeter-door-result"
+    version: Literal[1] = 1
+    person: str
+    name: str
+    requested: datetime
+    finished: datetime
+    enrolled: int
+    reason: Optional[Reason] = None
+    #: One line for staff: what was enrolled, or what went wrong and what to do.
+    message: str
+
+
+def door_folder(store_path: Union[str, Path]) -> Path:
+    """The request folder of the robot using the store `store_path`."""
+    return Path(store_path).parent / FOLDER_NAME
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- the console's side ---------------------------------------------------------------------
+
+
+def ask(store_path: Union[str, Path], person_id: str, name: str,
+        now: Optional[datetime] = None) -> DoorRequest:
+    """Ask the robot to enrol the person in front of its camera as `person_id`."""
+    person_id = check_person_id(person_id)
+    request = DoorRequest(person=person_id, name=check_name(name, person_id),
+                          requested=now or _utc_now())
+    folder = private_folder(door_folder(store_path))
+    _remove(folder / f"{person_id}{RESULT_SUFFIX}")
+    replace_file(folder / f"{person_id}{REQUEST_SUFFIX}",
+                 request.model_dump_json().encode("utf-8"), mode=0o600)
+    return request
+
+
+def pending(store_path: Union[str, Path], person_id: str) -> Optional[DoorRequest]:
+    """The request for `person_id` the robot has not taken yet."""
+    return _read(door_folder(store_path) / f"{person_id}{REQUEST_SUFFIX}", DoorRequest)
+
+
+def result_for(store_path: Union[str, Path], person_id: str) -> Optional[DoorResult]:
+    """The robot's answer to the last request for `person_id`."""
+    return _read(door_folder(store_path) / f"{person_id}{RESULT_SUFFIX}", DoorResult)
+
+
+def forget(store_path: Union[str, Path], person_id: str) -> int:
+    """Delete the request and the result of `person_id` (they hold their name): part of
+    erasing a person. Returns how many files there were."""
+    folder = door_folder(store_path)
+    forgotten = 0
+    for suffix in (REQUEST_SUFFIX, RESULT_SUFFIX):
+        with suppress(FileNotFoundError):
+            (folder / f"{person_id}{suffix}").unlink()
+            forgotten += 1
+    return forgotten
+
+
+def _read(path: Path, model):
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise GreeterError(f"{path}: cannot be read ({error.strerror})") from None
+    except ValidationError:
+        raise GreeterError(f"{path}: not a greeter door file; delete it") from None
+
+
+def _remove(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        path.unlink()
+
+
+# -- the robot's side -----------------------------------------------------------------------
+
+
+def write_result(store_path: Union[str, Path], result: DoorResult) -> None:
+    folder = private_folder(door_folder(store_path))
+    replace_file(folder / f"{result.person}{RESULT_SUFFIX}",
+                 result.model_dump_json().encode("utf-8"), mode=0o600)
+
+
+def _result(request: DoorRequest, enrolled: int, reason: Optional[str],
+            message: str) -> DoorResult:
+    return DoorResult(person=request.person, name=request.name, requested=request.requested,
+                      finished=_utc_now(), enrolled=enrolled, reason=reason, message=message)
+
+
+class DoorInbox:
+    """The robot's end of the channel: takes requests, answers expired ones."""
+
+    def __init__(self, store_path: Union[str, Path], rules: DoorRules,
+                 clock: Callable[[], float] = time.monotonic):
+        self.store_path = Path(store_path)
+        self.folder = door_folder(store_path)
+        self.rules = rules
+        self._clock = clock
+        self._seen_mtime: Optional[int] = None
+        self._listed_at = float("-inf")
+
+    def take(self, now: Optional[datetime] = None) -> Optional[DoorRequest]:
+        """The oldest waiting request, removed from the folder; None when there is none.
+
+        The folder is listed only when its modification time changed since it was last
+        found empty, or `RELIST_SECONDS` ago (a change in the same clock tick as the last
+        listing leaves the time as it was)."""
+        try:
+            mtime = os.stat(self.folder).st_mtime_ns
+        except FileNotFoundError:
+            return None
+        if mtime == self._seen_mtime and self._clock() - self._listed_at < RELIST_SECONDS:
+            return None
+        self._listed_at = self._clock()
+        waiting = []
+        for path in self.folder.glob(f"*{REQUEST_SUFFIX}"):
+            try:
+                request = _read(path, DoorRequest)
+            except GreeterError as error:
+                log.error("%s", error)
+                _remove(path)
+                continue
+            if request is not None:
+                waiting.append((_aware(request.requested), str(path), request))
+        waiting.sort(key=lambda entry: entry[:2])
+        now = now or _utc_now()
+        for requested, path, request in waiting:
+            _remove(Path(path))
+            if (now - requested).total_seconds() > self.rules.expire_after_seconds:
+                write_result(self.store_path, _result(
+                    request, 0, EXPIRED, f"the robot did not take the request within "
+                    f"{self.rules.expire_after_seconds:g} s (is it running?): ask again"))
+                continue
+            self._seen_mtime = None  # others may be waiting
+            return request
+        self._seen_mtime = os.stat(self.folder).st_mtime_ns
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def largest_face(boxes: Sequence[Box], similar_size: float) -> Tuple[Optional[Box], str]:
+    """The one face to take from a frame, or None and why (`NOBODY`, `SEVERAL`)."""
+    if not boxes:
+        return None, NOBODY
+    ordered = sorted(boxes, key=box_size, reverse=True)
+    if len(ordered) > 1 and box_size(ordered[1]) >= similar_size * box_size(ordered[0]):
+        return None, SEVERAL
+    return ordered[0], ""
+
+
+@dataclass
+class Candidate:
+    """One frame's face, measured: never written anywhere."""
+
+    size: int
+    sharpness: float
+    chip: np.ndarray = field(repr=False)
+    digest: str
+    #: `greeter.recognition.faces.head_turn`
+    turn: float = 0.0
+
+
+def choose(candidates: Sequence[Candidate], enrolment: EnrolmentSettings,
+           best: int) -> Tuple[List[Candidate], Optional[str]]:
+    """The `best` sharpest distinct frames passing enrolment's rule, or none and the reason
+    the best of them failed (the first of `FACE_PROBLEMS` any of them has: too small before
+    blurred, as coming closer fixes both; then turned away)."""
+    good, seen = [], set()
+    for candidate in sorted(candidates, key=lambda c: c.sharpness, reverse=True):
+        if candidate.digest in seen:
+            continue
+        seen.add(candidate.digest)
+        if face_problem(candidate.size, candidate.sharpness, enrolment, candidate.turn) is None:
+            good.append(candidate)
+    if good:
+        return good[:best], None
+    problems = {face_problem(c.size, c.sharpness, enrolment, c.turn) for c in candidates}
+    return [], next(problem for problem in FACE_PROBLEMS if problem in problems)
+
+
+class DoorCollection:
+    """One request being served by the robot. `offer` and `due` run on the robot's loop and
+    cost it almost nothing; the faces are measured, embedded and stored on `worker`."""
+
+    def __init__(self, request: DoorRequest, rules: DoorRules, enrolment: EnrolmentSettings,
+                 store_path: Path, worker: ThreadPoolExecutor, engine: FaceEngine,
+                 clock: Callable[[], float] = time.monotonic):
+        self.request = request
+        #: The time of the first frame after the request (the camera's clock, or the video's).
+        self.started: Optional[float] = None
+        self._clock = clock
+        self._taken_at = clock()
+        self.rules = rules
+        self._enrolment = enrolment
+        self._store_path = store_path
+        self._worker = worker
+        self._engine = engine
+        self._candidates: List[Candidate] = []
+        self._seen_faces = 0
+        self._several = 0
+
+    def due(self, t: float) -> bool:
+        """True once the frame at time `t` is `DoorRules.seconds` after the first one."""
+        if self.started is None:
+            self.started = t
+        return t - self.started >= self.rules.seconds
+
+    def timed_out(self) -> bool:
+        """True when frames stopped coming: the collection must end without them."""
+        return self._clock() - self._taken_at >= self.rules.seconds + self.rules.grace_seconds
+
+    def offer(self, rgb: np.ndarray, boxes: Sequence[Box]) -> None:
+        """A frame the robot detected faces in (`boxes`, maybe none)."""
+        box, why = largest_face(boxes, self.rules.similar_size)
+        if why == SEVERAL:
+            self._several += 1
+        if box is not None:
+            self._seen_faces += 1
+            self._worker.submit(self._measure, rgb, box)
+
+    def _measure(self, rgb: np.ndarray, box: Box) -> None:
+        (chip,), (turn,) = self._engine.chips_and_turns(rgb, [box])
+        self._candidates.append(Candidate(box_size(box), sharpness(chip), chip,
+                                          hashlib.sha256(rgb.tobytes()).hexdigest(), turn))
+
+    def finish(self) -> "Future[DoorResult]":
+        """Enrol the best frames and write the result (on the worker, after every face
+        offered so far has been measured)."""
+        return self._worker.submit(self._finish)
+
+    def _finish(self) -> DoorResult:
+        try:
+            result = self._outcome()
+        except Exception as error:  # the console must get an answer whatever went wrong
+            log.exception("door enrolment of %s failed", self.request.person)
+            result = _result(self.request, 0, FAILED, f"the robot could not enrol the frames "
+                             f"({type(error).__name__}; details in its log): ask again")
+        write_result(self._store_path, result)
+        log.info("door enrolment of %s: %s", result.person, result.message)
+        return result
+
+    def _outcome(self) -> DoorResult:
+        request, enrolment = self.request, self._enrolment
+        if not self._candidates:
+            if self.started is None:
+                return _result(request, 0, TIMED_OUT, "the camera gave no frames: check it "
+                               "on the Status page and ask again")
+            if self._several:
+                return _result(request, 0, SEVERAL, "several people were in front of the "
+                               "camera: ask again with only the guest in view")
+            return _result(request, 0, NOBODY, f"nobody was in front of the camera for "
+                           f"{self.rules.seconds:g} s: ask again with the guest facing it")
+        chosen, problem = choose(self._candidates, enrolment, self.rules.best)
+        if problem == TOO_SMALL:
+            largest = max(c.size for c in self._candidates)
+            return _result(request, 0, TOO_SMALL, f"the face was at most {largest} px, smaller "
+                           f"than the minimum of {enrolment.min_face_size} px: ask again with "
+                           f"the guest closer to the camera")
+        if problem == BLURRED:
+            sharpest = max(c.sharpness for c in self._candidates)
+            return _result(request, 0, BLURRED, f"the face was blurred (sharpness at best "
+                           f"{sharpest:.1f}, minimum {enrolment.min_sharpness:g}): ask again "
+                           f"with the guest standing still in good light")
+        if problem == TURNED:
+            frontal = min(c.turn for c in self._candidates)
+            return _result(request, 0, TURNED, f"the face was turned away (head turn at best "
+                           f"{frontal:.2f}, at most {enrolment.max_turn:g}): ask again with "
+                           f"the guest looking straight at the camera")
+        embeddings = self._engine.embed_chips([c.chip for c in chosen], enrolment.jitter)
+        stamp = request.requested.strftime("%Y%m%d-%H%M%S")
+        stored = 0
+        try:
+            with Store(self._store_path) as store:
+                gallery = store.gallery()
+                for embedding in embeddings:
+                    problem = identity_problem(embedding, request.person, gallery, enrolment)
+                    if problem:
+                        return _result(request, 0, IDENTITY, f"the face {problem}")
+                for candidate, embedding in zip(chosen, embeddings):
+                    store.add_embedding(request.person, request.name, embedding,
+                                        candidate.digest, f"door-{stamp}-{stored + 1}",
+                                        candidate.size, candidate.sharpness)
+                    stored += 1
+        except GreeterError as error:
+            return _result(request, stored, STORE, f"{error} ({stored} frames enrolled)")
+        finally:
+            self._candidates.clear()  # the chips go now, not with the collection
+        sizes = ", ".join(str(c.size) for c in chosen)
+        return _result(request, len(chosen), None, f"enrolled {len(chosen)} frames from the "
+                       f"robot's camera (face {sizes} px)")

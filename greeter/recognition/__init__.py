@@ -1,0 +1,13 @@
+"""The recognition core: who is in a picture, and how sure we are.
+
+Owns: loading a photo (`imaging`: EXIF orientation, HEIC/AVIF, bounded memory), the face
+models (`faces`: HOG detection, 5-point alignment, the ResNet embedding; the only dlib
+importer), matching an embedding against a gallery (`matching`: pure numpy), the track rule
+that turns a live track's votes into an identity (`votes`, pure), its calibration
+(`calibration`) and `recogniser.Recogniser`, which puts them together for a photo or a frame.
+
+Exports: `imaging.load_rgb`, `faces.FaceEngine`, `matching.Gallery`/`match_faces`,
+`votes.Vote`/`settle`, `recogniser.Recogniser`.
+
+May import: ground
+"""
