@@ -214,7 +214,7 @@ def main(argv=None) -> int:
 
     print(f"{args.hours:g} h of event in {wall / 60:.1f} min of wall time: {summary.frames} "
           f"frames, {summary.detections} detections, {summary.embeddings} embeddings, "
-          f"{summary.greeted} greetings ({sum(g['person'] is not None for g in summary.greetings)}"
+          f"{summary.greeted} greetings ({sum(g.person is not None for g in summary.greetings)}"
           f" by name among the last {len(summary.greetings)})")
     print(f"\n{'':22} {'own MB':>8} {'Python blocks':>14}")
     for label, rss, blocks in probe.points:

@@ -22,7 +22,6 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from greeter.live.tracking import vote_weight
 from greeter.recognition.calibration import (
     TrackTrial,
     choose_track_policy,
@@ -33,6 +32,7 @@ from greeter.recognition.calibration import (
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.imaging import load_rgb
 from greeter.recognition.matching import Gallery, accepts, default_policy, default_track_policy
+from greeter.recognition.votes import vote_weight
 from greeter.settings import TrackingSettings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -216,7 +216,7 @@ class MatchingSettings(StrictModel):
     track_threshold: Optional[float] = Field(
         None, gt=0, le=2,
         description="Largest distance at which the live robot names a track from the average of "
-        "its embeddings (greeter.live.tracking).",
+        "its embeddings (greeter.recognition.votes).",
     )
     track_ratio: Optional[float] = Field(
         None, gt=0, le=1, description="The ratio test for a track's average embedding."
@@ -224,7 +224,8 @@ class MatchingSettings(StrictModel):
 
 
 class TrackingSettings(StrictModel):
-    """Following faces between detections and settling who each one is (greeter.live.tracking)."""
+    """Following faces between detections and settling who each one is (greeter.live.tracking,
+    greeter.recognition.votes)."""
 
     min_iou: float = Field(
         0.3,
@@ -266,8 +267,8 @@ class TrackingSettings(StrictModel):
     person_votes: int = Field(
         2,
         ge=2,
-        description="Votes backing the same person (greeter.live.tracking) before a track is named "
-        "that person. At least 2, so that one frame can never put a name on a face.",
+        description="Votes backing the same person (greeter.recognition.votes) before a track "
+        "is named that person. At least 2, so that one frame can never put a name on a face.",
     )
     frame_margin: float = Field(
         0.08,

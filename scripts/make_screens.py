@@ -13,11 +13,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from greeter.greetings.read import load_greetings
 from greeter.live.demo import skimage_photo
-from greeter.greetings.schema import load_greetings
 from greeter.recognition.imaging import load_rgb
-from greeter.settings import UiSettings
 from greeter.screen.display import Scene, Screen, ShownGreeting, Style
+from greeter.settings import UiSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 

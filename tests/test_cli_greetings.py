@@ -18,7 +18,7 @@ import greeter.cli.greetings as greetings_cli
 import greeter.cli.identify as identify_cli
 import greeter.screen.text as screen_text
 from greeter.cli import main
-from greeter.greetings.schema import load_greetings
+from greeter.greetings.read import load_greetings
 from greeter.people.store import Store
 from greeter.recognition.recogniser import IdentifiedFace
 

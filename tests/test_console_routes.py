@@ -20,10 +20,10 @@ from console_helpers import (
 
 import greeter.screen.text as screen_text
 from greeter.cli import main
-from greeter.console import app as console_app
+from greeter.console import routing as console_routing
 from greeter.console.auth import Credentials
-from greeter.greetings.schema import load_greetings
-from greeter.live.status import Greeted, RobotStatus, read_status, status_path, write_status
+from greeter.greetings.read import load_greetings
+from greeter.live.status import RecentGreeting, RobotStatus, read_status, status_path, write_status
 from greeter.people.bundle import bundle_document
 from greeter.people.store import PersonRecord, Store
 from greeter.recognition.faces import MODEL_ID
@@ -345,7 +345,7 @@ def test_a_damaged_bundle_is_refused_with_the_clis_reason(console):
 def _status(written: datetime) -> RobotStatus:
     return RobotStatus(written=written, pid=42, fps=24.5, detection_rate=9.8,
                        memory_level="pressure", camera="ok",
-                       greeted=[Greeted(time=written, person="alex-m", name="Alex Müller")])
+                       greeted=[RecentGreeting(time=written, person="alex-m", name="Alex Müller")])
 
 
 def test_status_page_and_api_read_the_robots_file(console):
@@ -446,7 +446,7 @@ class NoAnalysis:
 def test_a_bad_name_is_a_400_of_the_form_and_no_photo_is_analysed(console, monkeypatch, name,
                                                                    problem):
     client, csrf, settings = console
-    monkeypatch.setattr(console_app, "FaceEngine", NoAnalysis)
+    monkeypatch.setattr(console_routing, "FaceEngine", NoAnalysis)
     photo = ("lin-manuel.png", b"the bytes of a photo", "image/png")
     api = client.post("/api/people/lin-manuel/photos", headers=api_headers(settings),
                       data={"name": name}, files={"photo": photo})

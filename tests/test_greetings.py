@@ -15,25 +15,23 @@ from conftest import flat_png
 from PIL import Image
 
 from greeter.errors import ConfigError
-from greeter.greetings.schema import (
-    MAX_GREETINGS_BYTES,
-    Greetings,
-    GreetingsWatcher,
-    PersonGreeting,
+from greeter.greetings.edit import (
     dump_greetings,
-    first_name_of,
-    greetings_warnings,
-    load_greetings,
-    message_for,
-    parse_greetings,
     remove_greeting,
-    render,
     save_greetings,
-    screen_texts,
-    time_of_day,
     update_greetings,
     with_greeting,
 )
+from greeter.greetings.read import (
+    MAX_GREETINGS_BYTES,
+    greetings_warnings,
+    load_greetings,
+    parse_greetings,
+    screen_texts,
+)
+from greeter.greetings.render import first_name_of, message_for, render, time_of_day
+from greeter.greetings.schema import Greetings, PersonGreeting
+from greeter.greetings.watch import GreetingsWatcher
 
 REAL_FDOPEN = os.fdopen
 SHIPPED = Path(__file__).resolve().parent.parent / "config" / "greetings.json"

@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from greeter.errors import ConfigError
-from greeter.greetings.schema import Greetings, load_greetings, message_for, render, save_greetings
+from greeter.greetings.edit import save_greetings
+from greeter.greetings.read import load_greetings
+from greeter.greetings.render import message_for, render
+from greeter.greetings.schema import Greetings
 
 NOW = datetime(2024, 5, 17, 14, 0)
 

@@ -18,7 +18,8 @@ from console_helpers import PASSWORD, signed_in_csrf
 from PIL import Image
 
 from greeter.live.camera import Frame, FrameSource, LatestFrameReader, open_source
-from greeter.live.robot import Greeter, RunOptions, hex_to_rgb, pixelate
+from greeter.live.pictures import hex_to_rgb, pixelate
+from greeter.live.robot import Greeter, RunOptions
 from greeter.live.status import read_status, status_path
 from greeter.people.door import NOBODY, DoorRules, ask, door_folder, result_for
 from greeter.people.enrolment import Enroller, jobs_for_person
@@ -189,7 +190,7 @@ def test_a_person_enrolled_while_the_robot_runs_is_recognised(samples, tmp_path)
     gate.set()
     runner.join(timeout=300)
     assert not runner.is_alive()
-    assert [g["person"] for g in greeter.summary.greetings if g["person"]] == [LIN]
+    assert [g.person for g in greeter.summary.greetings if g.person] == [LIN]
 
 
 def test_a_person_erased_while_the_robot_runs_leaves_its_events_and_screenshots(samples,
@@ -243,7 +244,7 @@ def test_a_person_erased_while_the_robot_was_off_is_erased_at_its_start(clip_run
     erase_lin(store, greetings)
     settings = Settings.load(environ={}, store=store, greetings=greetings)
     Greeter(settings, RunOptions(headless=True, events_out=events_file, screenshot_dir=folder),
-            reader=LatestFrameReader(lambda: FlakyCamera(0), reconnect=False))._close()
+            reader=LatestFrameReader(lambda: FlakyCamera(0), reconnect=False)).close()
     left = [json.loads(line) for line in events_file.read_text().splitlines()]
     assert left == [event for event in events if event["person"] is None]
     assert sorted(path.name for path in folder.iterdir()) == sorted(
@@ -374,14 +375,14 @@ def test_a_store_fixed_while_the_robot_runs_is_used_again(samples, tmp_path, cap
     shutil.copy(good, store)
     damage(store)
     settings = Settings.load(environ={}, store=store, greetings=REPO / "config/greetings.json")
-    with caplog.at_level(logging.INFO, logger="greeter.live.robot"):
+    with caplog.at_level(logging.INFO, logger="greeter.live.gallery_reload"):
         greeter, gate, runner = run_held_at_frame_60(settings, samples)
         os.replace(good, store)
         time.sleep(1.5)
         gate.set()
         runner.join(timeout=300)
     assert not runner.is_alive()
-    assert [g["person"] for g in greeter.summary.greetings if g["person"]] == [LIN]
+    assert [g.person for g in greeter.summary.greetings if g.person] == [LIN]
     messages = [record.getMessage() for record in caplog.records]
     assert sum("as a stranger" in message for message in messages) == 1
     assert f"{store}: readable again, 1 people enrolled" in messages
@@ -409,7 +410,7 @@ def test_failing_outputs_do_not_change_the_greetings(clip_run, samples, tmp_path
         greeter = Greeter(settings, options,
                           reader=LatestFrameReader(lambda: source, reconnect=False))
         summary = greeter.run()
-    assert [(g["frame"], g["person"]) for g in summary.greetings] == [
+    assert [(g.frame, g.person) for g in summary.greetings] == [
         (g["frame"], g["person"]) for g in expected]
     greeted = summary.greeted
     assert greeted == len(expected)
@@ -488,7 +489,7 @@ def test_a_door_request_enrols_the_guest_in_view_from_the_video(samples, tmp_pat
     Store(store).close()
     greeter, runner, gate, scenes = start_gated(samples, store, 100)
     ask(store, "lin-manuel", "Lin-Manuel Miranda")
-    wait_for(lambda: greeter.door is not None)  # taken at the next once-a-second look
+    wait_for(lambda: greeter.door.collecting)  # taken at the next once-a-second look
     gate.set()
     runner.join(timeout=300)
     assert not runner.is_alive()
@@ -509,7 +510,7 @@ def test_a_door_request_enrols_the_guest_in_view_from_the_video(samples, tmp_pat
     again = Greeter(settings, RunOptions(headless=True), reader=LatestFrameReader(
         lambda: open_source(str(samples / "short_hamilton_clip.mp4")), reconnect=False))
     summary = again.run()
-    assert [g["person"] for g in summary.greetings if g["person"]] == ["lin-manuel"]
+    assert [g.person for g in summary.greetings if g.person] == ["lin-manuel"]
 
 
 def test_a_door_request_with_nobody_in_view_says_so(samples, tmp_path):
@@ -517,7 +518,7 @@ def test_a_door_request_with_nobody_in_view_says_so(samples, tmp_path):
     store = tmp_path / "greeter.sqlite3"
     greeter, runner, gate, _ = start_gated(samples, store, 1, seconds=2.0)
     ask(store, "lin-manuel", "Lin-Manuel Miranda")
-    wait_for(lambda: greeter.door is not None)
+    wait_for(lambda: greeter.door.collecting)
     gate.set()
     wait_for(lambda: result_for(store, "lin-manuel") is not None, 120)
     greeter.stop()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from greeter.live.camera import Frame
-from greeter.live.outputs import EventsFile, Greeted, Outputs, Screenshots, Voice
+from greeter.live.outputs import EventsFile, GreetingEvent, Outputs, Screenshots, Voice
 from greeter.live.voice import Speaker, VoiceError
 from greeter.screen.display import Screen, Style
 
@@ -25,10 +25,11 @@ STYLE = Style(greeting_seconds=4.0, fade_in_seconds=0.3, fade_out_seconds=0.5,
               camera_inset_width=0.3)
 
 
-def greeted(index: int, person=None, message="Welcome Stranger!", language="en") -> Greeted:
-    event = {"t": index / 10, "frame": index, "person": person, "name": None,
-             "message": message, "distance": None}
-    return Greeted(event, language, Frame(np.zeros((48, 64, 3), np.uint8), index, index / 10))
+def greeted(index: int, person=None, message="Welcome Stranger!", language="en"):
+    """A greeting event and its frame, as `Outputs.greeted` takes them."""
+    event = GreetingEvent(t=index / 10, frame=index, person=person, name=None, message=message,
+                          distance=None, language=language)
+    return event, Frame(np.zeros((48, 64, 3), np.uint8), index, index / 10)
 
 
 @pytest.fixture
@@ -71,8 +72,8 @@ def fill(folder: Path) -> Path:
 def test_events_are_appended_as_json_lines_in_a_private_file(tmp_path, no_umask):
     path = tmp_path / "events.jsonl"
     outputs = Outputs([EventsFile(path)])
-    outputs.greeted(greeted(1))
-    outputs.greeted(greeted(2, "alex-m", "Welcome back, Alex!"))
+    outputs.greeted(*greeted(1))
+    outputs.greeted(*greeted(2, "alex-m", "Welcome back, Alex!"))
     outputs.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [json.loads(line)["frame"] for line in path.read_text().splitlines()] == [1, 2]
@@ -84,7 +85,7 @@ def test_an_existing_events_file_is_made_private(tmp_path):
     path.write_text('{"frame": 0}\n')
     path.chmod(0o644)
     outputs = Outputs([EventsFile(path)])
-    outputs.greeted(greeted(1))
+    outputs.greeted(*greeted(1))
     outputs.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(path.read_text().splitlines()) == 2
@@ -94,7 +95,7 @@ def test_a_full_device_is_logged_once_and_counted(caplog):
     outputs = Outputs([EventsFile(Path("/dev/full"))])
     with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         for index in range(3):
-            outputs.greeted(greeted(index))
+            outputs.greeted(*greeted(index))
         outputs.close()
     assert outputs.failures == {"events": 3}
     assert outputs.failing() == "events 3"
@@ -107,16 +108,16 @@ def test_a_full_device_is_logged_once_and_counted(caplog):
 def test_a_full_disk_leaves_whole_lines_and_writing_resumes_once_there_is_room(tiny_disk, caplog):
     path = tiny_disk / "events.jsonl"
     outputs = Outputs([EventsFile(path)])
-    outputs.greeted(greeted(0))
+    outputs.greeted(*greeted(0))
     filler = fill(tiny_disk)
     long_message = "Welcome " + "x" * 3000
     with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         for index in range(1, 6):
-            outputs.greeted(greeted(index, message=long_message))
+            outputs.greeted(*greeted(index, message=long_message))
     assert outputs.failures["events"] >= 1
     assert len(caplog.records) == 1
     filler.unlink()
-    outputs.greeted(greeted(99))
+    outputs.greeted(*greeted(99))
     outputs.close()
     lines = path.read_text().splitlines()
     frames = [json.loads(line)["frame"] for line in lines]  # every line is whole JSON
@@ -128,10 +129,10 @@ def test_screenshots_are_private_and_a_folder_that_became_a_file_fails_alone(tmp
     folder = tmp_path / "shots"
     drawn = []
     with Screen(STYLE, (320, 240), headless=True) as screen:
-        shots = Screenshots(folder, screen, drawn.append)
+        shots = Screenshots(folder, screen, lambda event, frame: drawn.append(frame))
         events = EventsFile(tmp_path / "events.jsonl")
         outputs = Outputs([shots, events])
-        outputs.greeted(greeted(1, "alex-m"))
+        outputs.greeted(*greeted(1, "alex-m"))
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
         first = folder / "greeting-000001-alex-m.png"
         assert stat.S_IMODE(first.stat().st_mode) == 0o600
@@ -139,10 +140,10 @@ def test_screenshots_are_private_and_a_folder_that_became_a_file_fails_alone(tmp
         shutil.rmtree(folder)
         folder.write_text("not a folder")
         with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
-            outputs.greeted(greeted(2))
-            outputs.greeted(greeted(3))
+            outputs.greeted(*greeted(2))
+            outputs.greeted(*greeted(3))
         folder.unlink()
-        outputs.greeted(greeted(4))
+        outputs.greeted(*greeted(4))
         outputs.close()
     assert outputs.failures == {"screenshots": 2, "events": 0}
     assert [record.getMessage().split(" failed")[0] for record in caplog.records] == [
@@ -150,7 +151,7 @@ def test_screenshots_are_private_and_a_folder_that_became_a_file_fails_alone(tmp
     assert sorted(path.name for path in folder.iterdir()) == ["greeting-000004.png"]
     assert shots.saved == 2
     assert list(shots.recent) == [first, folder / "greeting-000004.png"]
-    assert [drawn_for.frame.index for drawn_for in drawn] == [1, 4]
+    assert [frame.index for frame in drawn] == [1, 4]
     assert len((tmp_path / "events.jsonl").read_text().splitlines()) == 4
 
 
@@ -158,7 +159,7 @@ def test_an_existing_screenshot_folder_keeps_its_mode(tmp_path):
     """A shared folder (say /tmp) is never made private; the screenshots in it are."""
     tmp_path.chmod(0o755)
     with Screen(STYLE, (320, 240), headless=True) as screen:
-        Outputs([Screenshots(tmp_path, screen, lambda greeting: None)]).greeted(greeted(5))
+        Outputs([Screenshots(tmp_path, screen, lambda event, frame: None)]).greeted(*greeted(5))
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "greeting-000005.png").stat().st_mode) == 0o600
 
@@ -166,8 +167,8 @@ def test_an_existing_screenshot_folder_keeps_its_mode(tmp_path):
 def test_a_missing_voice_program_is_logged_once_at_start_and_counted(tmp_path, caplog):
     with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         outputs = Outputs([Voice(Speaker(command=str(tmp_path / "no-such-espeak")))])
-        outputs.greeted(greeted(1))
-        outputs.greeted(greeted(2))
+        outputs.greeted(*greeted(1))
+        outputs.greeted(*greeted(2))
         outputs.close()
     assert outputs.failures == {"voice": 3}
     assert [record.getMessage() for record in caplog.records] == [
@@ -181,7 +182,7 @@ def test_a_voice_that_exits_at_once_is_reported_and_the_next_greeting_still_trie
     outputs = Outputs([Voice(speaker)])
     with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):
         for index in range(2):
-            outputs.greeted(greeted(index))
+            outputs.greeted(*greeted(index))
             while speaker.speaking:
                 outputs.poll()
             outputs.poll()
@@ -212,7 +213,7 @@ def test_each_greeting_is_spoken_in_its_own_language(tmp_path):
     outputs = Outputs([Voice(speaker)])
     for index, (message, language) in enumerate([("Guten Morgen, Jürgen!", "de"),
                                                    ("Welcome back, Alex!", "en")]):
-        outputs.greeted(greeted(index, message=message, language=language))
+        outputs.greeted(*greeted(index, message=message, language=language))
         while speaker.speaking:
             outputs.poll()
     outputs.close()
@@ -230,11 +231,11 @@ def test_an_erased_person_leaves_the_events_file_and_later_greetings_are_appende
     events = EventsFile(path)
     outputs = Outputs([events])
     for index, person in enumerate(["alex-m", None, "bo", "alex-m", "alex-mm"]):
-        outputs.greeted(greeted(index, person))
+        outputs.greeted(*greeted(index, person))
     with open(path, "a") as file:  # a line greeter did not write is not its to judge
         file.write("not json\n")
     assert outputs.forget(lambda person: person != "alex-m") == {f"events file {path}": 2}
-    outputs.greeted(greeted(5, "bo"))
+    outputs.greeted(*greeted(5, "bo"))
     outputs.close()
     lines = path.read_text().splitlines()
     assert lines[3] == "not json"
@@ -247,10 +248,10 @@ def test_an_erased_person_leaves_the_events_file_and_later_greetings_are_appende
 def test_an_erased_persons_screenshots_are_deleted_and_strangers_kept(tmp_path):
     folder = tmp_path / "shots"
     with Screen(STYLE, (160, 120), headless=True) as screen:
-        shots = Screenshots(folder, screen, lambda greeting: None)
+        shots = Screenshots(folder, screen, lambda event, frame: None)
         outputs = Outputs([shots])
         for index, person in enumerate(["alex-m", None, "bo", "alex-m", "alex-mm"]):
-            outputs.greeted(greeted(index, person))
+            outputs.greeted(*greeted(index, person))
         (folder / "notes.png").write_bytes(b"the operator's")
         earlier = folder / "greeting-000007-alex-m.png"  # a screenshot of an earlier run
         earlier.write_bytes(b"png")
@@ -267,11 +268,11 @@ def test_an_erased_persons_screenshots_are_deleted_and_strangers_kept(tmp_path):
 
 def test_forgetting_on_a_full_disk_keeps_the_file_whole_and_is_asked_again(tiny_disk, caplog):
     """The rewrite fails on a full disk: the file is as it was, the failure is logged, and
-    `forget` says so (None), so that the app asks again at its next reload."""
+    `forget` says so (None), so that the robot asks again at its next reload."""
     path = tiny_disk / "events.jsonl"
     outputs = Outputs([EventsFile(path)])
     for index, person in enumerate(["alex-m", "bo"]):
-        outputs.greeted(greeted(index, person))
+        outputs.greeted(*greeted(index, person))
     before = path.read_bytes()
     filler = fill(tiny_disk)
     with caplog.at_level(logging.ERROR, logger="greeter.live.outputs"):

@@ -10,7 +10,8 @@ from conftest import cli_runner
 
 from greeter.cli import main
 from greeter.errors import StoreError
-from greeter.greetings.schema import Greetings, message_for
+from greeter.greetings.render import message_for
+from greeter.greetings.schema import Greetings
 from greeter.names import (
     ELLIPSIS,
     MESSAGE_MAX_LENGTH,

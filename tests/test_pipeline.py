@@ -92,8 +92,8 @@ def test_a_still_entrance_is_not_scanned_and_a_guest_walking_in_is_greeted(entra
     assert before[0] == 0 and len(before) == math.ceil(ENTERS_AT / FULL_EVERY_STILL)
     assert all(FULL_EVERY_STILL <= (later - earlier) / FPS <= FULL_EVERY_STILL + 0.2
                for earlier, later in zip(before, before[1:]))
-    named = [g for g in summary.greetings if g["person"]]
-    assert [g["person"] for g in named] == [person.person]
+    named = [g for g in summary.greetings if g.person]
+    assert [g.person for g in named] == [person.person]
     # scanned every 0.1 s of video time from the first frame that moved on
     after = [index for index, _ in scanned if index >= ENTERS_AT * FPS]
     assert after[0] == ENTERS_AT * FPS
@@ -117,8 +117,8 @@ def test_the_guest_is_greeted_as_fast_as_in_a_scene_busy_all_along(entrance):
     busy._last_full_scan_at = float("inf")  # never a periodic full scan...
     busy._motion.check = lambda grey, size: _everything_moves(size)  # ...motion everywhere
     busy_summary = busy.run()
-    assert [g["frame"] for g in still.greetings if g["person"]] == \
-        [g["frame"] for g in busy_summary.greetings if g["person"]]
+    assert [g.frame for g in still.greetings if g.person] == \
+        [g.frame for g in busy_summary.greetings if g.person]
 
 
 def _everything_moves(size):
@@ -148,6 +148,6 @@ def test_in_real_time_faces_are_embedded_off_the_drawing_thread(samples, tmp_pat
                           str(samples / "short_hamilton_clip.mp4"), realtime=True),
                           reconnect=False))
     summary = greeter.run()
-    assert [g["person"] for g in summary.greetings if g["person"]] == [Lin.person]
+    assert [g.person for g in summary.greetings if g.person] == [Lin.person]
     assert summary.frames == len(summary.drawn_at) > 0
     assert len(summary.embedding_spans) >= 2

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from greeter.live.policy import Greeting, GreetingPolicy
-from greeter.live.tracking import Identity, MeanMatch, Track, Tracker, Vote
+from greeter.live.policy import GreetingDue, GreetingPolicy
+from greeter.live.tracking import Track, Tracker
 from greeter.recognition.matching import Gallery, MatchPolicy, match_one
+from greeter.recognition.votes import Identity, MeanMatch, Vote
 from greeter.settings import GreetingPolicySettings, TrackingSettings
 
 COOLDOWN = 300.0
@@ -29,7 +30,7 @@ def test_the_default_cooldown_is_five_minutes():
 def test_a_settled_person_is_greeted_once_per_track():
     rules = policy()
     alice = track(1, "alice")
-    assert rules.decide([alice], now=10.0) == [Greeting(1, "alice", 10.0, 1)]
+    assert rules.decide([alice], now=10.0) == [GreetingDue(1, "alice", 10.0, 1)]
     assert rules.decide([alice], now=11.0) == []
 
 
@@ -38,7 +39,7 @@ def test_unsettled_tracks_wait():
     pending = track(1)
     assert rules.decide([pending], now=0.0) == []
     pending.identity = Identity("alice", 0.4, 2)
-    assert rules.decide([pending], now=1.0) == [Greeting(1, "alice", 1.0, 1)]
+    assert rules.decide([pending], now=1.0) == [GreetingDue(1, "alice", 1.0, 1)]
 
 
 def test_a_person_is_not_greeted_again_within_the_cooldown():
@@ -53,7 +54,7 @@ def test_a_person_is_not_greeted_again_within_the_cooldown():
 def test_a_person_is_greeted_again_after_the_cooldown_as_a_second_visit():
     rules = policy()
     rules.decide([track(1, "alice")], now=0.0)
-    assert rules.decide([track(2, "alice")], now=COOLDOWN) == [Greeting(2, "alice", COOLDOWN, 2)]
+    assert rules.decide([track(2, "alice")], now=COOLDOWN) == [GreetingDue(2, "alice", COOLDOWN, 2)]
     assert rules.visits("alice") == 2
     assert rules.visits("bob") == 0
 
@@ -62,26 +63,26 @@ def test_the_cooldown_counts_from_the_last_greeting_not_the_last_sighting():
     rules = policy()
     rules.decide([track(1, "alice")], now=0.0)
     rules.decide([track(2, "alice")], now=200.0)  # seen, not greeted
-    assert rules.decide([track(3, "alice")], now=301.0) == [Greeting(3, "alice", 301.0, 2)]
+    assert rules.decide([track(3, "alice")], now=301.0) == [GreetingDue(3, "alice", 301.0, 2)]
 
 
 def test_several_people_in_view_are_each_greeted():
     rules = policy()
     greetings = rules.decide([track(2, "bob"), track(1, "alice"), track(3)], now=5.0)
-    assert greetings == [Greeting(1, "alice", 5.0, 1), Greeting(2, "bob", 5.0, 1)]
+    assert greetings == [GreetingDue(1, "alice", 5.0, 1), GreetingDue(2, "bob", 5.0, 1)]
 
 
 def test_the_same_person_settled_on_two_tracks_at_once_is_greeted_once():
     rules = policy()
     greetings = rules.decide([track(1, "alice"), track(2, "alice")], now=5.0)
-    assert greetings == [Greeting(1, "alice", 5.0, 1)]
+    assert greetings == [GreetingDue(1, "alice", 5.0, 1)]
 
 
 def test_a_stranger_is_greeted_once_per_track_without_cooldown():
     rules = policy()
-    assert rules.decide([track(1, None)], now=0.0) == [Greeting(1, None, 0.0, 1)]
+    assert rules.decide([track(1, None)], now=0.0) == [GreetingDue(1, None, 0.0, 1)]
     assert rules.decide([track(1, None)], now=1.0) == []
-    assert rules.decide([track(2, None)], now=2.0) == [Greeting(2, None, 2.0, 2)]
+    assert rules.decide([track(2, None)], now=2.0) == [GreetingDue(2, None, 2.0, 2)]
 
 
 def test_strangers_share_one_visit_count_so_their_messages_take_turns():
@@ -97,15 +98,15 @@ def test_a_track_the_tracker_ended_is_forgotten():
     """Decided tracks are kept only while they are live, so a day of passers-by does not
     grow the policy's memory: an id that comes back (never from a real tracker) is new."""
     rules = policy()
-    assert rules.decide([track(1, None)], now=0.0) == [Greeting(1, None, 0.0, 1)]
+    assert rules.decide([track(1, None)], now=0.0) == [GreetingDue(1, None, 0.0, 1)]
     assert rules.decide([], now=1.0) == []
-    assert rules.decide([track(1, None)], now=2.0) == [Greeting(1, None, 2.0, 2)]
+    assert rules.decide([track(1, None)], now=2.0) == [GreetingDue(1, None, 2.0, 2)]
 
 
 def test_a_zero_cooldown_greets_a_person_on_every_new_track():
     rules = GreetingPolicy(GreetingPolicySettings(cooldown_seconds=0))
     rules.decide([track(1, "alice")], now=0.0)
-    assert rules.decide([track(2, "alice")], now=0.0) == [Greeting(2, "alice", 0.0, 2)]
+    assert rules.decide([track(2, "alice")], now=0.0) == [GreetingDue(2, "alice", 0.0, 2)]
 
 
 def test_tracker_and_policy_together_greet_after_two_agreeing_frames():
@@ -128,4 +129,4 @@ def test_tracker_and_policy_together_greet_after_two_agreeing_frames():
         for due in tracker.needing_embedding(now):
             tracker.vote(due.id, Vote(match.candidate, match.distance, embedding), now, judge)
         greeted += rules.decide(tracker.tracks, now)
-    assert greeted == [Greeting(face.id, "alice", 0.6, 1)]
+    assert greeted == [GreetingDue(face.id, "alice", 0.6, 1)]

@@ -27,7 +27,7 @@ from greeter.live.scan import (
     merge,
     plan_scan,
 )
-from greeter.live.status import Sample, rates
+from greeter.live.status import Sample, loop_rates
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.imaging import load_rgb
 from greeter.recognition.matching import Gallery, default_policy, default_track_policy
@@ -337,10 +337,10 @@ def test_nothing_to_embed_starts_no_job(lin, stage):
 
 
 def test_status_rates_are_frames_drawn_detections_and_cpu_per_second():
-    measured = rates(Sample(wall=10.0, cpu=3.0, frames=100, detections=20),
+    measured = loop_rates(Sample(wall=10.0, cpu=3.0, frames=100, detections=20),
                      Sample(wall=15.0, cpu=4.5, frames=250, detections=45))
     assert measured.fps == pytest.approx(30.0)
     assert measured.detection_rate == pytest.approx(5.0)
     assert measured.cpu_percent == pytest.approx(30.0)
     same = Sample(1.0, 1.0, 1, 1)
-    assert rates(same, same).fps == 0.0
+    assert loop_rates(same, same).fps == 0.0

@@ -7,7 +7,7 @@ import stat
 import numpy as np
 
 from greeter.live.camera import Frame
-from greeter.live.outputs import Greeted, Outputs, RobotCounters, StatusFile
+from greeter.live.outputs import GreetingEvent, Outputs, RobotCounters, StatusFile
 from greeter.live.status import read_status
 
 
@@ -19,10 +19,11 @@ class Clock:
         return self.now
 
 
-def greeted(index: int, person=None, name=None) -> Greeted:
-    event = {"t": index / 10, "frame": index, "person": person, "name": name,
-             "message": "Hello", "distance": None}
-    return Greeted(event, "en", Frame(np.zeros((8, 8, 3), np.uint8), index, index / 10))
+def greeted(index: int, person=None, name=None):
+    """A greeting event and its frame, as `Outputs.greeted` takes them."""
+    event = GreetingEvent(t=index / 10, frame=index, person=person, name=name, message="Hello",
+                          distance=None, language="en")
+    return event, Frame(np.zeros((8, 8, 3), np.uint8), index, index / 10)
 
 
 def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
@@ -33,9 +34,9 @@ def test_status_holds_rates_and_enrolled_greetings_only(tmp_path):
     output.poll()  # the first write: no rate measured yet
     output.wait()
     assert read_status(path).status.fps == 0
-    output.greeted(greeted(1))  # a stranger
-    output.greeted(greeted(2, "alex-m", "Alex Müller"))
-    output.greeted(greeted(3, "zoe", "Zoë Example"))
+    output.greeted(*greeted(1))  # a stranger
+    output.greeted(*greeted(2, "alex-m", "Alex Müller"))
+    output.greeted(*greeted(3, "zoe", "Zoë Example"))
     counters = RobotCounters(frames=50, detections=20, memory_level="pressure", camera="lost",
                              cpu_seconds=0.5)
     clock.now += 1.0
@@ -84,8 +85,8 @@ def test_a_person_erased_since_their_greeting_leaves_the_status_file(tmp_path):
     path = tmp_path / "robot-status.json"
     output = StatusFile(path, lambda: RobotCounters(0, 0, "normal", "ok"), 2.0, clock,
                         enrolled=lambda person: person in enrolled)
-    output.greeted(greeted(1, "alex-m", "Alex Müller"))
-    output.greeted(greeted(2, "zoe", "Zoë Example"))
+    output.greeted(*greeted(1, "alex-m", "Alex Müller"))
+    output.greeted(*greeted(2, "zoe", "Zoë Example"))
     enrolled.discard("zoe")  # `greeter people remove zoe`, seen at the robot's store reload
     output.poll()
     output.wait()

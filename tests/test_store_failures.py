@@ -191,13 +191,13 @@ def test_the_robot_greets_everybody_as_a_stranger_and_logs_the_damage_once(
         return (greeter.summary.greetings and running > 2.5) or running > 120
 
     camera = PhotoCamera(load_rgb(samples / "biden.jpg"), done)
-    caplog.set_level(logging.INFO, logger="greeter.live.robot")
+    caplog.set_level(logging.INFO, logger="greeter.live.gallery_reload")
     greeter = Greeter(settings, RunOptions(headless=True),
                       reader=LatestFrameReader(lambda: camera, reconnect=False))
     started.append(time.monotonic())
     summary = greeter.run()
 
-    assert [g["person"] for g in summary.greetings] == [None], "a stranger, once per track"
+    assert [g.person for g in summary.greetings] == [None], "a stranger, once per track"
     problems = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(problems) == 1, [r.getMessage() for r in problems]
     assert problems[0].getMessage().startswith(f"{path} is damaged (")

@@ -5,17 +5,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from greeter.live.tracking import (
-    MeanMatch,
-    Tracker,
-    Vote,
-    centre_shift,
-    iou,
-    mean_embedding,
-    settle,
-    vote_weight,
-)
+from greeter.live.tracking import Tracker, centre_shift, iou
 from greeter.recognition.matching import Gallery, MatchPolicy, match_one
+from greeter.recognition.votes import MeanMatch, Vote, mean_embedding, settle, vote_weight
 from greeter.settings import TrackingSettings
 
 SETTINGS = TrackingSettings()

@@ -17,7 +17,7 @@ from PIL import Image  # noqa: E402
 
 import greeter.screen.display as ui  # noqa: E402
 import greeter.screen.text as screen_text  # noqa: E402
-from greeter.greetings.schema import render  # noqa: E402
+from greeter.greetings.render import render  # noqa: E402
 from greeter.names import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH  # noqa: E402
 from greeter.screen.display import (  # noqa: E402
     BOLD_FONT,

@@ -5,6 +5,10 @@ Each command group lives in a module of its own (`greeter.cli.enroll`, `greeter.
 robot's long-running `greeter run` then does not hold the other commands' modules (3.3 MB,
 measured with RSS after the imports). Commands read `Settings` from the click context; any
 `GreeterError` becomes a one-line ``Error: ...`` and exit status 1.
+
+Exports: `main`, the ``greeter`` command (run by ``python -m greeter`` and the console script).
+
+May import: ground, recognition, screen, greetings, people, live, console
 """
 
 import importlib

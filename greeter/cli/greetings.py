@@ -9,18 +9,10 @@ import click
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table, problem
 from greeter.errors import ConfigError, StoreError
-from greeter.greetings.schema import (
-    Greetings,
-    dump_greetings,
-    greetings_warnings,
-    load_greetings,
-    message_for,
-    messages_for,
-    remove_greeting,
-    screen_texts,
-    update_greetings,
-    with_greeting,
-)
+from greeter.greetings.edit import dump_greetings, remove_greeting, update_greetings, with_greeting
+from greeter.greetings.read import greetings_warnings, load_greetings, screen_texts
+from greeter.greetings.render import message_for, messages_for
+from greeter.greetings.schema import Greetings
 from greeter.names import check_person_id
 
 

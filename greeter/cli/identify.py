@@ -9,7 +9,9 @@ import click
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, problem
 from greeter.errors import ConfigError, GreeterError, StoreError
-from greeter.greetings.schema import Greetings, load_greetings, message_for
+from greeter.greetings.read import load_greetings
+from greeter.greetings.render import message_for
+from greeter.greetings.schema import Greetings
 from greeter.names import escaped
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.imaging import load_rgb

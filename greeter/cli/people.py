@@ -8,7 +8,7 @@ import click
 from greeter.cli import open_store, settings_of
 from greeter.cli.output import print_json, print_table, problem
 from greeter.errors import ConfigError, StoreError
-from greeter.greetings.schema import rename_greeting
+from greeter.greetings.edit import rename_greeting
 from greeter.names import check_name, escaped
 from greeter.people.bundle import (
     bundle_content,
@@ -20,7 +20,7 @@ from greeter.people.bundle import (
 from greeter.people.enrolment import face_advice
 from greeter.people.erasure import erase_person
 from greeter.people.hints import quality_hint
-from greeter.people.store import ADDED, REPLACED, SKIPPED, StoreDamaged
+from greeter.people.store import IMPORT_ADDED, IMPORT_REPLACED, IMPORT_SKIPPED, StoreDamaged
 from greeter.recognition.faces import MODEL_ID
 
 
@@ -159,8 +159,9 @@ def export_people(ctx: click.Context, file: Path) -> None:
                "delete it once imported", err=to_stdout)
 
 
-_IMPORT_VERBS = {ADDED: ("added", "would add"), REPLACED: ("replaced", "would replace"),
-                 SKIPPED: ("skipped", "would skip")}
+_IMPORT_VERBS = {IMPORT_ADDED: ("added", "would add"),
+                 IMPORT_REPLACED: ("replaced", "would replace"),
+                 IMPORT_SKIPPED: ("skipped", "would skip")}
 
 
 @people.command("import")
@@ -187,14 +188,15 @@ def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
     report = import_bundle(bundle, store_path, dry_run=dry_run)
     for person in report.people:
         verb = _IMPORT_VERBS[person.outcome][dry_run]
-        if person.outcome == SKIPPED:
+        if person.outcome == IMPORT_SKIPPED:
             change = "unchanged"
-        elif person.outcome == REPLACED:
+        elif person.outcome == IMPORT_REPLACED:
             change = f"{person.photos_before} -> {_count(person.photos, 'photo')}"
         else:
             change = _count(person.photos, "photo")
         click.echo(f"{verb} {person.id} ({person.name}): {change}")
-    added, replaced, skipped = (report.count(outcome) for outcome in (ADDED, REPLACED, SKIPPED))
+    added, replaced, skipped = (report.count(outcome)
+                                for outcome in (IMPORT_ADDED, IMPORT_REPLACED, IMPORT_SKIPPED))
     if dry_run:
         click.echo(f"dry run, nothing written to {store_path}: would add {added}, replace "
                    f"{replaced}, skip {skipped}")

@@ -14,7 +14,7 @@ import logging
 
 from starlette.responses import JSONResponse, Response
 
-from greeter.console.app import Console, api, in_thread
+from greeter.console.routing import Console, api, in_thread
 from greeter.console.uploads import MULTIPART, media_type, read_form
 from greeter.live.status import read_status, status_path
 from greeter.people.enrolment import ENROLLED, REJECTED

@@ -27,7 +27,7 @@ def main() -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     from greeter.console.app import create_app
-    from greeter.greetings.schema import update_greetings, with_greeting
+    from greeter.greetings.edit import update_greetings, with_greeting
     from greeter.live.demo import DEMO_NAME, DEMO_PERSON, skimage_photo
     from greeter.people.enrolment import Enroller, jobs_for_person
     from greeter.people.store import Store

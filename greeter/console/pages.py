@@ -16,27 +16,20 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from greeter.console.app import (
+from greeter.console.auth import SESSION_MAX_AGE
+from greeter.console.routing import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     Console,
     in_thread,
     page,
 )
-from greeter.console.auth import SESSION_MAX_AGE
 from greeter.console.uploads import BadForm, TooLarge, read_form
 from greeter.errors import ConfigError, GreeterError, StoreError
-from greeter.greetings.schema import (
-    Greetings,
-    load_greetings,
-    message_for,
-    messages_for,
-    parse_greetings,
-    remove_greeting,
-    rename_greeting,
-    screen_texts,
-    update_greetings,
-)
+from greeter.greetings.edit import remove_greeting, rename_greeting, update_greetings
+from greeter.greetings.read import load_greetings, parse_greetings, screen_texts
+from greeter.greetings.render import message_for, messages_for
+from greeter.greetings.schema import Greetings
 from greeter.live.status import read_status, status_path
 from greeter.names import check_name, name_from_id
 from greeter.people.bundle import bundle_content, bundle_from_bytes
@@ -44,7 +37,7 @@ from greeter.people.door import ask, pending, result_for
 from greeter.people.enrolment import ENROLLED, REJECTED, SKIPPED
 from greeter.people.erasure import erase_person
 from greeter.people.hints import photo_verdict, quality_hint
-from greeter.people.store import ADDED, REPLACED, check_person_id
+from greeter.people.store import IMPORT_ADDED, IMPORT_REPLACED, check_person_id
 from greeter.recognition.faces import MODEL_ID
 
 log = logging.getLogger(__name__)
@@ -528,8 +521,8 @@ async def bundle_import(console, request, session, form) -> Response:
     report = await in_thread(console.store().import_people, bundle.records(), bundle.model_id,
                              dry_run)
     rows = [{"id": p.id, "name": p.name, "outcome": p.outcome,
-             "change": (f"{p.photos_before} -> {p.photos}" if p.outcome == REPLACED
-                        else (str(p.photos) if p.outcome == ADDED else "unchanged"))}
+             "change": (f"{p.photos_before} -> {p.photos}" if p.outcome == IMPORT_REPLACED
+                        else (str(p.photos) if p.outcome == IMPORT_ADDED else "unchanged"))}
             for p in report.people]
     counts = {outcome: report.count(outcome) for outcome in ("added", "replaced", "skipped")}
     return console.render("bundles.html", request, session, count=len(console.store().people()),

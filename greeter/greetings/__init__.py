@@ -5,8 +5,9 @@ turning an entry into the words on screen (`render`), reading the file with clea
 (`read`), locked atomic edits that never lose another admin's change (`edit`), and noticing
 edits while the robot runs (`watch`).
 
-Exports: `schema.Greetings`, `read.load_greetings`, `render.message_for`, `edit.set_greeting`,
-`edit.remove_greeting`, `watch.GreetingsWatcher`.
+Exports: `schema.Greetings`, `read.load_greetings`, `read.greetings_warnings`,
+`render.message_for`, `edit.update_greetings`, `edit.remove_greeting`,
+`watch.GreetingsWatcher`.
 
 May import: ground, recognition, screen
 """

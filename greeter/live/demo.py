@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from greeter.errors import GreeterError
-from greeter.greetings.schema import Greetings, message_for
+from greeter.greetings.render import message_for
+from greeter.greetings.schema import Greetings
 from greeter.people.enrolment import Enroller, jobs_for_person
 from greeter.people.store import Store
 from greeter.recognition.faces import FaceEngine
@@ -127,7 +128,7 @@ def robot_walk_by(settings: Settings, photo: Path, output: Path,
                                            events_out=output / "events.jsonl",
                                            screenshot_dir=output)).run()
     for greeting in summary.greetings:
-        say(f"  {greeting['t']:.2f} s: the robot says \"{greeting['message']}\"")
+        say(f"  {greeting.t:.2f} s: the robot says \"{greeting.message}\"")
     for screenshot in summary.screenshots:
         say(f"  screenshot: {screenshot}")
     say(f"  {summary.frames} frames in {summary.seconds:.1f} s")

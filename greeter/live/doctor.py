@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import psutil
 
 from greeter.errors import ConfigError, StoreError
-from greeter.greetings.schema import load_greetings
+from greeter.greetings.read import load_greetings
 from greeter.live.camera import SourceError, open_source
 from greeter.live.throttle import MemoryReading, open_memory_reader
 from greeter.people.store import Store, StoreProblem

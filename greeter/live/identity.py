@@ -43,9 +43,9 @@ import numpy as np
 import greeter
 from greeter.live.camera import Frame
 from greeter.live.embedding_worker import read_message, write_message
-from greeter.live.tracking import Vote
 from greeter.recognition.faces import Box
 from greeter.recognition.recogniser import Recogniser
+from greeter.recognition.votes import Vote
 
 log = logging.getLogger(__name__)
 

@@ -59,13 +59,26 @@ Enrolled = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
-class Greeted:
-    """One greeting as the outputs see it: the events file's line (`event`: t, frame, person,
-    name, message, distance), the message's `language`, and the `frame` it was decided on."""
+class GreetingEvent:
+    """One greeting: the words (`message`, in `language`) said to `person` (their display
+    `name`; both None for a stranger) at `t` (the frame's time) on frame number `frame`, and
+    how far the track's face was from the nearest enrolled person (None when nobody is
+    enrolled). The outputs receive it with the frame it was decided on; the events file holds
+    one `record` per line."""
 
-    event: Dict[str, Any]
+    t: float
+    frame: int
+    person: Optional[str]
+    name: Optional[str]
+    message: str
+    distance: Optional[float]
     language: str
-    frame: Frame
+
+    def record(self) -> Dict[str, Any]:
+        """The events file's line: t, frame, person, name, message, distance (rounded)."""
+        return {"t": round(self.t, 3), "frame": self.frame, "person": self.person,
+                "name": self.name, "message": self.message,
+                "distance": None if self.distance is None else round(self.distance, 4)}
 
 
 class Output:
@@ -82,8 +95,8 @@ class Output:
     def open(self) -> None:
         """Get ready (create the file or folder); called once at start."""
 
-    def greeted(self, greeted: Greeted) -> None:
-        """Do the output's part for one greeting."""
+    def greeted(self, event: GreetingEvent, frame: Frame) -> None:
+        """Do the output's part for one greeting, decided on `frame`."""
 
     def poll(self) -> None:
         """Raise a failure that happened in the background (called often: keep it cheap)."""
@@ -125,9 +138,9 @@ class EventsFile(Output):
             os.fchmod(fd, 0o600)
         self._fd = fd
 
-    def greeted(self, greeted: Greeted) -> None:
+    def greeted(self, event: GreetingEvent, frame: Frame) -> None:
         self.open()
-        line = (json.dumps(greeted.event, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (json.dumps(event.record(), ensure_ascii=False) + "\n").encode("utf-8")
         end = os.lseek(self._fd, 0, os.SEEK_END) if self._regular else 0
         try:
             done = 0
@@ -173,12 +186,12 @@ def _names_somebody_gone(line: bytes, enrolled: Enrolled) -> bool:
 
 
 class Screenshots(Output):
-    """The screen saved as a PNG at each greeting, drawn by `draw` (the app's private scene of
+    """The screen saved as a PNG at each greeting, drawn by `draw` (the robot's private scene of
     that greeting: only the greeted person's face unpixelated, only their greeting shown)."""
 
     name = "screenshots"
 
-    def __init__(self, folder: Path, screen: Screen, draw: Callable[["Greeted"], None]):
+    def __init__(self, folder: Path, screen: Screen, draw: Callable[[GreetingEvent, Frame], None]):
         self.folder = Path(folder)
         self._screen = screen
         self._draw = draw
@@ -199,12 +212,11 @@ class Screenshots(Output):
         are ``0600`` anyway."""
         private_folder(self.folder)
 
-    def greeted(self, greeted: Greeted) -> None:
+    def greeted(self, event: GreetingEvent, frame: Frame) -> None:
         self.open()
-        self._draw(greeted)
-        event = greeted.event
-        person = f"-{event['person']}" if event["person"] else ""
-        path = self.folder / f"greeting-{event['frame']:06d}{person}.png"
+        self._draw(event, frame)
+        person = f"-{event.person}" if event.person else ""
+        path = self.folder / f"greeting-{event.frame:06d}{person}.png"
         self._screen.save_screenshot(path)
         self.saved += 1
         self.recent.append(path)
@@ -238,8 +250,8 @@ class Voice(Output):
     def open(self) -> None:
         self._speaker.require()
 
-    def greeted(self, greeted: Greeted) -> None:
-        self._speaker.say(greeted.event["message"], greeted.language)
+    def greeted(self, event: GreetingEvent, frame: Frame) -> None:
+        self._speaker.say(event.message, event.language)
 
     def poll(self) -> None:
         self._speaker.check()
@@ -284,7 +296,7 @@ class StatusFile(Output):
         self._clock = clock
         self._next_at = float("-inf")
         self._last: Optional[status.Sample] = None
-        self._greeted: Deque[status.Greeted] = deque(maxlen=status.MAX_GREETED)
+        self._greeted: Deque[status.RecentGreeting] = deque(maxlen=status.MAX_GREETED)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="status")
         self._writing: Optional[Future] = None
 
@@ -292,11 +304,10 @@ class StatusFile(Output):
     def description(self) -> str:
         return f"status file {self.path}"
 
-    def greeted(self, greeted: Greeted) -> None:
-        event = greeted.event
-        if event["person"] is not None:
-            self._greeted.appendleft(status.Greeted(
-                time=datetime.now(timezone.utc), person=event["person"], name=event["name"]))
+    def greeted(self, event: GreetingEvent, frame: Frame) -> None:
+        if event.person is not None:
+            self._greeted.appendleft(status.RecentGreeting(
+                time=datetime.now(timezone.utc), person=event.person, name=event.name))
 
     def poll(self) -> None:
         finished = self._writing if self._writing is not None and self._writing.done() \
@@ -326,7 +337,7 @@ class StatusFile(Output):
     def _snapshot(self) -> status.RobotStatus:
         now, counters = self._clock(), self._counters()
         sample = status.Sample(now, counters.cpu_seconds, counters.frames, counters.detections)
-        measured = status.rates(self._last or sample, sample)
+        measured = status.loop_rates(self._last or sample, sample)
         self._last = sample
         self._greeted = deque((greeted for greeted in self._greeted
                                if self._enrolled(greeted.person)), maxlen=status.MAX_GREETED)
@@ -348,9 +359,9 @@ class Outputs:
         for output in self._outputs:
             self._guarded(output, output.open)
 
-    def greeted(self, greeted: Greeted) -> None:
+    def greeted(self, event: GreetingEvent, frame: Frame) -> None:
         for output in self._outputs:
-            self._guarded(output, output.greeted, greeted)
+            self._guarded(output, output.greeted, event, frame)
 
     def poll(self) -> None:
         for output in self._outputs:

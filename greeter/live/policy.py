@@ -21,7 +21,7 @@ from greeter.settings import GreetingPolicySettings
 
 
 @dataclass(frozen=True)
-class Greeting:
+class GreetingDue:
     """A decision to greet the face of track `track_id` at time `at`.
 
     `person` is None for a stranger. `visit` counts this person's greetings since start,
@@ -45,12 +45,12 @@ class GreetingPolicy:
         self._visits: Dict[str, int] = {}
         self._stranger_visits = 0
 
-    def decide(self, tracks: Iterable[Track], now: float) -> List[Greeting]:
+    def decide(self, tracks: Iterable[Track], now: float) -> List[GreetingDue]:
         """The greetings due now among `tracks` (all the live tracks), in track order;
         unsettled tracks wait. Tracks no longer among `tracks` are forgotten."""
         tracks = sorted(tracks, key=lambda track: track.id)
         self._decided_tracks.intersection_update(track.id for track in tracks)
-        greetings: List[Greeting] = []
+        greetings: List[GreetingDue] = []
         for track in tracks:
             if track.identity is None or track.id in self._decided_tracks:
                 continue
@@ -58,11 +58,11 @@ class GreetingPolicy:
             person = track.identity.person
             if person is None:
                 self._stranger_visits += 1
-                greetings.append(Greeting(track.id, None, now, self._stranger_visits))
+                greetings.append(GreetingDue(track.id, None, now, self._stranger_visits))
             elif not self.in_cooldown(person, now):
                 self._last_greeted[person] = now
                 self._visits[person] = self._visits.get(person, 0) + 1
-                greetings.append(Greeting(track.id, person, now, self._visits[person]))
+                greetings.append(GreetingDue(track.id, person, now, self._visits[person]))
         return greetings
 
     def in_cooldown(self, person: str, now: float) -> bool:

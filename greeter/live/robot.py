@@ -28,61 +28,47 @@
 * **Embedding** happens only for tracks that are new or not yet settled, at most
   `tracking.embeddings_per_second` per track; settled faces cost nothing but detection.
 * **Time** is the frame's time: video time for files, the monotonic clock for cameras.
-* **Hot reload**: once a second the store is asked whether it changed (one PRAGMA) and the
-  greetings file whether it was edited (one stat).
-* **A broken store** (damaged, not a store, another model's) does not stop the robot: it
-  greets everybody as a stranger, logs the problem once (again only if the problem changes),
-  and opens the store again when its file changes (fixed, replaced, re-enrolled). Strangers
-  rather than the last good gallery: the damage may hide a removal, and a removed person must
-  not be greeted by name.
+* **Hot reload**: once a second the store (`greeter.live.gallery_reload`: a broken store means
+  everybody is a stranger until it is fixed), the greetings file (`greeter.greetings.watch`)
+  and the door's request folder (`greeter.live.door_desk`) are asked whether they changed.
 * **Outputs** (events file, screenshots, voice, and the status file the console reads:
   `greeter.live.outputs`) may each fail alone; the status line counts their failures.
-* **Enrol at the door** (`greeter.people.door`): once a second the request folder beside the store
-  is
-  looked at (one stat); a request makes the robot show "Look at the camera, NAME" and hand the
-  largest face of each frame it detects in the next few seconds to a worker thread of its own
-  (with a face engine of its own, loaded on the first request: ~45 MB), which enrols the best
-  frames into the store; the hot reload then picks them up like any other enrolment.
+* **Enrol at the door** (`greeter.live.door_desk`): a request from the console makes the
+  robot ask the guest to look at the camera and enrol the best frames of the next seconds.
 * **Memory stays flat** over a day: the summary keeps counters and the newest greetings only,
   and nothing is kept per frame or per ended track.
 * **Keys**: in a window Esc and q quit; fullscreen (the kiosk) ignores keys, so a stray key
   or a guest at the keyboard cannot end it (stop it with SIGTERM, e.g. ``systemctl stop``).
-* **Privacy**: nothing about strangers is stored. A screenshot (``--screenshot-dir``) shows
-  one greeting and pixelates the whole camera inset but the greeted person's face
-  (`pixelate`). A person erased from the store is erased from the events file and the
-  screenshots too, at the next reload, or at the start when the robot was off
-  (`greeter.live.outputs.Output.forget`).
+* **Privacy**: nothing about strangers is stored. A screenshot shows one greeting and
+  pixelates the camera picture but the greeted person's face (`greeter.live.pictures`). A
+  person erased from the store is erased from the events file and the screenshots too
+  (`greeter.live.gallery_reload`).
 """
 
 import collections
-import contextlib
 import json
 import logging
 import math
-import os
 import signal
-import sqlite3
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
 
-import cv2
-import numpy as np
-
-from greeter.errors import StoreError
-from greeter.greetings.schema import GreetingsWatcher, first_name_of, message_for
+from greeter.greetings.render import first_name_of, language_of, message_for
+from greeter.greetings.watch import GreetingsWatcher
 from greeter.heap import keep_heap_small
 from greeter.live.camera import Frame, LatestFrameReader, ReaderState, is_live, open_reader
 from greeter.live.detection import Detected, DetectionStage
+from greeter.live.door_desk import DoorDesk
+from greeter.live.gallery_reload import GalleryReload
 from greeter.live.identity import IdentityStage, Votes
 from greeter.live.motion import MotionGate, small_grey
 from greeter.live.outputs import (
     EventsFile,
-    Greeted,
+    GreetingEvent,
     Output,
     Outputs,
     RobotCounters,
@@ -90,17 +76,17 @@ from greeter.live.outputs import (
     StatusFile,
     Voice,
 )
-from greeter.live.policy import Greeting, GreetingPolicy
+from greeter.live.pictures import ScreenPictures
+from greeter.live.policy import GreetingDue, GreetingPolicy
 from greeter.live.scan import FULL, Scan, plan_scan
-from greeter.live.status import Sample, rates, status_path
+from greeter.live.status import Sample, loop_rates, status_path
 from greeter.live.throttle import Throttle, open_memory_reader
 from greeter.live.tracking import Tracker
 from greeter.live.voice import Speaker
-from greeter.people.door import DoorCollection, DoorInbox, DoorResult, DoorRules
-from greeter.people.store import Store
-from greeter.recognition.faces import Box, FaceEngine
+from greeter.people.door import DoorRules
+from greeter.recognition.faces import FaceEngine
 from greeter.recognition.recogniser import Recogniser
-from greeter.screen.display import Scene, Screen, ShownGreeting, Style
+from greeter.screen.display import Scene, Screen, Style
 from greeter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -160,8 +146,8 @@ class RunSummary:
     drawn_at: Optional[List[float]] = None
     embedding_spans: Optional[List[Tuple[float, float]]] = None
     greeted: int = 0
-    #: The newest `RECENT_GREETINGS` greetings (the events file's lines), oldest first.
-    greetings: Deque[dict] = field(
+    #: The newest `RECENT_GREETINGS` greetings, oldest first.
+    greetings: Deque[GreetingEvent] = field(
         default_factory=lambda: collections.deque(maxlen=RECENT_GREETINGS))
     screenshots_saved: int = 0
     #: The newest screenshots' paths, oldest first.
@@ -171,35 +157,9 @@ class RunSummary:
     seconds: float = 0.0
 
 
-def hex_to_rgb(colour: str) -> Tuple[int, int, int]:
-    return (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16))
-
-
-def pixelate(rgb: np.ndarray, keep: Sequence[Box], blocks_across: int = 16) -> np.ndarray:
-    """A copy of `rgb` reduced to coarse blocks (`blocks_across` over its width: a face of
-    300 px in a 640 px frame keeps about 7 blocks across, unrecognisable) except the faces in
-    `keep`, widened to take in hair, ears and chin.
-
-    Everything is hidden but what is kept, rather than the strangers' faces only: a face the
-    detector missed in that frame (turned aside, small, behind somebody) is hidden too.
-    """
-    height, width = rgb.shape[:2]
-    block = max(2, -(-width // blocks_across))
-    small = cv2.resize(rgb, (max(1, width // block), max(1, height // block)),
-                       interpolation=cv2.INTER_AREA)
-    hidden = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
-    for top, right, bottom, left in keep:
-        # HOG boxes hug the eyes and mouth
-        margin_y, margin_x = (bottom - top) // 3, (right - left) // 5
-        top, left = max(0, top - margin_y), max(0, left - margin_x)
-        bottom, right = min(height, bottom + margin_y // 2), min(width, right + margin_x)
-        hidden[top:bottom, left:right] = rgb[top:bottom, left:right]
-    return hidden
-
-
 class Greeter:
-    """The running robot. `run` returns when the source ends, on SIGTERM, or on Esc/q in a
-    window."""
+    """The running robot: the stages wired together, and the two ways of running them. `run`
+    returns when the source ends, on SIGTERM, or on Esc/q in a window."""
 
     def __init__(self, settings: Settings, options: RunOptions,
                  reader: Optional[LatestFrameReader] = None):
@@ -207,47 +167,43 @@ class Greeter:
         keep_heap_small()
         self.settings = settings
         self.options = options
+        # the source and the screen
         self.reader = reader or open_reader(options.source, options.realtime, settings.camera)
         self._live = is_live(options.source)
         self.screen = Screen(
             Style(**settings.ui.model_dump(exclude={"idle_after_seconds"})),
             size=options.window, headless=options.headless)
+        self.pictures = ScreenPictures(settings.ui, self.screen.size[0])
+        # who is known, what they are told, and who is greeted when
+        self.gallery = GalleryReload(settings.store, FaceEngine(), settings.matching)
+        self.greetings = GreetingsWatcher(settings.greetings, log)
         self.tracker = Tracker(settings.tracking)
         self.policy = GreetingPolicy(settings.greeting_policy)
         self.throttle = Throttle(settings.throttle, open_memory_reader())
-        self.greetings = GreetingsWatcher(settings.greetings, log)
-        self.engine = FaceEngine()
-        self.store: Optional[Store] = None
-        #: (device, inode) of the open store's file: a file replaced under it is reopened.
-        self._store_identity: Optional[Tuple[int, int]] = None
-        #: What was wrong with the store (logged once), and its files' state then: it is
-        #: opened again only once they change.
-        self._store_problem: Optional[str] = None
-        self._broken_store_files: Optional[Tuple] = None
-        self.recogniser = self._load_recogniser()
+        self.door = DoorDesk(settings.store, options.door, settings.enrolment)
+        # the stages off the drawing thread; a finished scan or job wakes the loop from its
+        # wait for the next frame, rather than being noticed with the next frame (~16 ms
+        # later on average, twice or more per greeting)
+        self.detection = DetectionStage(settings.detection.frame_upsample,
+                                        on_finished=self.reader.wake)
+        self.identity = IdentityStage(on_finished=self.reader.wake)
+        self._motion = MotionGate()
+        # what greetings leave behind
+        self._screenshots = Screenshots(options.screenshot_dir, self.screen,
+                                        self._draw_screenshot) if options.screenshot_dir else None
+        self.outputs = Outputs(self._outputs(self._screenshots))
+        self.gallery.forget_erased(self.outputs)
         recording = options.record_face_frames
         self.summary = RunSummary(face_frames=[] if recording else None,
                                   drawn_at=[] if recording else None,
                                   embedding_spans=[] if recording else None)
         self._stop = threading.Event()
-        # A finished scan or job wakes the loop from its wait for the next frame, rather than
-        # being noticed with the next frame (~16 ms later on average, twice or more per
-        # greeting).
-        self.detection = DetectionStage(settings.detection.frame_upsample,
-                                        on_finished=self.reader.wake)
-        self.identity = IdentityStage(on_finished=self.reader.wake)
-        self._motion = MotionGate()
         #: Frames read but not drawn yet, in order, when a file is played as fast as possible
         #: (each with whether a detection was submitted for it), and a frame read but waiting
         #: for a free detection thread.
         self._ahead: Deque[Tuple[Frame, bool]] = collections.deque()
         self._held: Optional[Frame] = None
         self._embedding_started = 0.0
-        #: The frame last shrunk for the screen, and its picture (`_picture`).
-        self._picture_of: Optional[Frame] = None
-        self._picture_rgb: Optional[np.ndarray] = None
-        #: (text, first name to emphasise, time) of the greetings on screen.
-        self._shown: List[Tuple[str, str, float]] = []
         self._last_face_at = float("-inf")
         self._next_detection_at = float("-inf")
         #: The frame of the last detection applied: the tracks' boxes are where its faces were.
@@ -258,34 +214,29 @@ class Greeter:
         #: Whether the last motion check saw anything move.
         self._moving = True
         self._now = 0.0
-        self._screenshots = Screenshots(options.screenshot_dir, self.screen,
-                                        self._draw_screenshot) if options.screenshot_dir else None
-        outputs: List[Output] = []
-        if options.events_out:
-            outputs.append(EventsFile(options.events_out))
-        if self._screenshots:
-            outputs.append(self._screenshots)
-        if options.speak:
-            outputs.append(Voice(Speaker(self.greetings.current.language, options.voice_command)))
-        outputs.append(StatusFile(status_path(settings.store), self._counters,
-                                  enrolled=lambda person: person in self.recogniser.names))
-        self.outputs = Outputs(outputs)
-        #: Whether the outputs may hold records of people erased from the store: at the start
-        #: (erased while the robot was off), after a reload that lost somebody, and once a
-        #: store that could not be read (missing, damaged) can be again.
-        self._forget_due = self._store_read
-        self._forget_erased()
-        self._door_inbox = DoorInbox(settings.store, options.door)
-        #: The request being served, and the worker that measures, embeds and stores its faces.
-        self.door: Optional[DoorCollection] = None
-        self._door_worker = ThreadPoolExecutor(1, thread_name_prefix="door")
-        self._door_engine: Optional[FaceEngine] = None
-        self._door_finishing: Optional[Future] = None
-        self._door_problem: Optional[str] = None
         # The models load on the stages' threads at once; the robot is ready when they are,
         # so the first guest does not wait for them (~1 s here, several on the Nano).
         self.detection.wait_ready()
         self.identity.wait_ready()
+
+    def _outputs(self, screenshots: Optional[Screenshots]) -> List[Output]:
+        """The outputs `options` ask for, and the status file the console reads."""
+        outputs: List[Output] = []
+        if self.options.events_out:
+            outputs.append(EventsFile(self.options.events_out))
+        if screenshots:
+            outputs.append(screenshots)
+        if self.options.speak:
+            outputs.append(Voice(Speaker(self.greetings.current.language,
+                                         self.options.voice_command)))
+        outputs.append(StatusFile(status_path(self.settings.store), self._counters,
+                                  enrolled=self.gallery.enrolled))
+        return outputs
+
+    @property
+    def recogniser(self) -> Recogniser:
+        """The store's people now (`greeter.recognition.recogniser.Recogniser`)."""
+        return self.gallery.recogniser
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -314,7 +265,7 @@ class Greeter:
                         next_status = wall + self.options.status_every_seconds
                     self.throttle.update()
                     self.outputs.poll()
-                    self._door_step()
+                    self._thank(self.door.step())
                     if self.reader.state is ReaderState.STARTING:
                         # the way of running follows the source, which is not open yet
                         self.reader.wait_started(FRAME_WAIT_SECONDS)
@@ -325,13 +276,7 @@ class Greeter:
                     elif not self._step_live():
                         break
         finally:
-            self.detection.close()
-            self.identity.close()
-            if self.door is not None:  # the source ended mid-collection: answer with what came
-                self._finish_door()
-            self._door_worker.shutdown(wait=True)
-            self._door_step()
-            self._close()
+            self.close()
         self.summary.seconds = time.monotonic() - started
         if self._screenshots:
             self.summary.screenshots_saved = self._screenshots.saved
@@ -339,11 +284,22 @@ class Greeter:
         self.summary.output_failures = dict(self.outputs.failures)
         return self.summary
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Stop the stages, answer a door request being served, close the outputs, the store
+        and the screen: what `run` does as it ends, for a robot made and never run too."""
+        self.detection.close()
+        self.identity.close()
+        self._thank(self.door.close())
         self.outputs.close()
-        if self.store:
-            self.store.close()
+        self.gallery.close()
         self.screen.close()
+
+    def _reload(self) -> None:
+        """Once a second: the store, the greetings file and the door's requests."""
+        self.gallery.poll()
+        self.gallery.forget_erased(self.outputs)
+        self.greetings.poll()
+        self.door.take_request()
 
     # -- the two ways of running (see the module docstring) -----------------------------------
 
@@ -409,8 +365,8 @@ class Greeter:
         same picture. Drawing 800x480 took 1.3 ms a frame on a quiet core here (4 % of a core at
         30 fps), up to 5 ms on a busy one: the largest cost of an empty entrance after the
         periodic full scan."""
-        return (not self._moving and not self.tracker.tracks and not self._shown
-                and self.door is None)
+        return (not self._moving and not self.tracker.tracks
+                and not self.pictures.showing(self._now) and not self.door.collecting)
 
     # -- detection ---------------------------------------------------------------------------
 
@@ -426,9 +382,9 @@ class Greeter:
             return None
         self._next_detection_at = frame.t + self.throttle.plan.every_seconds
         height, width = frame.rgb.shape[:2]
-        motion = self._motion.check(small_grey(self._picture(frame)), (width, height))
+        motion = self._motion.check(small_grey(self.pictures.inset(frame)), (width, height))
         self._moving = motion.moving
-        if self.door is not None:
+        if self.door.collecting:  # its "several faces" rule needs every face in view
             scan = FULL
         else:
             tracks = self.tracker.tracks
@@ -443,8 +399,7 @@ class Greeter:
         self.summary.detections += 1
         self.summary.full_scans += detected.scan.full
         self._detected = frame
-        if self.door is not None:
-            self.door.offer(frame.rgb, detected.boxes)
+        self.door.offer(frame.rgb, detected.boxes)
         # A region scan misses the tracks outside its regions: only tracks born after it was
         # planned, which age by one detection and are looked for at the next one.
         self.tracker.update(detected.boxes, frame.t)
@@ -488,101 +443,50 @@ class Greeter:
 
     # -- greeting ----------------------------------------------------------------------------
 
-    def _greet(self, greeting: Greeting, frame: Frame) -> None:
+    def _greet(self, greeting: GreetingDue, frame: Frame) -> None:
         track = next(t for t in self.tracker.tracks if t.id == greeting.track_id)
-        name = self.recogniser.names.get(greeting.person) if greeting.person else None
-        message = message_for(self.greetings.current, greeting.person, datetime.now(),
-                              visit=greeting.visit - 1, store_name=name)
+        names = self.recogniser.names
+        name = names.get(greeting.person) if greeting.person else None
+        greetings = self.greetings.current
         distance = float(track.identity.distance)
-        event = {"t": round(frame.t, 3), "frame": frame.index, "person": greeting.person,
-                 "name": name, "message": message,
-                 # nobody enrolled: no distance (JSON has no Infinity)
-                 "distance": round(distance, 4) if math.isfinite(distance) else None}
-        log.info("greeting %s", json.dumps(event, ensure_ascii=False))
+        event = GreetingEvent(
+            t=frame.t, frame=frame.index, person=greeting.person, name=name,
+            message=message_for(greetings, greeting.person, datetime.now(),
+                                visit=greeting.visit - 1, store_name=name),
+            # nobody enrolled: no distance (JSON has no Infinity)
+            distance=distance if math.isfinite(distance) else None,
+            language=language_of(greetings, greeting.person))
+        log.info("greeting %s", json.dumps(event.record(), ensure_ascii=False))
         self.summary.greeted += 1
         self.summary.greetings.append(event)
-        first_name = first_name_of(self.greetings.current, greeting.person, name)
-        self._shown.append((message, first_name, frame.t))
-        self.outputs.greeted(Greeted(event, self._language_of(greeting.person), frame))
-
-    def _language_of(self, person: Optional[str]) -> str:
-        """The language of the person's greetings entry, else the greetings file's."""
-        greetings = self.greetings.current
-        entry = greetings.people.get(person) if person else None
-        return (entry.language if entry else None) or greetings.language
+        self.pictures.show(event.message, first_name_of(greetings, greeting.person, name),
+                           frame.t)
+        self.outputs.greeted(event, frame)
 
     # -- screen ------------------------------------------------------------------------------
 
-    def _scene(self, frame: Optional[Frame], screenshot_of: Optional[Greeted] = None) -> Scene:
-        """What the screen shows on `frame`; with `screenshot_of`, that greeting's private
-        screenshot instead (`greeter.live.outputs.Screenshots`): only its own text, faded in, and
-        the camera pixelated except the greeted person's face."""
+    def _scene(self, frame: Optional[Frame]) -> Scene:
+        """What the screen shows on `frame` now."""
         content = self.greetings.current.screen
-        lifetime = self.settings.ui.greeting_seconds
-        self._shown = [(text, first, at) for text, first, at in self._shown
-                       if self._now - at < lifetime]
-        camera = None
-        if frame is not None and screenshot_of is None:
-            camera = self._picture(frame)
-        elif frame is not None:
-            person = screenshot_of.event["person"]
-            camera = pixelate(frame.rgb, [t.box for t in self.tracker.tracks if person
-                                          and t.identity and t.identity.person == person])
-        level = self.throttle.level.name.lower()
-        if screenshot_of is None:
-            shown = [ShownGreeting(text, self._now - at, first) for text, first, at in self._shown]
-        else:  # `_greet` shows the greeting, then hands it to the outputs: it is the newest
-            text, first, _ = self._shown[-1]
-            shown = [ShownGreeting(text, self.settings.ui.fade_in_seconds, first)]
-        if self.door is not None and screenshot_of is None:
-            started = self._now if self.door.started is None else self.door.started
-            shown.append(ShownGreeting(f"Look at the camera, {self.door.request.name}",
-                                       self._now - started,
-                                       self.door.request.name))
-        return Scene(
-            title=content.title,
-            background=hex_to_rgb(content.background_color),
-            text_colour=hex_to_rgb(content.text_color),
-            accent=hex_to_rgb(content.accent_color),
-            lines=tuple(content.values),
-            background_image=content.background_image_path(self.settings.greetings),
-            logo=content.logo_path(self.settings.greetings),
-            idle_message=content.idle_message,
-            font_scale=content.font_scale,
-            orientation=content.orientation,
-            t=self._now,
-            greetings=shown,
-            camera=camera,
-            status="" if level == "normal" else f"memory {level}",
-            camera_lost=self.reader.state is ReaderState.LOST,
-            idle=self._now - self._last_face_at > self.settings.ui.idle_after_seconds,
-        )
+        return self.pictures.scene(content, self.settings.greetings, self._now, frame,
+                                   self.door.prompt(self._now), **self._screen_state())
 
-    def _picture(self, frame: Frame) -> np.ndarray:
-        """`frame` shrunk to the camera inset's width, once per frame; the motion gate starts
-        from it too. The screen's smoothscale took ~2.7 ms for 640x480 to 200x150, the
-        largest cost of drawing a frame; halving with area averaging (0.2 ms) and a linear
-        resize for the rest (0.05 ms) give the same picture. Area averaging straight to
-        200x150 took 4 ms: OpenCV's fast path is for whole factors."""
-        if self._picture_of is not frame:
-            self._picture_of = frame
-            picture = frame.rgb
-            inset = round(self.screen.size[0] * self.settings.ui.camera_inset_width)
-            while 0 < inset <= picture.shape[1] // 2:
-                picture = cv2.resize(picture, (picture.shape[1] // 2, picture.shape[0] // 2),
-                                     interpolation=cv2.INTER_AREA)
-            height, width = picture.shape[:2]
-            if 0 < inset < width:
-                picture = cv2.resize(picture, (inset, max(1, round(height * inset / width))),
-                                     interpolation=cv2.INTER_LINEAR)
-            self._picture_rgb = picture
-        return self._picture_rgb
+    def _screen_state(self) -> Dict[str, object]:
+        """The parts of a scene that are the robot's state: memory, camera, idle."""
+        level = self.throttle.level.name.lower()
+        return dict(status="" if level == "normal" else f"memory {level}",
+                    camera_lost=self.reader.state is ReaderState.LOST,
+                    idle=self._now - self._last_face_at > self.settings.ui.idle_after_seconds)
+
+    def _thank(self, name: Optional[str]) -> None:
+        """Thank a guest enrolled at the door."""
+        if name:
+            self.pictures.show(f"Thank you, {name}!", name, self._now)
 
     def _draw(self, frame: Frame) -> None:
         """Draw a new frame: the frames drawn are the run's frames."""
         self._now = frame.t
-        if self.door is not None and self.door.due(frame.t):
-            self._finish_door()
+        self.door.frame_drawn(frame.t)
         self.summary.frames += 1
         if self._detected is not None and any(
                 t.last_seen == self._detected.t for t in self.tracker.tracks):
@@ -604,147 +508,23 @@ class Greeter:
         self.screen.render(self._scene(frame))
         self._rendered_at = time.monotonic()
 
-    def _draw_screenshot(self, greeted: Greeted) -> None:
+    def _draw_screenshot(self, event: GreetingEvent, frame: Frame) -> None:
         """The screen as it looks once the new greeting has faded in, only its person's face
-        unpixelated."""
-        self.screen.render(self._scene(greeted.frame, screenshot_of=greeted))
+        unpixelated (`greeter.live.outputs.Screenshots` saves it)."""
+        person = event.person
+        keep = [t.box for t in self.tracker.tracks
+                if person and t.identity and t.identity.person == person]
+        content = self.greetings.current.screen
+        self.screen.render(self.pictures.screenshot(content, self.settings.greetings, self._now,
+                                                    frame, keep, **self._screen_state()))
 
-    # -- reloading and status -----------------------------------------------------------------
-
-    def _load_recogniser(self) -> Recogniser:
-        """The store's people now; everybody a stranger when there is no store or it cannot
-        be read (see the module docstring)."""
-        path = self.settings.store
-        try:
-            if self.store is None and path.exists():
-                self.store = Store(path, create=False)
-                self._store_identity = _file_identity(path)
-            if self.store is not None:
-                self.store.check_integrity()
-            recogniser = Recogniser.from_store(self.engine, self.store, self.settings.matching)
-        except (StoreError, sqlite3.DatabaseError) as error:
-            self._store_broken(error)
-            return Recogniser.from_store(self.engine, None, self.settings.matching)
-        if self._store_problem:
-            if self.store is None:
-                log.warning("%s: gone; everybody is a stranger until somebody is enrolled", path)
-            else:
-                log.warning("%s: readable again, %d people enrolled", path, len(recogniser.names))
-            self._store_problem = None
-        return recogniser
-
-    def _store_broken(self, error: Exception) -> None:
-        """Close the store, log what is wrong (once per problem), and remember the files'
-        state so the store is opened again only once they change."""
-        if self.store is not None:
-            with contextlib.suppress(sqlite3.Error):  # a damaged store may fail to close too
-                self.store.close()
-            self.store = None
-        self._broken_store_files = _files_state(self.settings.store)
-        problem = str(error) if isinstance(error, StoreError) else \
-            f"{self.settings.store}: cannot be read ({error})"
-        if problem != self._store_problem:
-            log.error("%s; everybody is greeted as a stranger until it is fixed", problem)
-            self._store_problem = problem
-
-    def _store_due(self) -> bool:
-        """True when the store should be (re)loaded: it changed, its file was replaced, it
-        appeared, or it was broken and its files changed since."""
-        path = self.settings.store
-        if self.store is None:
-            if self._store_problem is not None:
-                return _files_state(path) != self._broken_store_files
-            return path.exists()
-        if _file_identity(path) != self._store_identity:
-            self.store.close()
-            self.store = None
-            return True
-        try:
-            return self.store.changed()
-        except (StoreError, sqlite3.DatabaseError):
-            return True  # reloading finds out what is wrong and logs it
-
-    @property
-    def _store_read(self) -> bool:
-        """Whether the people enrolled now are the store's (it is open and was read)."""
-        return self.store is not None and self._store_problem is None
-
-    def _reload(self) -> None:
-        read_before = self._store_read
-        if self._store_due():
-            before = self.recogniser.names
-            self.recogniser = self._load_recogniser()
-            if self._store_problem is None:
-                log.info("store reloaded: %d people enrolled", len(self.recogniser.names))
-                # somebody left, or a store that could not be read says who is enrolled again
-                self._forget_due |= (not read_before
-                                     or not before.keys() <= self.recogniser.names.keys())
-        self._forget_erased()
-        self.greetings.poll()
-        if self.door is None and self._door_finishing is None:
-            self._take_door_request()
-
-    def _forget_erased(self) -> None:
-        """Erase the events and screenshots of people no longer enrolled (`Output.forget`),
-        when due and the store was read (a store that cannot be read says nothing about who
-        was erased)."""
-        if not self._forget_due or self._store_problem is not None:
-            return
-        names = self.recogniser.names
-        erased = self.outputs.forget(lambda person: person in names)
-        if erased is None:
-            return  # an output failed (logged): asked again at the next reload
-        self._forget_due = False
-        for description, count in erased.items():
-            log.info("%s: erased %d greeting%s of people no longer enrolled", description,
-                     count, "s" if count != 1 else "")
+    # -- status ------------------------------------------------------------------------------
 
     def _counters(self) -> RobotCounters:
         state = self.reader.state
         camera = {ReaderState.LOST: "lost", ReaderState.STARTING: "reopening"}.get(state, "ok")
         return RobotCounters(self.summary.frames, self.summary.detections,
                              self.throttle.level.name.lower(), camera, time.process_time())
-
-    # -- enrolling at the door ---------------------------------------------------------------
-
-    def _take_door_request(self) -> None:
-        try:
-            request = self._door_inbox.take()
-        except OSError as error:  # tried again in a second; logged once
-            problem = f"{self._door_inbox.folder}: {error.strerror or error}"
-            if problem != self._door_problem:
-                log.error("%s; enrolling at the door waits until it is fixed", problem)
-                self._door_problem = problem
-            return
-        self._door_problem = None
-        if request is None:
-            return
-        log.info("door enrolment of %s: look at the camera", request.person)
-        if self._door_engine is None:
-            self._door_engine = FaceEngine()
-        self.door = DoorCollection(request, self.options.door, self.settings.enrolment,
-                                   self.settings.store, self._door_worker, self._door_engine)
-
-    def _finish_door(self) -> None:
-        """Stop collecting: the worker enrols the best frames and answers the console."""
-        self._door_finishing = self.door.finish()
-        self.door = None
-
-    def _door_step(self) -> None:
-        """End a collection whose frames stopped coming; show the outcome of one that ended."""
-        if self.door is not None and self.door.timed_out():
-            self._finish_door()
-        finishing = self._door_finishing
-        if finishing is None or not finishing.done():
-            return
-        self._door_finishing = None
-        if finishing.exception() is not None:
-            log.error("enrolling at the door failed: %s; ask again", finishing.exception())
-            return
-        result: DoorResult = finishing.result()
-        if result.enrolled:
-            self._shown.append((f"Thank you, {result.name}!", result.name, self._now))
-
 
     def _sample(self) -> Sample:
         return Sample(time.monotonic(), time.process_time(), self.summary.frames,
@@ -755,9 +535,9 @@ class Greeter:
         now = self._sample()
         if now.wall <= before.wall:
             return now
-        measured = rates(before, now)
+        measured = loop_rates(before, now)
         problems = []
-        if self._store_problem:
+        if self.gallery.problem:
             problems.append("store unreadable")
         if self.outputs.failing():
             problems.append(f"outputs failing: {self.outputs.failing()}")
@@ -766,26 +546,3 @@ class Greeter:
                  len(self.tracker.tracks), self.throttle.level.name.lower(),
                  self.reader.state.value, "".join(f", {problem}" for problem in problems))
         return now
-
-
-def _file_identity(path: Path) -> Optional[Tuple[int, int]]:
-    """(device, inode) of the file at `path`, None when there is none."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
-
-
-def _files_state(store: Path) -> Tuple:
-    """What changes when anybody writes the store: its file's and its journal's identity,
-    size and modification time."""
-    state = []
-    for path in (store, store.with_name(store.name + "-wal")):
-        try:
-            status = os.stat(path)
-        except OSError:
-            state.append(None)
-        else:
-            state.append((status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns))
-    return tuple(state)

@@ -58,7 +58,9 @@ class StatusError(GreeterError):
     """The status file exists but cannot be read or understood."""
 
 
-class Greeted(BaseModel):
+class RecentGreeting(BaseModel):
+    """An enrolled person greeted lately, as the console lists them."""
+
     model_config = ConfigDict(extra="forbid")
 
     time: datetime
@@ -80,7 +82,7 @@ class RobotStatus(BaseModel):
     cpu_percent: Optional[float] = Field(None, ge=0)
     memory_level: Literal["normal", "pressure", "critical"]
     camera: Literal["ok", "reopening", "lost"]
-    greeted: List[Greeted] = Field(default_factory=list, max_length=MAX_GREETED)
+    greeted: List[RecentGreeting] = Field(default_factory=list, max_length=MAX_GREETED)
 
 
 @dataclass(frozen=True)
@@ -105,19 +107,21 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Rates:
+class LoopRates:
+    """How fast the live loop ran between two `Sample`s."""
+
     fps: float
     detection_rate: float
     cpu_percent: float
 
 
-def rates(before: Sample, after: Sample) -> Rates:
+def loop_rates(before: Sample, after: Sample) -> LoopRates:
     """Frames drawn and detections per second, and CPU in percent of one core, between two
     samples (zeros when no time passed)."""
     elapsed = after.wall - before.wall
     if elapsed <= 0:
-        return Rates(0.0, 0.0, 0.0)
-    return Rates((after.frames - before.frames) / elapsed,
+        return LoopRates(0.0, 0.0, 0.0)
+    return LoopRates((after.frames - before.frames) / elapsed,
                  (after.detections - before.detections) / elapsed,
                  100.0 * max(0.0, after.cpu - before.cpu) / elapsed)
 

@@ -6,8 +6,9 @@ refusal (`hints`), bundles that carry people between robots (`bundle`), erasing 
 everywhere (`erasure`), and enrolling at the door (`door`: the console's request folder and
 the choice of the frames the robot collects).
 
-Exports: `store.Store`, `enrolment.enrol_paths`/`enrol_bytes`, `bundle.export_bundle`/
-`import_bundle`, `erasure.erase_person`, `door.ask`/`DoorCollection`.
+Exports: `store.Store`, `enrolment.Enroller`, `enrolment.jobs_from_folders`,
+`enrolment.jobs_for_person`, `hints.quality_hint`, `bundle.export_bundle`,
+`bundle.import_bundle`, `erasure.erase_person`, `door.ask`, `door.DoorCollection`.
 
 May import: ground, recognition, screen, greetings
 """

@@ -64,7 +64,7 @@ from greeter.atomicfile import replace_file
 from greeter.errors import GreeterError
 from greeter.greetings.schema import PersonId, ShowableText
 from greeter.people.store import (
-    ADDED,
+    IMPORT_ADDED,
     EmbeddingRecord,
     ImportedPerson,
     ImportReport,
@@ -320,7 +320,7 @@ def import_bundle(bundle: Bundle, store_path: Union[str, Path],
     store_path = Path(store_path)
     people = bundle.records()
     if dry_run and not store_path.exists():  # a new store: everybody would be added
-        return ImportReport([ImportedPerson(person.id, person.name, ADDED,
+        return ImportReport([ImportedPerson(person.id, person.name, IMPORT_ADDED,
                                             len(person.embeddings), 0) for person in people], [])
     with Store(store_path, create=not dry_run) as store:
         return store.import_people(people, bundle.model_id, dry_run=dry_run)

@@ -32,7 +32,6 @@ moments, the stall this design accepts.
 
 import hashlib
 import logging
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -46,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from greeter.atomicfile import private_folder, replace_file
 from greeter.errors import GreeterError
+from greeter.filechange import FileState, file_state
 from greeter.names import check_name, check_person_id
 from greeter.people.enrolment import (
     BLURRED,
@@ -210,20 +210,19 @@ class DoorInbox:
         self.folder = door_folder(store_path)
         self.rules = rules
         self._clock = clock
-        self._seen_mtime: Optional[int] = None
+        self._seen: Optional[FileState] = None
         self._listed_at = float("-inf")
 
     def take(self, now: Optional[datetime] = None) -> Optional[DoorRequest]:
         """The oldest waiting request, removed from the folder; None when there is none.
 
-        The folder is listed only when its modification time changed since it was last
-        found empty, or `RELIST_SECONDS` ago (a change in the same clock tick as the last
-        listing leaves the time as it was)."""
-        try:
-            mtime = os.stat(self.folder).st_mtime_ns
-        except FileNotFoundError:
+        The folder is listed only when it changed since it was last found empty
+        (`greeter.filechange`), or `RELIST_SECONDS` ago (a change in the same clock tick as
+        the last listing leaves its times as they were)."""
+        state = file_state(self.folder)
+        if state is None:
             return None
-        if mtime == self._seen_mtime and self._clock() - self._listed_at < RELIST_SECONDS:
+        if state == self._seen and self._clock() - self._listed_at < RELIST_SECONDS:
             return None
         self._listed_at = self._clock()
         waiting = []
@@ -245,9 +244,9 @@ class DoorInbox:
                     request, 0, EXPIRED, f"the robot did not take the request within "
                     f"{self.rules.expire_after_seconds:g} s (is it running?): ask again"))
                 continue
-            self._seen_mtime = None  # others may be waiting
+            self._seen = None  # others may be waiting
             return request
-        self._seen_mtime = os.stat(self.folder).st_mtime_ns
+        self._seen = file_state(self.folder)
         return None
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from greeter.errors import ConfigError
-from greeter.greetings.schema import remove_greeting
+from greeter.greetings.edit import remove_greeting
 from greeter.people import door
 from greeter.people.store import Store
 

@@ -127,15 +127,16 @@ class PersonRecord:
 
 
 #: What `Store.import_people` does with a person: see there.
-ADDED = "added"
-REPLACED = "replaced"
-SKIPPED = "skipped"
+IMPORT_ADDED = "added"
+IMPORT_REPLACED = "replaced"
+IMPORT_SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
 class ImportedPerson:
-    """What an import did, or would do, with one person: `outcome` is `ADDED`, `REPLACED` or
-    `SKIPPED`; `photos_before` is how many embeddings they had in the store (0 when added)."""
+    """What an import did, or would do, with one person: `outcome` is `IMPORT_ADDED`,
+    `IMPORT_REPLACED` or `IMPORT_SKIPPED`; `photos_before` is how many embeddings they had in
+    the store (0 when added)."""
 
     id: str
     name: str
@@ -542,7 +543,7 @@ class Store:
         with self._transaction("nothing was imported") as db:
             report = _plan_import(people, _people_and_photos(db))
             _apply_import(db, people, report, self.model_id)
-        if report.count(REPLACED):  # replaced embeddings must not linger in the journal either
+        if report.count(IMPORT_REPLACED):  # replaced embeddings must not linger in the journal
             self._truncate_journal("the import is done, but ")
         return report
 
@@ -624,11 +625,11 @@ def _plan_import(people: Sequence[PersonRecord], enrolled: _Enrolled) -> ImportR
         photos = frozenset(e.photo_sha256 for e in person.embeddings)
         name_before, photos_before = enrolled.get(person.id, (None, frozenset()))
         if name_before is None:
-            outcome = ADDED
+            outcome = IMPORT_ADDED
         elif (name_before, photos_before) == (person.name, photos):
-            outcome = SKIPPED
+            outcome = IMPORT_SKIPPED
         else:
-            outcome = REPLACED
+            outcome = IMPORT_REPLACED
         outcomes.append(ImportedPerson(person.id, person.name, outcome, len(photos),
                                        len(photos_before)))
     return ImportReport(outcomes, sorted(set(enrolled) - importing))
@@ -639,9 +640,9 @@ def _apply_import(db: sqlite3.Connection, people: Sequence[PersonRecord],
     """Write `report`'s plan. Every replaced person's old embeddings go first: a photo may move
     between two imported people."""
     changed = [(person, planned.outcome) for person, planned in zip(people, report.people)
-               if planned.outcome != SKIPPED]
+               if planned.outcome != IMPORT_SKIPPED]
     for person, outcome in changed:
-        if outcome == REPLACED:
+        if outcome == IMPORT_REPLACED:
             db.execute("DELETE FROM embeddings WHERE person_id=?", (person.id,))
             db.execute("UPDATE people SET name=?, created=? WHERE id=?",
                        (person.name, person.created, person.id))

@@ -6,8 +6,8 @@ importer), matching an embedding against a gallery (`matching`: pure numpy), the
 that turns a live track's votes into an identity (`votes`, pure), its calibration
 (`calibration`) and `recogniser.Recogniser`, which puts them together for a photo or a frame.
 
-Exports: `imaging.load_rgb`, `faces.FaceEngine`, `matching.Gallery`/`match_faces`,
-`votes.Vote`/`settle`, `recogniser.Recogniser`.
+Exports: `imaging.load_rgb`, `faces.FaceEngine`, `matching.Gallery`, `matching.match_faces`,
+`votes.Vote`, `votes.settle`, `calibration.choose_track_policy`, `recogniser.Recogniser`.
 
 May import: ground
 """

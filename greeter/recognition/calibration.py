@@ -1,11 +1,11 @@
-"""Choosing the track policy (greeter.live.tracking) from simulated tracks. Pure: numpy in, values
-out.
+"""Choosing the track policy (greeter.recognition.votes) from simulated tracks. Pure: numpy in,
+values out.
 
 A live track is a few embeddings of one face, taken a tenth of a second apart. A simulated
 track is the same thing made of photos: a person's photos, each repeated `FRAMES_PER_PHOTO`
 times as a camera sees one pose for a moment, up to `max_votes` frames. Running the real rule
-(`greeter.live.tracking.settle`) over each prefix of the track says what the robot would decide and
-after how many votes. Guests' tracks are made of photos other than the enrolled ones;
+(`greeter.recognition.votes.settle`) over each prefix of the track says what the robot would decide
+and after how many votes. Guests' tracks are made of photos other than the enrolled ones;
 strangers' tracks of photos of people who are not enrolled (one photo repeated, or several
 photos of the same stranger).
 
@@ -31,7 +31,8 @@ every person not enrolled). ``0.54 - 0.02 * log10(people)``, ratio 0.81, against
 
 Few guests at 10 and 24 people (30 and 72 tracks): those columns are noisy. The 1.5 % at 50
 is noise too: on 8 other galleries the default names 0.85 % of stranger tracks at 50 people
-(88 % of guests) and 0.81 % at 100 (86 %). The vote weights (`greeter.live.tracking.vote_weight`)
+(88 % of guests) and 0.81 % at 100 (86 %). The vote weights
+(`greeter.recognition.votes.vote_weight`)
 change these figures by less than a point on lfw-dev, whose faces are uniformly ~65 px and
 mostly frontal; they are there for a camera's turned and blurred frames. `frame_margin`
 (0.04 to 0.15), `stranger_margin` (0 to 0.08), `max_votes` 12 and a 0.75 majority each moved
@@ -81,8 +82,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from greeter.live.tracking import MeanMatch, Vote, settle
 from greeter.recognition.matching import Gallery, MatchPolicy, accepts, nearest_two
+from greeter.recognition.votes import MeanMatch, Vote, settle
 from greeter.settings import TrackingSettings
 
 #: Votes per photo in a simulated track: the live robot embeds an unsettled face every 0.1 s

@@ -60,8 +60,8 @@ def default_policy(people: int) -> MatchPolicy:
                        ratio=DEFAULT_RATIO)
 
 
-#: The track policy: what a live track's average embedding must pass (greeter.live.tracking). See
-#: greeter/recognition/calibration.py for the measurements behind these figures.
+#: The track policy: what a live track's average embedding must pass (greeter.recognition.votes).
+#: See greeter/recognition/calibration.py for the measurements behind these figures.
 DEFAULT_TRACK_RATIO = 0.81
 MAX_DEFAULT_TRACK_THRESHOLD = 0.54
 TRACK_THRESHOLD_DROP_PER_DECADE = 0.02

@@ -3,16 +3,14 @@
 `Recogniser` is what ``greeter identify`` and the live loop share: it holds the enrolled
 gallery, the display names and the matching policies, and names the faces of an image (the
 still-photo policy) or turns them into votes for the live tracks (`votes`, `judge_track`: the
-track policy, see greeter.live.tracking).
+track policy, see greeter.recognition.votes).
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence
 
 import numpy as np
 
-from greeter.live.tracking import MeanMatch, Vote, vote_weight
-from greeter.people.store import Store
 from greeter.recognition.faces import Box, Face, FaceEngine
 from greeter.recognition.matching import (
     Gallery,
@@ -23,6 +21,7 @@ from greeter.recognition.matching import (
     match_faces,
     match_one,
 )
+from greeter.recognition.votes import MeanMatch, Vote, vote_weight
 from greeter.settings import DetectionSettings, MatchingSettings
 
 
@@ -58,6 +57,24 @@ def _overridden(base: MatchPolicy, threshold: Optional[float],
                        ratio=base.ratio if ratio is None else ratio)
 
 
+class PersonRow(Protocol):
+    id: str
+    name: str
+
+
+class GallerySource(Protocol):
+    """What a recogniser is made from: `greeter.people.store.Store` (the people layer sits
+    above this one, so it is named by what it offers, not imported)."""
+
+    def gallery(self) -> Gallery: ...
+
+    def people(self) -> Iterable[PersonRow]: ...
+
+    def calibration(self) -> Optional[MatchPolicy]: ...
+
+    def track_calibration(self) -> Optional[MatchPolicy]: ...
+
+
 class Recogniser:
     """Names the faces in images against one snapshot of the store."""
 
@@ -70,7 +87,7 @@ class Recogniser:
         self.track_policy = track_policy
 
     @classmethod
-    def from_store(cls, engine: FaceEngine, store: Optional[Store],
+    def from_store(cls, engine: FaceEngine, store: Optional[GallerySource],
                    matching: MatchingSettings) -> "Recogniser":
         """From the store's current content; with no store, everybody is a stranger."""
         if store is None:
@@ -87,7 +104,7 @@ class Recogniser:
 
     def votes(self, faces: Sequence[Face]) -> List[Vote]:
         """One vote per embedded face for its live track: the nearest person, the embedding
-        and its weight (greeter.live.tracking). The faces are embedded elsewhere
+        and its weight (greeter.recognition.votes). The faces are embedded elsewhere
         (greeter.live.identity's worker process): this is only matching, well under a millisecond
         for 1,000 people."""
         return [

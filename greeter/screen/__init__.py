@@ -7,7 +7,7 @@ pictures with bounded memory (`images`), pygame imported quietly (`sdl`), and
 picture) and knows nothing of faces, people or greetings files.
 
 Exports: `display.Screen`, `display.Scene`, `display.Style`, `display.ShownGreeting`,
-`text.undrawable` (what a greeting may not show), `images.check_screen_image`.
+`text.undrawable_warnings` (what the fonts cannot draw), `images.check_screen_image`.
 
 May import: ground, recognition
 """

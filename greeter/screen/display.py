@@ -2,7 +2,7 @@
 `greeter.screen.layout` the only place that imports pygame.
 
 A `Scene` is a plain description of what to show (strings, RGB tuples, an RGB array, the
-time; no greeter settings), so the app decides *what* and this module only *how*:
+time; no greeter settings), so the robot decides *what* and this module only *how*:
 
 * the host's **band** (`greeter.screen.layout`), always visible: optional logo, the title and
   the values, on the left in landscape and across the top in portrait;
@@ -92,7 +92,7 @@ class DisplayError(GreeterError):
 
 @dataclass(frozen=True)
 class Style:
-    """How the screen moves and scales (the app fills it from `greeter.settings.UiSettings`).
+    """How the screen moves and scales (the robot fills it from `greeter.settings.UiSettings`).
 
     Times are in seconds; heights are fractions of the screen's short side, the inset width
     a fraction of its long side.

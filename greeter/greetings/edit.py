@@ -1,0 +1,144 @@
+"""Editing the greetings file safely: validated before writing, locked against the other
+editors (CLI, console) for the whole read-change-write, replaced atomically so it is never
+half-written."""
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+
+from pydantic import ValidationError
+
+from greeter.atomicfile import replace_file
+from greeter.errors import ConfigError
+from greeter.greetings.read import load_greetings, validation_problems
+from greeter.greetings.schema import Greetings, PersonGreeting
+from greeter.names import name_from_id
+
+
+def dump_greetings(greetings: Greetings) -> str:
+    """The file's text: keys sorted, indented, characters as they are, a final newline.
+
+    Stable, so that writes by the commands keep hand-edited files readable and diffs small.
+    """
+    data = greetings.model_dump(mode="json", exclude_none=True)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def save_greetings(path: Union[str, Path], greetings: Greetings) -> None:
+    """Validate `greetings` and replace the file with them atomically: readers and a crash or a
+    full disk see the old file or the new one, never a mix. A symbolic link is followed.
+
+    A new file is private (0600), like the store; an existing one keeps its mode and owner.
+    """
+    path = Path(path)
+    try:
+        checked = Greetings.model_validate(greetings.model_dump())
+    except ValidationError as error:
+        problems = [f"{path}: {problem}" for problem in validation_problems(error)]
+        raise ConfigError("\n".join(problems + [f"{path}: left unchanged"])) from None
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        replace_file(target, dump_greetings(checked).encode("utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be written ({error.strerror}); left unchanged") from None
+
+
+@contextmanager
+def _editing_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``.NAME.lock`` beside the file, held while it is read, changed
+    and written. The file itself cannot carry the lock: every write replaces it."""
+    target = Path(os.path.realpath(path))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # private like the greetings file: its name tells others which file is being edited
+        descriptor = os.open(str(target.parent / f".{target.name}.lock"),
+                             os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be locked for editing ({error.strerror})") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # which releases the lock
+
+
+def update_greetings(
+    path: Union[str, Path], change: Callable[[Greetings], Greetings]
+) -> Tuple[Greetings, Greetings]:
+    """Apply `change` to the file under its lock, so that concurrent edits (two admins,
+    ``greeter people remove`` during ``greeter greetings set``) never lose one another.
+
+    A missing file starts from the defaults. The file is written only when the greetings
+    changed. Returns the greetings before and after.
+    """
+    path = Path(path)
+    with _editing_lock(path):
+        before = load_greetings(path) if path.exists() else Greetings()
+        text_before = dump_greetings(before)
+        after = change(before)
+        if dump_greetings(after) != text_before:
+            save_greetings(path, after)
+    return before, after
+
+
+def with_greeting(
+    greetings: Greetings,
+    person_id: str,
+    messages: Sequence[str],
+    name: Optional[str] = None,
+    add: bool = False,
+    name_if_new: Optional[str] = None,
+) -> Greetings:
+    """A copy in which `person_id` is greeted with `messages`, after their current ones with
+    `add`; a message they already have is not repeated.
+
+    `name` renames the person; a new entry is called `name_if_new` (their name in the store),
+    else a name made from the id. Not validated here: `save_greetings` does that.
+    """
+    entry = greetings.people.get(person_id)
+    wanted = (list(entry.messages) if entry and add else []) + list(messages)
+    unique = list(dict.fromkeys(wanted))
+    if entry is None:
+        entry = PersonGreeting.model_construct(
+            name=name or name_if_new or name_from_id(person_id), messages=unique
+        )
+    else:
+        entry = entry.model_copy(update={"name": name or entry.name, "messages": unique})
+    people = dict(greetings.people)
+    people[person_id] = entry
+    return greetings.model_copy(update={"people": people})
+
+
+def remove_greeting(path: Union[str, Path], person_id: str) -> bool:
+    """Delete the entry of `person_id`, as erasing a person must erase their name here too.
+
+    False when there was none. The file is read first and locked only if there is something
+    to remove: removing somebody without a greeting needs no write access and creates nothing.
+    """
+    if not Path(path).exists() or person_id not in load_greetings(path).people:
+        return False
+    before, _ = update_greetings(
+        path,
+        lambda greetings: greetings.model_copy(update={"people": {
+            key: entry for key, entry in greetings.people.items() if key != person_id
+        }}),
+    )
+    return person_id in before.people
+
+
+def rename_greeting(path: Union[str, Path], person_id: str, name: str) -> bool:
+    """Give the entry of `person_id` the display name `name`, as renaming a person must rename
+    them on the screen too (an entry's ``name`` wins over the store's).
+
+    False when there was no entry; like `remove_greeting`, nothing is locked or written then.
+    """
+    entry = load_greetings(path).people.get(person_id) if Path(path).exists() else None
+    if entry is None or entry.name == name:
+        return False
+    update_greetings(path, lambda greetings: with_greeting(
+        greetings, person_id, greetings.people[person_id].messages, name=name))
+    return True
