@@ -35,8 +35,9 @@ console: bootstrap
 run: bootstrap
 	$(BIN)/greeter run $(RUN_ARGS)
 
+## lint: ruff over the package, tests, benchmarks and scripts (CI runs it before the tests)
 lint: bootstrap
-	$(BIN)/ruff check greeter tests benchmarks
+	$(BIN)/ruff check greeter tests benchmarks scripts
 
 ## bench: the benchmarks, each printing its figure beside its baseline
 bench: bootstrap
