@@ -4,7 +4,8 @@ The content goes to a temporary file in the same folder, which is flushed and fs
 renamed over the target (atomic on POSIX), and the folder is fsynced so the rename itself
 survives a power cut. Readers see the old file or the new one, never a mix.
 
-`private_folder` makes the folder such files go to when they hold names or faces.
+`private_folder` makes the folder such files go to when they hold names or faces, and
+`make_private` repairs a file that somebody made readable by others.
 """
 
 import os
@@ -59,3 +60,17 @@ def private_folder(folder: Path) -> Path:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
     return folder
+
+
+def make_private(path: Path) -> Optional[int]:
+    """Make the file at `path` readable and writable by its owner only (``0600``) if others may
+    read or write it: its former mode when it was changed, None when it was private already
+    or is not there. `OSError` when it cannot be changed (another owner's file)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None
+    if not mode & 0o077:
+        return None
+    os.chmod(path, mode & 0o700 | 0o600 if mode & 0o700 else 0o600)
+    return mode

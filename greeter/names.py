@@ -33,7 +33,9 @@ from typing import Optional, Tuple
 
 from greeter.errors import StoreError
 
-#: Person ids are lowercase slugs: they name enrolment folders and greeting keys.
+#: Person ids are lowercase slugs: they name enrolment folders and greeting keys. Always
+#: matched whole (`fullmatch`): with `match`, "$" also matches before a final newline, and
+#: "colin-p\n" passed for an id, whose links then named (and erased) "colin-p".
 PERSON_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 PERSON_ID_MAX_LENGTH = 64
 
@@ -80,7 +82,7 @@ class PersonTextError(StoreError):
 def check_person_id(person_id: str) -> str:
     """Return `person_id` if valid, else raise `PersonTextError` saying what a valid id looks
     like, with a suggestion made from it when there is one."""
-    if not PERSON_ID_PATTERN.match(person_id or ""):
+    if not PERSON_ID_PATTERN.fullmatch(person_id or ""):
         suggestion = suggest_person_id(person_id or "")
         hint = f", e.g. {suggestion}" if suggestion else ""
         raise PersonTextError(
@@ -98,7 +100,7 @@ def suggest_person_id(text: str) -> Optional[str]:
     ascii_text = "".join(char for char in decomposed if not unicodedata.combining(char))
     slug = re.sub(r"[^a-z0-9_-]+", "-", ascii_text.translate(_ASCII_SPELLINGS).lower())
     slug = re.sub(r"-{2,}", "-", slug).strip("-_")[:PERSON_ID_MAX_LENGTH].rstrip("-_")
-    return slug if PERSON_ID_PATTERN.match(slug) else None
+    return slug if PERSON_ID_PATTERN.fullmatch(slug) else None
 
 
 def name_from_id(person_id: str) -> str:

@@ -1,12 +1,16 @@
 """Shared by the console's tests: a console on a real store in a temporary folder, signed in
 through its own sign-in form."""
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 from conftest import REPO
@@ -45,6 +49,39 @@ def console_process(folder: Path, listen: str, **popen) -> subprocess.Popen:
                                                         os.environ.get("PYTHONPATH")])))
     return subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen", listen],
                             env=env, **popen)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_console(folder: Path, **popen) -> Iterator[tuple]:
+    """A `console_process` on a free loopback port, with the password `PASSWORD`, once it
+    answers: (its URL, the process); stopped at the end. Its output goes to console.log."""
+    Credentials(console_settings(folder).store.parent).set_password(PASSWORD)
+    port = free_port()
+    log_path = folder / "console.log"
+    with open(log_path, "wb") as log:  # the child keeps its own descriptor
+        server = console_process(folder, f"127.0.0.1:{port}", stdout=log, stderr=log, **popen)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise AssertionError(f"the console did not start: {log_path.read_text()}") from None
+            time.sleep(0.2)
+    try:
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 def make_client(folder: Path, limits: Optional[Limits] = None,

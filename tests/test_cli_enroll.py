@@ -267,7 +267,7 @@ def test_people_show_rename_remove(store_copy):
     assert "biden: Joe Biden" in invoke(store_copy, "people", "show", "biden").stdout
     removed = invoke(store_copy, "people", "remove", "--yes", "biden")
     assert removed.exit_code == 0
-    assert "removed biden and 2 embeddings" in removed.stdout
+    assert "removed biden and their 2 photos" in removed.stdout
     missing = invoke(store_copy, "people", "show", "biden")
     assert missing.exit_code == 1
     assert "Error: nobody with id 'biden' is enrolled" in missing.stderr

@@ -313,7 +313,7 @@ def test_removing_a_person_removes_their_greeting(files):
     result = invoke(files, "people", "remove", "--yes", "alex-m")
     assert result.exit_code == 0
     assert result.stdout == (
-        f"removed alex-m and 1 embedding; removed alex-m's greeting from {files.greetings}\n")
+        f"removed alex-m and their 1 photo; removed alex-m's greeting from {files.greetings}\n")
     text = files.greetings.read_text(encoding="utf-8")
     assert "alex-m" not in text and "Alex Müller" not in text and "Jürgen" in text
 
@@ -324,7 +324,7 @@ def test_removing_a_person_with_a_broken_greetings_file_says_their_greeting_stay
     files.greetings.write_text(broken, encoding="utf-8")
     result = invoke(files, "people", "remove", "--yes", "alex-m")
     assert result.exit_code == 1
-    assert result.stdout == "removed alex-m and 1 embedding\n"
+    assert result.stdout == "removed alex-m and their 1 photo\n"
     assert result.stderr == (
         f"Error: {files.greetings}: language: input should be 'en' or 'de'\n"
         f"alex-m's greeting is still in {files.greetings}: fix the file, then run "

@@ -2,6 +2,7 @@
 limits, headers; and the `greeter console` commands that set the password and tokens."""
 
 import html
+import logging
 import stat
 import subprocess
 import sys
@@ -301,12 +302,41 @@ def test_csrf_token_is_in_every_form(tmp_path):
         assert csrf_of(html) == csrf
 
 
-def test_a_damaged_password_file_is_explained_not_a_traceback(tmp_path):
+def test_a_damaged_password_file_tells_a_visitor_what_to_do_and_the_log_where(tmp_path,
+                                                                             caplog):
+    """A visitor who has not signed in is told what an admin must do, never the file's path
+    or what is wrong in it: those go to the console's log."""
     client = make_client(tmp_path)
-    (tmp_path / "data" / "console-password.json").write_text("{\"salt\": \"zz\"}")
+    password_file = tmp_path / "data" / "console-password.json"
+    password_file.write_text("{\"salt\": \"zz\"}")
     response = sign_in(client)
-    assert response.status_code == 500
+    assert response.status_code == 503
     assert "set the password again" in response.text and "Traceback" not in response.text
+    assert str(tmp_path) not in response.text and "damaged" not in response.text
+    assert f"{password_file}: damaged" in caplog.text
+
+
+def test_a_damaged_token_file_answers_the_api_without_its_path(tmp_path, caplog):
+    client = make_client(tmp_path)
+    tokens = tmp_path / "data" / "console-tokens.json"
+    tokens.write_text("[not json")
+    tokens.chmod(0o600)
+    response = client.get("/api/people", headers={"Authorization": "Bearer whatever"})
+    assert response.status_code == 503
+    assert str(tmp_path) not in response.text and "Expecting" not in response.text
+    assert f"{tokens}: cannot be read" in caplog.text
+
+
+def test_secrets_made_readable_by_others_are_made_private_again_and_the_log_says_which(
+        tmp_path, caplog):
+    make_client(tmp_path).close()
+    password_file = tmp_path / "data" / "console-password.json"
+    password_file.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        client = make_client(tmp_path, password=None)
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert f"{password_file}: was readable by others (0644); made private (0600)" in caplog.text
+    assert sign_in(client).status_code == 303
 
 
 def test_an_unexpected_failure_shows_no_traceback(tmp_path, caplog):

@@ -13,15 +13,10 @@ bootstrap.sh installs them when run as root); under CI (``CI=true``) that is a f
 
 import os
 import shutil
-import socket
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from console_helpers import PASSWORD, console_process, console_settings
-
-from greeter.console.auth import Credentials
+from console_helpers import PASSWORD, running_console
 
 pytestmark = pytest.mark.slow
 
@@ -44,32 +39,10 @@ def _require_browser():
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def console_url(tmp_path):
-    Credentials(console_settings(tmp_path).store.parent).set_password(PASSWORD)
-    port = _free_port()
-    with open(tmp_path / "console.log", "wb") as log:  # the child keeps its own descriptor
-        server = console_process(tmp_path, f"127.0.0.1:{port}", stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/login", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"the console did not start: {(tmp_path / 'console.log').read_text()}")
-            time.sleep(0.2)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
+    with running_console(tmp_path) as (url, _):
+        yield url
 
 
 @pytest.fixture
@@ -150,7 +123,7 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     messages.send_keys("Welcome back, {nmae}!")
     submit(By.ID, "save-greeting")
     problem = find(By.CSS_SELECTOR, "[data-problems]").text
-    assert "nmae" in problem
+    assert "Message 1: unknown placeholder {nmae}" in problem
     _screenshot(browser, shots, "6-greeting-problem")
     messages = find(By.ID, "messages")
     messages.clear()
@@ -174,13 +147,13 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     assert not find(By.CSS_SELECTOR, "[data-problems]").is_displayed()
     submit(By.ID, "save-greeting")
     assert "saved barack's greeting" in find(By.CLASS_NAME, "flash").text
-    assert ("people.barack.messages[0]: the screen cannot draw 'न'"
+    assert ("Message 1: the screen cannot draw 'न'"
             in find(By.CSS_SELECTOR, "[data-warnings]").text)
 
     browser.get(f"{console_url}/people/barack/remove")
     _screenshot(browser, shots, "8-remove")
     submit(By.ID, "confirm-remove")
-    assert "removed barack and 1 embedding" in find(By.CLASS_NAME, "flash").text
+    assert "removed barack and their 1 photo" in find(By.CLASS_NAME, "flash").text
     assert "Barack Obama" not in find(By.TAG_NAME, "main").text
 
     for page, name in (("/greetings", "9-greetings"), ("/bundles", "10-bundles"),

@@ -124,7 +124,7 @@ def test_a_weak_photo_is_enrolled_with_the_clis_advice_and_the_person_flagged(tm
                            files=[("photos", (photo.name, photo.read_bytes(), "image/jpeg"))])
 
     page = html.unescape(response.text)
-    assert (f"{photo.name}</strong>: enrolled: small face (52 px): a larger photo will be "
-            f"recognised more often") in page
+    assert (f"{photo.name}</strong>: enrolled, with a warning: small face (52 px): a larger "
+            f"photo will be recognised more often") in page
     assert "one weak photo: add 1-2 more photos" in client.get("/people").text
     assert "small face (52 px)" in html.unescape(client.get("/people/adolfo").text)

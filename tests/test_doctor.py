@@ -2,6 +2,7 @@
 temporary folder; the checks that depend on the hardware are also tested as functions."""
 
 import json
+import stat
 import time
 from types import SimpleNamespace
 
@@ -146,8 +147,8 @@ def test_json_lists_every_check(robot):
     report = json.loads(result.stdout)
     assert report["ready"] is True
     assert [check["name"] for check in report["checks"]] == [
-        "python", "packages", "dlib BLAS", "dlib CUDA", "models", "store", "greetings", "camera",
-        "display", "memory", "jetson"]
+        "python", "packages", "dlib BLAS", "dlib CUDA", "models", "store", "private files",
+        "greetings", "camera", "display", "memory", "jetson"]
     assert set(report["checks"][0]) == {"name", "status", "detail", "fix"}
 
 
@@ -239,3 +240,17 @@ def test_a_camera_that_hangs_fails_after_the_timeout(monkeypatch):
     check = doctor.check_camera("csi://0", timeout=0.2)
     assert time.monotonic() - started < 1
     assert check == Check("camera", FAIL, "csi://0: no frame within 0.2 s", doctor.CAMERA_FIX)
+
+
+def test_files_beside_the_store_made_readable_by_others_are_made_private_again(robot):
+    password = robot / "console-password.json"
+    password.write_text("{}")
+    password.chmod(0o644)
+    (robot / "greetings.json").chmod(0o644)  # the admin's file: theirs to share
+    result = run_doctor(robot, "--no-camera", "--headless")
+    assert "made private again (0600): console-password.json (0644)" in \
+        line(result, "private files")
+    assert stat.S_IMODE(password.stat().st_mode) == 0o600
+    assert stat.S_IMODE((robot / "greetings.json").stat().st_mode) == 0o644
+    again = run_doctor(robot, "--no-camera", "--headless")
+    assert "all private" in line(again, "private files")

@@ -76,16 +76,21 @@ def show(ctx: click.Context, person_id: str) -> None:
 @people.command()
 @click.argument("person_id", metavar="ID")
 @click.argument("name")
+@click.option("--greeting-name", "own_name_too", is_flag=True,
+              help="Rename their greeting too when it has a name of its own.")
 @click.pass_context
-def rename(ctx: click.Context, person_id: str, name: str) -> None:
-    """Change a person's display name."""
+def rename(ctx: click.Context, person_id: str, name: str, own_name_too: bool) -> None:
+    """Change a person's display name, and their greeting's unless it has a name of its own
+    (then only with --greeting-name)."""
     name = check_name(name, person_id)
     with open_store(ctx) as store:
+        before = store.person(person_id)
         store.rename(person_id, name)
     click.echo(f"{person_id} is now called {escaped(name)}")
     path = settings_of(ctx).greetings
     try:
-        renamed = rename_greeting(path, person_id, name)
+        renamed = rename_greeting(path, person_id, name, before.name if before else None,
+                                  own_name_too)
     except ConfigError as error:
         raise ConfigError(f"{error}\n{person_id}'s greeting in {path} still has the old name: "
                           f"fix the file, then run `greeter greetings set {person_id} --name "
@@ -105,7 +110,7 @@ def remove(ctx: click.Context, person_id: str, yes: bool) -> None:
             raise StoreError(f"nobody with id '{person_id}' is enrolled")
         store.check_writable(f"{person_id} was not removed")  # before asking to confirm
         if not yes:
-            click.confirm(f"Erase {person_id} and all their embeddings?", abort=True)
+            click.confirm(f"Erase {person_id} and all their photos?", abort=True)
         erased = erase_person(store, settings_of(ctx).greetings, person_id)
     click.echo(erased.summary())
     if erased.greeting_problem:

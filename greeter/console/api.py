@@ -2,6 +2,8 @@
 (``greeter console token create NAME``).
 
 * ``GET /api/people``: everybody enrolled;
+* ``GET /api/people/{id}``: one person: name, photo count, quality hint and each photo's
+  measurements (404 when nobody is enrolled under the id);
 * ``POST /api/people/{id}/photos``: enrol one photo (multipart field ``photo``, optional
   ``name`` and ``largest``): 201 with the outcome when enrolled, 200 when skipped (already
   enrolled), 422 with the reason when rejected, exactly as ``greeter enroll`` would say;
@@ -16,11 +18,12 @@ from starlette.responses import JSONResponse, Response
 
 from greeter.console.routing import Console, api, in_thread
 from greeter.console.uploads import MULTIPART, media_type, read_form
+from greeter.errors import StoreError
 from greeter.live.status import read_status, status_path
 from greeter.people.enrolment import ENROLLED, REJECTED
 from greeter.people.erasure import erase_person
-from greeter.people.hints import quality_hint
-from greeter.people.store import check_person_id
+from greeter.people.hints import photo_verdict, quality_hint
+from greeter.people.store import NameConflict, check_person_id
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,30 @@ async def list_people(console, request, owner) -> Response:
     return JSONResponse(await in_thread(_people, console))
 
 
+def _person(console: Console, person_id: str) -> dict:
+    store = console.store()
+    person = store.person(check_person_id(person_id))
+    if person is None:
+        raise StoreError(f"nobody with id '{person_id}' is enrolled")
+    photos = store.photos(person_id)
+    enrolment = console.settings.enrolment
+    return {"id": person.id, "name": person.name, "photos": len(photos),
+            "created": person.created,
+            "hint": quality_hint([(p.face_size, p.sharpness) for p in photos], enrolment),
+            "enrolled_photos": [{"photo": p.photo_name, "face_size": p.face_size,
+                                 "sharpness": round(p.sharpness, 1), "created": p.created,
+                                 "verdict": photo_verdict(p.face_size, p.sharpness, enrolment)}
+                                for p in photos]}
+
+
+@api
+async def person(console, request, owner) -> Response:
+    """GET shows the person; DELETE erases them (`remove_person`)."""
+    if request.method == "DELETE":
+        return await remove_person(console, request, owner)
+    return JSONResponse(await in_thread(_person, console, request.path_params["person_id"]))
+
+
 @api
 async def add_photo(console, request, owner) -> Response:
     person_id = check_person_id(request.path_params["person_id"])
@@ -58,9 +85,15 @@ async def add_photo(console, request, owner) -> Response:
     if len(photos) != 1:
         return JSONResponse({"error": f"{len(photos)} files in the field '{PHOTO_FIELD}': "
                                       f"{HOW_TO_SEND_A_PHOTO}"}, status_code=400)
-    outcome = (await in_thread(console.enrol, person_id, form.get("name").strip(), photos,
-                               form.get("largest") in ("1", "true", "yes", "on"),
-                               LARGEST_HINT))[0]
+    try:
+        outcome = (await in_thread(console.enrol, person_id, form.get("name").strip(), photos,
+                                   form.get("largest") in ("1", "true", "yes", "on"),
+                                   LARGEST_HINT))[0]
+    except NameConflict as error:
+        return JSONResponse({"error": f"{error} in the console (/people/{person_id}) or with "
+                                      f"`greeter people rename {person_id} NAME`",
+                             "enrolled_name": error.enrolled, "name": error.asked},
+                            status_code=409)
     body = {"person": person_id, "photo": outcome.path.name, "outcome": outcome.status,
             "reason": outcome.reason}
     code = {ENROLLED: 201, REJECTED: 422}.get(outcome.status, 200)
@@ -73,7 +106,6 @@ def _erase(console: Console, person_id: str) -> None:
         log.error("%s", erased.greeting_problem)
 
 
-@api
 async def remove_person(console, request, owner) -> Response:
     person_id = check_person_id(request.path_params["person_id"])
     await in_thread(_erase, console, person_id)
@@ -91,6 +123,6 @@ async def robot_status(console, request, owner) -> Response:
 ROUTES = [
     ("/api/people", list_people, ["GET"]),
     ("/api/people/{person_id}/photos", add_photo, ["POST"]),
-    ("/api/people/{person_id}", remove_person, ["DELETE"]),
+    ("/api/people/{person_id}", person, ["GET", "DELETE"]),
     ("/api/status", robot_status, ["GET"]),
 ]

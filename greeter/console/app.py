@@ -46,6 +46,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path == "/api" or request.url.path.startswith("/api/")
 
 
+class ConsoleStatic(StaticFiles):
+    """The console's own scripts and styles; an address no file can have (a NUL byte, ``%00``,
+    which made ``os.stat`` raise) is a 404 like any missing file, not a 500."""
+
+    def lookup_path(self, path: str):
+        try:
+            return super().lookup_path(path)
+        except ValueError:
+            return "", None
+
+
 class SecurityHeaders:
     """Adds `SECURITY_HEADERS` to every response, the static files' included."""
 
@@ -99,7 +110,7 @@ def create_app(settings: Settings, limits: Optional[Limits] = None,
 
     routes = [Route(path, endpoint(console), methods=methods)
               for path, endpoint, methods in pages.ROUTES + api_routes.ROUTES]
-    routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
+    routes.append(Mount("/static", ConsoleStatic(directory=str(HERE / "static")), name="static"))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -9,20 +9,26 @@ biometric data anyway:
 * ``console-tokens.json``: API tokens by name, each as the SHA-256 of a random 256-bit token
   (a token is printed once, at creation; being random, it needs no slow hash).
 
+Both files are checked when the console starts (and by ``greeter doctor``): one readable by
+others (made ``0644`` by hand, copied with another umask) is made private again, and the log
+says which; one that cannot be made private is refused.
+
 Sessions are kept in the console's memory only: restarting it signs everybody out.
 """
 
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Union
 
-from greeter.atomicfile import replace_file
+from greeter.atomicfile import make_private, replace_file
 from greeter.errors import GreeterError
 from greeter.people.store import now_iso
 
@@ -42,10 +48,18 @@ FREE_ATTEMPTS = 3
 MAX_WAIT = 60.0
 #: A client's failures are forgotten after this long without another.
 FAILURE_MEMORY = 15 * 60.0
+#: Passwords checked at once, whoever sends them: each check takes 16 MB and ~50 ms of a core
+#: (scrypt), so 30 sent at once took the console from 82 to 547 MB. Two keep a sign-in during
+#: an attack from many addresses within a second; a third at that moment is asked to retry.
+CHECKS_AT_ONCE = 2
 
 
 class AuthError(GreeterError):
     """The console's password or tokens cannot be set, read or used."""
+
+
+class Busy(GreeterError):
+    """`CHECKS_AT_ONCE` passwords are being checked already."""
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -60,6 +74,7 @@ class Credentials:
         self.folder = Path(folder)
         self.password_file = self.folder / PASSWORD_FILE
         self.tokens_file = self.folder / TOKENS_FILE
+        self._checking = threading.BoundedSemaphore(CHECKS_AT_ONCE)
 
     # -- the admin password ---------------------------------------------------------------
 
@@ -77,16 +92,39 @@ class Credentials:
         return self.password_file.is_file()
 
     def check_password(self, password: str) -> bool:
-        record = self._read(self.password_file)
-        if not record:
-            return False
+        """Whether `password` is the admin password; `Busy` when `CHECKS_AT_ONCE` checks are
+        under way (never queued: a queue of scrypt checks is what an attacker wants)."""
+        if not self._checking.acquire(blocking=False):
+            raise Busy("other sign-ins are being checked: try again in a moment")
         try:
-            computed = _scrypt(password, bytes.fromhex(record["salt"]), int(record["n"]),
-                               int(record["r"]), int(record["p"]))
-            return hmac.compare_digest(computed, bytes.fromhex(record["hash"]))
-        except (KeyError, ValueError, TypeError):
-            raise AuthError(f"{self.password_file}: damaged; set the password again with "
-                            "`greeter console set-password`") from None
+            record = self._read(self.password_file)
+            if not record:
+                return False
+            try:
+                computed = _scrypt(password, bytes.fromhex(record["salt"]), int(record["n"]),
+                                   int(record["r"]), int(record["p"]))
+                return hmac.compare_digest(computed, bytes.fromhex(record["hash"]))
+            except (KeyError, ValueError, TypeError):
+                raise AuthError(f"{self.password_file}: damaged; set the password again with "
+                                "`greeter console set-password`") from None
+        finally:
+            self._checking.release()
+
+    def make_private(self) -> List[str]:
+        """Make the password and token files private (``0600``) where they are not: what was
+        done, a line per file; `AuthError` for a file that cannot be made private."""
+        repaired = []
+        for path in (self.password_file, self.tokens_file):
+            try:
+                mode = make_private(path)
+            except OSError as error:
+                raise AuthError(f"{path}: readable by others and cannot be made private "
+                                f"({error.strerror}); refused until its owner runs "
+                                f"`chmod 600 {path}`") from None
+            if mode is not None:
+                repaired.append(f"{path}: was readable by others ({mode:04o}); made private "
+                                f"({stat.S_IMODE(os.stat(path).st_mode):04o})")
+        return repaired
 
     # -- API tokens -------------------------------------------------------------------------
 
@@ -132,7 +170,12 @@ class Credentials:
 
     def _read(self, path: Path) -> Optional[dict]:
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, encoding="utf-8") as file:
+                mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+                if mode & 0o077:  # `make_private` could not repair it, or it changed since
+                    raise AuthError(f"{path}: readable by others ({mode:04o}); refused until "
+                                    f"it is private: `chmod 600 {path}`")
+                value = json.loads(file.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as error:
@@ -227,29 +270,30 @@ class SignInThrottle:
         self._failures: Dict[str, _Failures] = {}
         self._lock = threading.Lock()
 
-    def wait_needed(self, client: str) -> float:
-        """Seconds `client` must still wait before trying a password; 0 when it may try."""
+    def attempt(self, client: str) -> float:
+        """Seconds `client` must still wait before trying a password; 0 when it may try now,
+        and then the attempt is counted as a failure at once, before the password is checked,
+        so that passwords sent together all count (`succeeded` takes it back)."""
         now = self._clock()
         with self._lock:
             record = self._failures.get(client)
-            if record is None or now - record.last > FAILURE_MEMORY:
-                return 0.0
-            if record.count < FREE_ATTEMPTS:
-                return 0.0
-            delay = min(2.0 ** (record.count - FREE_ATTEMPTS), MAX_WAIT)
-            return max(0.0, record.last + delay - now)
-
-    def failed(self, client: str) -> None:
-        now = self._clock()
-        with self._lock:
-            if len(self._failures) >= self._max_clients:
-                self._failures = {key: value for key, value in self._failures.items()
-                                  if now - value.last <= FAILURE_MEMORY}
-            record = self._failures.get(client)
+            if record is not None and now - record.last <= FAILURE_MEMORY \
+                    and record.count >= FREE_ATTEMPTS:
+                delay = min(2.0 ** (record.count - FREE_ATTEMPTS), MAX_WAIT)
+                wait = record.last + delay - now
+                if wait > 0:
+                    return wait
+            if len(self._failures) >= self._max_clients:  # bounded whoever sends passwords
+                recent = sorted(((value.last, key) for key, value in self._failures.items()
+                                 if now - value.last <= FAILURE_MEMORY), reverse=True)
+                self._failures = {key: self._failures[key]
+                                  for _, key in recent[:self._max_clients // 2]}
+                record = self._failures.get(client)
             if record is None or now - record.last > FAILURE_MEMORY:
                 record = self._failures[client] = _Failures(0, now)
             record.count += 1
             record.last = now
+            return 0.0
 
     def succeeded(self, client: str) -> None:
         with self._lock:

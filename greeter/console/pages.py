@@ -7,8 +7,10 @@ with the outcome of each photo or person).
 
 import json
 import logging
+import re
 import secrets
 import threading
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -16,7 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from greeter.console.auth import SESSION_MAX_AGE
+from greeter.console.auth import SESSION_MAX_AGE, Busy
 from greeter.console.routing import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -24,20 +26,31 @@ from greeter.console.routing import (
     in_thread,
     page,
 )
-from greeter.console.uploads import BadForm, TooLarge, read_form
+from greeter.console.uploads import BadForm, TooLarge, TooSlow, read_form
 from greeter.errors import ConfigError, GreeterError, StoreError
-from greeter.greetings.edit import remove_greeting, rename_greeting, update_greetings
+from greeter.greetings.edit import (
+    remove_greeting,
+    rename_greeting,
+    set_first_name,
+    update_greetings,
+)
 from greeter.greetings.read import load_greetings, parse_greetings, screen_texts
 from greeter.greetings.render import message_for, messages_for
 from greeter.greetings.schema import Greetings
 from greeter.live.status import read_status, status_path
-from greeter.names import check_name, name_from_id
+from greeter.names import PersonTextError, check_name, name_from_id, suggest_person_id
 from greeter.people.bundle import bundle_content, bundle_from_bytes
-from greeter.people.door import ask, pending, result_for
+from greeter.people.door import DoorRules, ask, pending, result_for
 from greeter.people.enrolment import ENROLLED, REJECTED, SKIPPED
 from greeter.people.erasure import erase_person
 from greeter.people.hints import photo_verdict, quality_hint
-from greeter.people.store import IMPORT_ADDED, IMPORT_REPLACED, check_person_id
+from greeter.people.store import (
+    IMPORT_ADDED,
+    IMPORT_REPLACED,
+    NameConflict,
+    check_person_id,
+    check_same_name,
+)
 from greeter.recognition.faces import MODEL_ID
 
 log = logging.getLogger(__name__)
@@ -67,20 +80,26 @@ async def login_page(request: Request, console: Console, problem: str = "",
 
 
 def login(console: Console):
+    """The sign-in form: the one route that reads a body before anybody signs in, so it reads
+    at most `Limits.for_sign_in` (16 KB within 10 s), counts the attempt against its client
+    before the password is checked, and checks at most `CHECKS_AT_ONCE` passwords at a time."""
+    limits = console.limits.for_sign_in()
+
     async def endpoint(request: Request) -> Response:
         if request.method == "GET":
             return await login_page(request, console)
         client = request.client.host if request.client else "unknown"
         try:
-            form = await read_form(request, console.limits)
-        except (TooLarge, BadForm) as error:
-            return await login_page(request, console, f"{error}.",
-                                    413 if isinstance(error, TooLarge) else 400)
+            form = await read_form(request, limits)
+        except (TooLarge, BadForm, TooSlow) as error:
+            status = 413 if isinstance(error, TooLarge) else \
+                408 if isinstance(error, TooSlow) else 400
+            return await login_page(request, console, f"{error}.", status)
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not secrets.compare_digest(expected, form.get("login_token")):
             return await login_page(request, console, "The sign-in form expired: try again.",
                                     403)
-        wait = console.throttle.wait_needed(client)
+        wait = console.throttle.attempt(client)
         if wait > 0:
             return await login_page(request, console, f"Too many wrong passwords from this "
                                     f"device: wait {int(wait) + 1} s and try again.", 429)
@@ -89,10 +108,14 @@ def login(console: Console):
                                     "console set-password` on the robot.", 403)
         try:
             right = await in_thread(console.credentials.check_password, form.get("password"))
-        except GreeterError as error:
-            return await login_page(request, console, str(error), 500)
+        except Busy as error:
+            return await login_page(request, console, f"{error}.", 429)
+        except GreeterError as error:  # its path and details are for the robot's admin only
+            log.error("sign-in failed: %s", error)
+            return await login_page(request, console, "Signing in is broken on the robot: an "
+                                    "admin must set the password again (`greeter console "
+                                    "set-password`); the console's log says why.", 503)
         if not right:
-            console.throttle.failed(client)
             return await login_page(request, console, "Wrong password.", 401)
         console.throttle.succeeded(client)
         session = console.sessions.create()
@@ -126,11 +149,13 @@ PEOPLE_PER_PAGE = 100
 
 
 def _people_rows(console: Console, query: str, page_number: int) -> Tuple[List[dict], int]:
-    """One page of the people matching `query` (in the id or the name), and how many match."""
+    """One page of the people matching `query`, and how many match: every word of it in the
+    id or the name, in any order, without regard to case or accents ("lopez jennifer" finds
+    Jennifer López)."""
     store = console.store()
-    wanted = query.casefold().strip()
+    words = _folded(query).split()
     matching = [person for person in store.people()
-                if not wanted or wanted in person.id or wanted in person.name.casefold()]
+                if all(word in person.id or word in _folded(person.name) for word in words)]
     shown = matching[(page_number - 1) * PEOPLE_PER_PAGE:page_number * PEOPLE_PER_PAGE]
     qualities = store.photo_qualities() if shown else {}
     enrolment = console.settings.enrolment
@@ -140,11 +165,18 @@ def _people_rows(console: Console, query: str, page_number: int) -> Tuple[List[d
             for person in shown], len(matching)
 
 
+def _folded(text: str) -> str:
+    """`text` for searching: case folded, accents dropped."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 @page
 async def people_list(console, request, session, form) -> Response:
     query = request.query_params.get("q", "")
     number = request.query_params.get("page", "1")
-    number = max(1, int(number)) if number.isdigit() else 1
+    # digits only, and few: "²" is a digit to str.isdigit but not to int
+    number = max(1, int(number)) if re.fullmatch(r"[0-9]{1,6}", number) else 1
     rows, total = await in_thread(_people_rows, console, query, number)
     pages = max(1, -(-total // PEOPLE_PER_PAGE))
     return console.render("people.html", request, session, people=rows, query=query,
@@ -168,24 +200,46 @@ async def person_page(console, request, session, form) -> Response:
              "sha256": p.photo_sha256[:12], "created": p.created[:16].replace("T", " "),
              "verdict": photo_verdict(p.face_size, p.sharpness, console.settings.enrolment)}
             for p in photos]
+    greetings = await in_thread(_current_greetings_or_default, console)
+    entry = greetings.people.get(person_id)
     return console.render("person.html", request, session, person=person, photos=rows,
                           hint=quality_hint([(p.face_size, p.sharpness) for p in photos],
-                                            console.settings.enrolment))
+                                            console.settings.enrolment),
+                          entry=entry, greeted_as=message_for(
+                              greetings, person_id, datetime.now(), store_name=person.name))
+
+
+def _current_greetings_or_default(console: Console) -> Greetings:
+    """The greetings file's greetings; the built-in ones while it cannot be read (the
+    greetings page says why)."""
+    try:
+        return _current_greetings(Path(console.settings.greetings))
+    except ConfigError:
+        return Greetings()
 
 
 @page
 async def person_rename(console, request, session, form) -> Response:
+    """The store's name; the greeting's too unless it has a name of its own (then only when
+    asked), and optionally the first name the robot says."""
     person_id = request.path_params["person_id"]
-    check_person_id(person_id)
+    before = await in_thread(_person_or_404, console, person_id)
     name = check_name(form.get("name"), person_id)
+    first_name = form.get("first_name").strip(" ")
+    if first_name:
+        first_name = check_name(first_name, person_id)
     await in_thread(console.store().rename, person_id, name)
     message = f"{person_id} is now called {name}"
+    path = console.settings.greetings
     try:
-        if await in_thread(rename_greeting, console.settings.greetings, person_id, name):
+        if await in_thread(rename_greeting, path, person_id, name, before.name,
+                           bool(form.get("greeting_name"))):
             message += "; their greeting too"
+        if first_name:
+            await in_thread(set_first_name, path, person_id, first_name, name)
+            message += f"; the robot calls them {first_name}"
     except ConfigError as error:
-        message += (f"; {person_id}'s greeting in {console.settings.greetings} still has the "
-                    f"old name: {error}")
+        message += f"; {person_id}'s greeting in {path} is unchanged: {error}"
     session.flash.append(message)
     return RedirectResponse(f"/people/{person_id}", status_code=303)
 
@@ -219,37 +273,70 @@ async def enrol(console, request, session, form) -> Response:
     values = {"people": people, "person_id": request.query_params.get("person", ""),
               "name": "", "outcomes": None, "largest_label": LARGEST_LABEL}
     if request.method == "POST":
-        person_id = form.get("person_id").strip()
+        person_id = form.get("person_id").strip(" ")
         photos = [upload for upload in form.files if upload.field == "photos"]
         values.update(person_id=person_id, name=form.get("name").strip())
+        if not _id_is_valid(values):
+            return console.render("enrol.html", request, session, status_code=400, **values)
         if not photos:
             values["problem"] = "Choose at least one photo."
             return console.render("enrol.html", request, session, status_code=400, **values)
-        outcomes = await in_thread(console.enrol, person_id, form.get("name").strip(),
-                                   photos, bool(form.get("largest")),
-                                   f"tick “{LARGEST_LABEL}” and send it again")
-        values["outcomes"] = [{"photo": o.path.name, "status": o.status, "reason": o.reason}
-                              for o in outcomes]
+        try:
+            outcomes = await in_thread(console.enrol, person_id, form.get("name").strip(),
+                                       photos, bool(form.get("largest")),
+                                       f"tick “{LARGEST_LABEL}” and send it again")
+        except NameConflict as error:
+            values["problem"] = f"{error} on their page (/people/{error.person_id})."
+            return console.render("enrol.html", request, session, status_code=409, **values)
+        values["outcomes"] = [{"photo": o.path.name, "status": o.status, "reason": o.reason,
+                               "warning": o.warning} for o in outcomes]
         values["counts"] = {status: sum(1 for o in outcomes if o.status == status)
                             for status in (ENROLLED, SKIPPED, REJECTED)}
+        # the form starts empty for the next guest: a kept id under a changed name put one
+        # guest's photo under another's id
+        values.update(result_id=person_id, person_id="", name="")
     return console.render("enrol.html", request, session, **values)
+
+
+def _id_is_valid(values: dict) -> bool:
+    """Whether the form's id is one; if not, the form is shown again with the problem and
+    the id suggested from what was typed (an id typed as a name, "Jackie Chan", becomes
+    jackie-chan, and the name is kept as the display name)."""
+    typed = values["person_id"]
+    try:
+        check_person_id(typed)
+        return True
+    except PersonTextError as error:
+        suggestion = suggest_person_id(typed)
+        values["problem"] = f"{error}." + (" The suggested id is filled in: check it and send "
+                                            "again." if suggestion else "")
+        if suggestion:
+            values.update(person_id=suggestion, name=values["name"] or typed.strip())
+        return False
 
 
 # -- enrolment at the door (the robot's camera; see greeter.people.door) ---------------------------
 
 
 def _door_name(console: Console, person_id: str, name: str) -> str:
-    """The name given, else the enrolled person's, else one made from the id."""
+    """The name given (never another than the enrolled person's: `NameConflict`), else the
+    enrolled person's, else one made from the id."""
+    person = console.store().person(person_id)
+    check_same_name(person, check_name(name, person_id) if name else None)
     if name:
         return name
-    person = console.store().person(person_id)
     return person.name if person else name_from_id(person_id)
 
 
 @page
 async def door_ask(console, request, session, form) -> Response:
-    person_id = check_person_id(form.get("person_id").strip())
-    name = await in_thread(_door_name, console, person_id, form.get("name").strip())
+    values = {"person_id": form.get("person_id").strip(" "), "name": form.get("name").strip(),
+              "outcomes": None, "largest_label": LARGEST_LABEL}
+    if not _id_is_valid(values):
+        values["people"] = await in_thread(console.store().people)
+        return console.render("enrol.html", request, session, status_code=400, **values)
+    person_id = values["person_id"]
+    name = await in_thread(_door_name, console, person_id, values["name"])
     await in_thread(ask, console.settings.store, person_id, name)
     return RedirectResponse(f"/door/{person_id}", status_code=303)
 
@@ -260,8 +347,10 @@ def _door_state(console: Console, person_id: str) -> dict:
         running = read_status(status_path(store)).running
     except GreeterError:
         running = False
-    return {"person_id": person_id, "waiting": pending(store, person_id),
-            "result": result_for(store, person_id), "robot_running": running}
+    rules = DoorRules()
+    return {"person_id": person_id, "waiting": pending(store, person_id, rules),
+            "result": result_for(store, person_id), "robot_running": running,
+            "expire_seconds": int(rules.expire_after_seconds)}
 
 
 @page
@@ -291,10 +380,36 @@ def _checked(path: Path, greetings: Greetings, edit: Callable[[dict], None]) -> 
     return parse_greetings(json.dumps(data, ensure_ascii=False).encode("utf-8"), path)
 
 
+#: A problem's key path as the form's fields call it ("people.jackie-chan.messages[0]" is
+#: "Message 1"); numbers count from 1 there.
+_FIELDS_IN_WORDS = [
+    (r"people\.[a-z0-9_-]+\.messages\[(\d+)\]", "Message {}"),
+    (r"people\.[a-z0-9_-]+\.first_name", "First name"),
+    (r"people\.[a-z0-9_-]+\.name", "Name"),
+    (r"people\.[a-z0-9_-]+\.language", "Language"),
+    (r"stranger\[(\d+)\]", "Message for strangers {}"),
+    (r"enrolled\[(\d+)\]", "Message for enrolled people {}"),
+    (r"screen\.values\[(\d+)\]", "Value line {}"),
+    (r"screen\.title", "Title"),
+    (r"screen\.idle_message", "Idle message"),
+    (r"language", "Language"),
+]
+
+
 def _problems(error: ConfigError, path: Path) -> List[str]:
+    """The problems of an edit, one per line, each naming the form's field in words."""
     prefix = f"{path}: "
-    return [line[len(prefix):] if line.startswith(prefix) else line
+    return [_in_words(line[len(prefix):] if line.startswith(prefix) else line)
             for line in str(error).splitlines()]
+
+
+def _in_words(problem: str) -> str:
+    for pattern, words in _FIELDS_IN_WORDS:
+        found = re.match(pattern + ": ", problem)
+        if found:
+            number = [str(int(group) + 1) for group in found.groups()]
+            return words.format(*number) + ": " + problem[found.end():]
+    return problem
 
 
 def _edit_greetings(console: Console, edit: Callable[[dict], None],
@@ -349,7 +464,7 @@ def _screen_warnings(greetings: Optional[Greetings], person_id: Optional[str] = 
             # pygame and the fonts: 11 MB of the console's memory, only once greetings are shown
             from greeter.screen.text import undrawable_warnings
 
-            return undrawable_warnings(texts)
+            return [_in_words(warning) for warning in undrawable_warnings(texts)]
     except Exception:
         log.exception("could not check which characters the screen draws; no warnings shown")
         return []
@@ -466,7 +581,8 @@ async def person_greeting(console, request, session, form) -> Response:
     if after is not None and save:  # the page it lands on shows the saved greeting's warnings
         session.flash.append(f"saved {person_id}'s greeting")
         return RedirectResponse(f"/greetings/people/{person_id}", status_code=303)
-    values.update(form=submitted, preview=preview)
+    # the heading keeps the saved name: the form shows what was typed
+    values.update(heading_name=values["form"]["name"], form=submitted, preview=preview)
     return console.render("greeting.html", request, session, status_code=200 if after else 422,
                           problems=problems,
                           warnings=await in_thread(_screen_warnings, after, person_id),
@@ -532,6 +648,10 @@ async def bundle_import(console, request, session, form) -> Response:
 
 # -- status --------------------------------------------------------------------------------
 
+#: The status page reloads itself this often: the robot writes its status every 2 s, and a
+#: page left open on a phone should not look frozen (a reload costs ~5 ms here).
+STATUS_REFRESH_SECONDS = 5
+
 
 @page
 async def status(console, request, session, form) -> Response:
@@ -541,7 +661,7 @@ async def status(console, request, session, form) -> Response:
     except GreeterError as error:
         reading, problem = None, str(error)
     return console.render("status.html", request, session, reading=reading, problem=problem,
-                          path=path)
+                          path=path, refresh_seconds=STATUS_REFRESH_SECONDS)
 
 
 ROUTES = [

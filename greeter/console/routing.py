@@ -20,12 +20,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from greeter.console.auth import Credentials, Session, Sessions, SignInThrottle, csrf_matches
-from greeter.console.uploads import BadForm, Form, Limits, TooLarge, Upload, read_form
+from greeter.console.auth import (
+    AuthError,
+    Credentials,
+    Session,
+    Sessions,
+    SignInThrottle,
+    csrf_matches,
+)
+from greeter.console.uploads import BadForm, Form, Limits, TooLarge, TooSlow, Upload, read_form
 from greeter.errors import GreeterError, StoreError
 from greeter.names import NAME_MAX_LENGTH, check_name
 from greeter.people.enrolment import Enroller, PhotoJob, PhotoOutcome
-from greeter.people.store import Store, check_person_id
+from greeter.people.store import NameConflict, Store, check_person_id, check_same_name
 from greeter.recognition.faces import FaceEngine
 from greeter.settings import Settings
 
@@ -44,6 +51,11 @@ class Console:
         self.settings = settings
         self.limits = limits or Limits()
         self.credentials = Credentials(Path(settings.store).parent)
+        try:
+            for repaired in self.credentials.make_private():
+                log.warning("%s", repaired)
+        except AuthError as error:  # refused at each use too, with the same words
+            log.error("%s", error)
         self.sessions = Sessions(clock)
         self.throttle = SignInThrottle(clock)
         self.templates = Environment(loader=FileSystemLoader(str(HERE / "templates")),
@@ -74,9 +86,12 @@ class Console:
         """`greeter enroll --person` for photos held in memory: the same outcomes and reasons,
         but a photo rejected for several faces says how to ask this shell for the largest face
         (`largest_hint`). An id or a name the store would refuse is a `PersonTextError` before
-        any photo is analysed. The face models are loaded on the first enrolment and kept."""
+        any photo is analysed, and so is a name other than the enrolled person's
+        (`NameConflict`: enrolment never renames). The face models are loaded on the first
+        enrolment and kept."""
         check_person_id(person_id)
         checked_name = check_name(name, person_id) if name else None
+        check_same_name(self.store().person(person_id), checked_name)
         jobs = [PhotoJob(person_id, checked_name, Path(Path(upload.filename).name or "photo"),
                          upload.data) for upload in uploads]
         with self._enrol_lock:
@@ -128,8 +143,13 @@ def page(handler: PageHandler) -> Callable[[Console], Callable[[Request], Awaita
                 return await handler(console, request, session, form)
             except TooLarge as error:
                 return console.error_page(request, 413, f"Too large: {error}.", session)
+            except TooSlow as error:
+                return console.error_page(request, 408, f"Too slow: {error}.", session)
             except BadForm as error:
                 return console.error_page(request, 400, f"Bad form: {error}.", session)
+            except NameConflict as error:
+                return console.error_page(request, 409, f"{error} on their page "
+                                          f"(/people/{error.person_id}).", session)
             except GreeterError as error:
                 return console.error_page(request, 404 if _is_unknown(error) else 400,
                                           str(error), session)
@@ -153,6 +173,12 @@ def api(handler: ApiHandler) -> Callable[[Console], Callable[[Request], Awaitabl
             try:
                 owner = (console.credentials.token_owner(token.strip())
                          if scheme.lower() == "bearer" and token.strip() else None)
+            except AuthError as error:  # its path and details are for the robot's admin only
+                log.error("API sign-in failed: %s", error)
+                return JSONResponse({"error": "the console's API tokens cannot be read: an "
+                                              "admin must check the robot (its log says why)"},
+                                    status_code=503)
+            try:
                 if owner is None:
                     return JSONResponse(
                         {"error": "a valid API token is needed: Authorization: Bearer TOKEN "
@@ -161,6 +187,8 @@ def api(handler: ApiHandler) -> Callable[[Console], Callable[[Request], Awaitabl
                 return await handler(console, request, owner)
             except TooLarge as error:
                 return JSONResponse({"error": f"too large: {error}"}, status_code=413)
+            except TooSlow as error:
+                return JSONResponse({"error": f"too slow: {error}"}, status_code=408)
             except BadForm as error:
                 return JSONResponse({"error": f"bad form: {error}"}, status_code=400)
             except GreeterError as error:

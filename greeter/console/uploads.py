@@ -3,11 +3,15 @@
 Starlette's own form parser spools uploads larger than 1 MB to a temporary file; a guest's
 photo must never touch the disk, so forms are read here with python-multipart's streaming
 parser into memory, and every limit is enforced while the body arrives: a request stops at the
-first byte over a limit, with `TooLarge` (answered 413).
+first byte over a limit, with `TooLarge` (answered 413), and a body that arrives too slowly
+stops at its deadline, with `TooSlow` (answered 408). Nothing is parsed before its size is
+known to be within the limits: a urlencoded body is read whole (at most `Limits.form_bytes`)
+before it is split into fields, a multipart one part by part.
 """
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+import asyncio
+from dataclasses import dataclass, replace
+from typing import AsyncIterator, Dict, List, Optional
 from urllib.parse import parse_qsl
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -18,17 +22,38 @@ MB = 1024 * 1024
 MULTIPART = "multipart/form-data"
 
 
+#: The longest boundary a multipart body may declare (RFC 2046); python-multipart's parser
+#: failed outside its own error handling on longer ones.
+MAX_BOUNDARY = 70
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What one request may carry. 20 phone photos of up to 20 MB each would be 400 MB held in
-    memory on a robot with 4 GB shared with the camera loop, so the whole request is capped
-    lower than the sum."""
+    """What one request may carry, and how slowly. 20 phone photos of up to 20 MB each would be
+    400 MB held in memory on a robot with 4 GB shared with the camera loop, so the whole request
+    is capped lower than the sum."""
 
     photo_bytes: int = 20 * MB
     photos: int = 20
     request_bytes: int = 100 * MB
     field_bytes: int = 64 * 1024
     fields: int = 50
+    #: A form without files (urlencoded): the console's largest, a person's greeting with
+    #: their messages, is under 10 KB; 1 MB leaves room and keeps the parse cheap (``parse_qsl``
+    #: took ~9x the body's size in memory, measured: 10 MB of ``%41`` cost 820 MB).
+    form_bytes: int = 1 * MB
+    #: The whole body must arrive within `body_seconds`, without a pause longer than
+    #: `pause_seconds`: 100 MB at 3 Mbit/s (a phone on a busy event Wi-Fi) takes ~270 s.
+    body_seconds: float = 300.0
+    pause_seconds: float = 30.0
+
+    def for_sign_in(self) -> "Limits":
+        """The sign-in form's limits, the only form read before anybody signs in: three short
+        fields (the form's token, the password, where to go next), no files, and seconds, not
+        minutes. 16 KB holds a 4,000-character password percent-encoded three times over."""
+        return replace(self, photo_bytes=0, photos=0, request_bytes=16 * 1024,
+                       field_bytes=4 * 1024, fields=8, form_bytes=16 * 1024,
+                       body_seconds=10.0, pause_seconds=5.0)
 
 
 class TooLarge(Exception):
@@ -37,6 +62,10 @@ class TooLarge(Exception):
 
 class BadForm(Exception):
     """A body that is not the form it claims to be."""
+
+
+class TooSlow(Exception):
+    """A body that did not arrive in time; the message says how long it may take."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +92,20 @@ def media_type(request: Request) -> str:
 
 async def read_form(request: Request, limits: Limits) -> Form:
     """The request's form fields and files (multipart or urlencoded), all in memory."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limits.request_bytes:
-        raise TooLarge(_request_too_large(limits))
+    declared = request.headers.get("content-length", "")
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
-    if content_type == MULTIPART.encode():
+    multipart = content_type == MULTIPART.encode()
+    cap = limits.request_bytes if multipart else min(limits.request_bytes, limits.form_bytes)
+    if declared.isdigit() and int(declared) > cap:
+        raise TooLarge(_request_too_large(limits, multipart))
+    if multipart:
         boundary = options.get(b"boundary")
         if not boundary:
             raise BadForm("multipart form without a boundary")
+        if len(boundary) > MAX_BOUNDARY:
+            raise BadForm(f"a multipart boundary longer than {MAX_BOUNDARY} characters")
         return await _read_multipart(request, boundary, limits)
-    body = await _read_body(request, limits.request_bytes, limits)
+    body = await _read_body(request, cap, limits)
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
                           max_num_fields=limits.fields)
@@ -86,18 +119,41 @@ async def read_form(request: Request, limits: Limits) -> Form:
 async def _read_body(request: Request, cap: int, limits: Limits) -> bytes:
     chunks = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > cap:
-                raise TooLarge(_request_too_large(limits))
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise BadForm("the browser stopped sending the form") from None
+    async for chunk in _arriving(request, limits):
+        size += len(chunk)
+        if size > cap:
+            raise TooLarge(_request_too_large(limits, multipart=False))
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _request_too_large(limits: Limits) -> str:
+async def _arriving(request: Request, limits: Limits) -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, within `Limits.body_seconds` and without a pause
+    longer than `Limits.pause_seconds` (`TooSlow`)."""
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + limits.body_seconds
+    chunks = request.stream().__aiter__()
+    while True:
+        wait = min(limits.pause_seconds, deadline - loop.time())
+        try:
+            if wait <= 0:
+                raise asyncio.TimeoutError
+            chunk = await asyncio.wait_for(chunks.__anext__(), wait)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise TooSlow(f"the form did not arrive within {limits.body_seconds:g} s (or "
+                          f"paused for {limits.pause_seconds:g} s): try again on a better "
+                          "connection, or with fewer photos") from None
+        except ClientDisconnect:
+            raise BadForm("the browser stopped sending the form") from None
+        yield chunk
+
+
+def _request_too_large(limits: Limits, multipart: bool = True) -> str:
+    if not multipart:
+        cap = min(limits.request_bytes, limits.form_bytes)
+        return f"the form is larger than {max(1, cap // 1024)} KB"
     return (f"the request is larger than {limits.request_bytes // MB} MB: send fewer or "
             "smaller photos at a time")
 
@@ -176,18 +232,16 @@ class _MultipartCollector:
 
 async def _read_multipart(request: Request, boundary: bytes, limits: Limits) -> Form:
     collector = _MultipartCollector(limits)
-    parser = MultipartParser(boundary, collector.callbacks())
     size = 0
     try:
-        async for chunk in request.stream():
+        parser = MultipartParser(boundary, collector.callbacks())
+        async for chunk in _arriving(request, limits):
             size += len(chunk)
             if size > limits.request_bytes:
                 raise TooLarge(_request_too_large(limits))
             parser.write(chunk)
         parser.finalize()
-    except ClientDisconnect:
-        raise BadForm("the browser stopped sending the form") from None
-    except (TooLarge, BadForm):
+    except (TooLarge, BadForm, TooSlow):
         raise
     except Exception as error:  # python-multipart's own errors: a malformed body
         raise BadForm(f"malformed multipart form ({type(error).__name__})") from None

@@ -113,6 +113,20 @@ def with_greeting(
     return greetings.model_copy(update={"people": people})
 
 
+def set_first_name(path: Union[str, Path], person_id: str, first_name: str,
+                   name_if_new: str) -> None:
+    """Greet `person_id` by `first_name` (``{first_name}``); a person without an entry gets
+    one, with the messages for enrolled people and `name_if_new`."""
+    def edit(greetings: Greetings) -> Greetings:
+        entry = greetings.people.get(person_id) or PersonGreeting.model_construct(
+            name=name_if_new, messages=list(greetings.enrolled))
+        people = dict(greetings.people)
+        people[person_id] = entry.model_copy(update={"first_name": first_name})
+        return greetings.model_copy(update={"people": people})
+
+    update_greetings(path, edit)
+
+
 def remove_greeting(path: Union[str, Path], person_id: str) -> bool:
     """Delete the entry of `person_id`, as erasing a person must erase their name here too.
 
@@ -130,14 +144,17 @@ def remove_greeting(path: Union[str, Path], person_id: str) -> bool:
     return person_id in before.people
 
 
-def rename_greeting(path: Union[str, Path], person_id: str, name: str) -> bool:
-    """Give the entry of `person_id` the display name `name`, as renaming a person must rename
-    them on the screen too (an entry's ``name`` wins over the store's).
+def rename_greeting(path: Union[str, Path], person_id: str, name: str,
+                    previous: Optional[str] = None, own_name_too: bool = False) -> bool:
+    """Give the entry of `person_id` the display name `name`, as renaming a person renames them
+    on the screen too (an entry's ``name`` wins over the store's): when the entry's name is the
+    person's `previous` one (it followed the store), or with `own_name_too`. An entry with a
+    name of its own (a spelling chosen on purpose, say in Arabic script) keeps it otherwise.
 
-    False when there was no entry; like `remove_greeting`, nothing is locked or written then.
+    False when nothing was renamed; like `remove_greeting`, nothing is locked or written then.
     """
     entry = load_greetings(path).people.get(person_id) if Path(path).exists() else None
-    if entry is None or entry.name == name:
+    if entry is None or entry.name == name or not (own_name_too or entry.name == previous):
         return False
     update_greetings(path, lambda greetings: with_greeting(
         greetings, person_id, greetings.people[person_id].messages, name=name))

@@ -151,7 +151,7 @@ def _person_id(person_id: str) -> str:
 
 
 def _colour(colour: str) -> str:
-    if not COLOUR_PATTERN.match(colour):
+    if not COLOUR_PATTERN.fullmatch(colour):
         raise ValueError(f"'{colour}' is not a colour: write #rrggbb, e.g. #14213d")
     return colour.lower()
 

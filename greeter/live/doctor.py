@@ -25,9 +25,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import psutil
 
+from greeter.atomicfile import make_private
 from greeter.errors import ConfigError, StoreError
 from greeter.greetings.read import load_greetings
 from greeter.live.camera import SourceError, open_source
+from greeter.live.status import STATUS_FILE_NAME
 from greeter.live.throttle import MemoryReading, open_memory_reader
 from greeter.people.store import Store, StoreProblem
 from greeter.recognition.faces import model_path
@@ -101,6 +103,7 @@ def run_checks(settings: Settings, camera: Optional[str] = "0", headless: bool =
         *check_dlib(on_jetson=release is not None),
         check_models(),
         check_store(settings.store),
+        check_private_files(settings.store),
         check_greetings(settings.greetings),
         check_camera(camera, camera_timeout, settings.camera) if camera is not None
         else Check("camera", INFO, "not checked (--no-camera)"),
@@ -224,6 +227,37 @@ def check_store(path: Path) -> Check:
     embeddings = sum(person.photos for person in people)
     return Check("store", OK, f"{path}: {_count(len(people), 'person', 'people')}, "
                  f"{_count(embeddings, 'embedding')}, model {model_id}")
+
+
+def check_private_files(store: Path) -> Check:
+    """Every file beside the store is its owner's only: the store and its journal (faces), the
+    console's password and token files, the robot's status and the door's requests (names).
+    One readable by others is made private again, and the check says which."""
+    store = Path(store)
+    folder = store.parent
+    if not folder.is_dir():
+        return Check("private files", INFO, f"{folder}: not there yet")
+    candidates = [store, store.with_name(f"{store.name}-wal"), store.with_name(f"{store.name}-shm"),
+                  folder / STATUS_FILE_NAME, *sorted(folder.glob("console-*.json")),
+                  *sorted((folder / "door-requests").glob("*.json"))]
+    files = [path for path in candidates if path.is_file()]
+    repaired, refused = [], []
+    for path in files:
+        try:
+            mode = make_private(path)
+        except OSError as error:
+            refused.append(f"{path.name} ({error.strerror})")
+            continue
+        if mode is not None:
+            repaired.append(f"{path.name} ({mode:04o})")
+    if refused:
+        return Check("private files", FAIL, f"{folder}: readable by others and not ours to "
+                     f"change: {', '.join(refused)}",
+                     "run doctor as the user the robot runs as, or chmod 600 them")
+    if repaired:
+        return Check("private files", WARN, f"{folder}: made private again (0600): "
+                     f"{', '.join(repaired)}", "find out who made them readable by others")
+    return Check("private files", OK, f"{folder}: {_count(len(files), 'file')}, all private")
 
 
 def check_greetings(path: Path) -> Check:

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from greeter.atomicfile import private_folder, replace_file
 from greeter.errors import GreeterError
 from greeter.filechange import FileState, file_state
+from greeter.greetings.schema import PersonId, ShowableText
 from greeter.names import check_name, check_person_id
 from greeter.people.enrolment import (
     BLURRED,
@@ -103,8 +104,10 @@ class DoorRequest(BaseModel):
 
     format: Literal["greeter-door-request"] = "greeter-door-request"
     version: Literal[1] = 1
-    person: str
-    name: str
+    #: Checked like every id and name (a planted request for "colin-p\n" was answered with
+    #: a file of that name)
+    person: PersonId
+    name: ShowableText
     requested: datetime
 
 
@@ -113,8 +116,8 @@ class DoorResult(BaseModel):
 
     format: Literal["greeter-door-result"] = "greeter-door-result"
     version: Literal[1] = 1
-    person: str
-    name: str
+    person: PersonId
+    name: ShowableText
     requested: datetime
     finished: datetime
     enrolled: int
@@ -148,9 +151,29 @@ def ask(store_path: Union[str, Path], person_id: str, name: str,
     return request
 
 
-def pending(store_path: Union[str, Path], person_id: str) -> Optional[DoorRequest]:
-    """The request for `person_id` the robot has not taken yet."""
-    return _read(door_folder(store_path) / f"{person_id}{REQUEST_SUFFIX}", DoorRequest)
+def pending(store_path: Union[str, Path], person_id: str,
+            rules: Optional[DoorRules] = None,
+            now: Optional[datetime] = None) -> Optional[DoorRequest]:
+    """The request for `person_id` the robot has not taken yet. One older than
+    `DoorRules.expire_after_seconds` is answered as expired here, as the robot would: when no
+    robot runs, nobody else ever would, and the console would wait for ever."""
+    path = door_folder(store_path) / f"{person_id}{REQUEST_SUFFIX}"
+    request = _read(path, DoorRequest)
+    rules = rules or DoorRules()
+    if request is not None and _expired(request, rules, now or _utc_now()):
+        _remove(path)
+        write_result(store_path, _expiry(request, rules))
+        return None
+    return request
+
+
+def _expired(request: DoorRequest, rules: DoorRules, now: datetime) -> bool:
+    return (now - _aware(request.requested)).total_seconds() > rules.expire_after_seconds
+
+
+def _expiry(request: DoorRequest, rules: DoorRules) -> DoorResult:
+    return _result(request, 0, EXPIRED, f"the robot did not take the request within "
+                   f"{rules.expire_after_seconds:g} s (is it running?): ask again")
 
 
 def result_for(store_path: Union[str, Path], person_id: str) -> Optional[DoorResult]:
@@ -237,12 +260,10 @@ class DoorInbox:
                 waiting.append((_aware(request.requested), str(path), request))
         waiting.sort(key=lambda entry: entry[:2])
         now = now or _utc_now()
-        for requested, path, request in waiting:
+        for _, path, request in waiting:
             _remove(Path(path))
-            if (now - requested).total_seconds() > self.rules.expire_after_seconds:
-                write_result(self.store_path, _result(
-                    request, 0, EXPIRED, f"the robot did not take the request within "
-                    f"{self.rules.expire_after_seconds:g} s (is it running?): ask again"))
+            if _expired(request, self.rules, now):
+                write_result(self.store_path, _expiry(request, self.rules))
                 continue
             self._seen = None  # others may be waiting
             return request

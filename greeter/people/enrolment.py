@@ -37,7 +37,7 @@ import numpy as np
 from greeter.background import prepare_worker
 from greeter.errors import FaceError, GreeterError, ImageError
 from greeter.names import check_name, check_person_id, name_from_file
-from greeter.people.store import Store
+from greeter.people.store import Store, check_same_name
 from greeter.recognition.faces import Box, FaceEngine, box_size
 from greeter.recognition.imaging import (
     PHOTO_SUFFIXES,
@@ -525,6 +525,11 @@ class Enroller:
         except OSError as error:
             return PhotoOutcome(job.path, job.person_id, REJECTED,
                                 f"cannot read file ({error.strerror or error})")
+        try:
+            check_same_name(self.store.person(job.person_id),
+                            check_name(job.name, job.person_id) if job.name else None)
+        except GreeterError as error:
+            return PhotoOutcome(job.path, job.person_id, REJECTED, str(error))
         owner = self.store.photo_owner(digest)
         if owner == job.person_id:
             return PhotoOutcome(job.path, job.person_id, SKIPPED, "already enrolled")

@@ -42,9 +42,9 @@ class Erasure:
     door_files: int
 
     def summary(self) -> str:
-        """One line for staff."""
+        """One line for staff, who think in photos: an embedding is what is kept of one."""
         count = self.embeddings
-        text = f"removed {self.person_id} and {count} embedding{'s' if count != 1 else ''}"
+        text = f"removed {self.person_id} and their {count} photo{'s' if count != 1 else ''}"
         if self.greeting_removed:
             text += f"; removed {self.person_id}'s greeting from {self.greetings_path}"
         return text

@@ -157,6 +157,27 @@ class ImportReport:
         return sum(1 for person in self.people if person.outcome == outcome)
 
 
+class NameConflict(StoreError):
+    """Enrolment under an id whose person has another name. Enrolment never renames: on the
+    console, changing only the name and uploading the next guest's photo put Venus Williams'
+    photo under serena-williams and renamed Serena. Each shell adds its own way to rename."""
+
+    def __init__(self, person_id: str, enrolled: str, asked: str):
+        super().__init__(f"{person_id} is enrolled as '{enrolled}', not '{asked}': nothing was "
+                         f"enrolled. Enrol somebody else under their own id; to give "
+                         f"{person_id} the new name, rename them first")
+        self.person_id = person_id
+        self.enrolled = enrolled
+        self.asked = asked
+
+
+def check_same_name(person: Optional["Person"], name: Optional[str]) -> None:
+    """`NameConflict` when `person` is enrolled and `name` (checked, or None: keep theirs)
+    differs from their name."""
+    if person is not None and name and name != person.name:
+        raise NameConflict(person.id, person.name, name)
+
+
 class StoreProblem(StoreError):
     """A store that cannot be used as asked, with the problem and its fix apart (``greeter
     doctor`` shows them on their own) and, for a change, what was not done."""
@@ -463,10 +484,8 @@ class Store:
         face_size: int,
         sharpness: float,
     ) -> None:
-        """Enrol one photo's embedding, creating the person when new.
-
-        A `name` different from the stored one renames the person in the same transaction.
-        """
+        """Enrol one photo's embedding, creating the person when new. A `name` different from
+        the enrolled person's is a `NameConflict` (enrolment never renames: `rename` does)."""
         check_person_id(person_id)
         if name is not None:
             name = check_name(name, person_id)
@@ -481,7 +500,7 @@ class Store:
                     (person_id, name or name_from_id(person_id), now_iso()),
                 )
             elif name and name != existing[0]:
-                db.execute("UPDATE people SET name=? WHERE id=?", (name, person_id))
+                raise NameConflict(person_id, existing[0], name)
             try:
                 db.execute(
                     "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, "
