@@ -264,6 +264,29 @@ class TrackingSettings(StrictModel):
         "tracks are not embedded at all. 10 lets every detection (one each 0.1 s) vote, so "
         "a guest is named after two detections, ~0.1 s after being seen.",
     )
+    recheck_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="A settled track's face is embedded again this often (and at once when it "
+        "comes back after being missed or its size jumps), to find out whether it is still the "
+        "same person's: guests queue at one spot. One embedding a second per face in view.",
+    )
+    split_distance: float = Field(
+        0.55,
+        gt=0,
+        description="Two good votes in a row this far from a track's average embedding are "
+        "somebody else's face: the track ends and a new one starts. Measured by "
+        "benchmarks/track_split.py: within one real pass (the Hamilton clip) at most 0.42; "
+        "different lfw-dev people within 0.55: 0.18 % of pairs; one person's different lfw "
+        "photos beyond it: 4.6 % (a pass shows one face, so far fewer).",
+    )
+    size_jump: float = Field(
+        1.4,
+        gt=1,
+        description="A face whose width changes by more than this factor between two "
+        "detections is checked again at once (another person stepping in is rarely the same "
+        "size); the check, not the jump, decides.",
+    )
     person_votes: int = Field(
         2,
         ge=2,
@@ -454,11 +477,21 @@ class CameraSettings(StrictModel):
         description="nvvidconv flip-method for a camera mounted rotated: 0 none, 2 rotate 180, "
         "4 horizontal flip, 6 vertical flip (1, 3, 5, 7: quarter turns and transposes).",
     )
-    image_folder_fps: float = Field(
-        1.0,
+    image_seconds: float = Field(
+        2.0,
         gt=0,
-        description="A folder of images is played at this many images per second with "
-        "--realtime; it also sets the time between their frames.",
+        description="A folder of images is played as a camera would see each person standing "
+        "in front of it for this long: the image repeated at `image_frame_rate` (in real time "
+        "with --realtime). 2 s: a guest is named within ~0.3 s of a clear face and a stranger "
+        "within ~0.5 s (the README's benchmarks), and the screen holds each greeting long "
+        "enough to read it (greeter.live.pictures.MIN_READ_SECONDS). Was one frame per image: "
+        "a name needs two votes, so nobody was named.",
+    )
+    image_frame_rate: float = Field(
+        10.0,
+        gt=0,
+        description="Frames per second of a folder of images (every frame a detection at the "
+        "default pace of one each 0.1 s).",
     )
 
 

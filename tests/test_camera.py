@@ -99,20 +99,23 @@ def test_a_folder_of_images_is_played_in_name_order(tmp_path):
     for name, grey in [("b.png", 100), ("a.jpg", 50), ("c.png", 200)]:
         cv2.imwrite(str(tmp_path / name), np.full((20, 30, 3), grey, np.uint8))
     (tmp_path / "notes.txt").write_text("not an image")
-    settings = CameraSettings(image_folder_fps=2.0)
+    settings = CameraSettings(image_seconds=1.0, image_frame_rate=2.0)
     with open_source(str(tmp_path), settings=settings) as source:
         frames = read_all(source)
-    assert [round(float(frame.rgb.mean()) / 50) * 50 for frame in frames] == [50, 100, 200]
-    assert [frame.t for frame in frames] == [0.0, 0.5, 1.0]
+    assert [round(float(frame.rgb.mean()) / 50) * 50 for frame in frames] == [
+        50, 50, 100, 100, 200, 200], "each image for a second, two frames a second"
+    assert [frame.t for frame in frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert [frame.index for frame in frames] == list(range(6))
 
 
 def test_an_unreadable_image_in_a_folder_is_skipped(tmp_path, caplog):
     cv2.imwrite(str(tmp_path / "1.png"), np.zeros((10, 10, 3), np.uint8))
     (tmp_path / "2.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     cv2.imwrite(str(tmp_path / "3.png"), np.zeros((10, 10, 3), np.uint8))
-    with open_source(str(tmp_path)) as source:
+    settings = CameraSettings(image_seconds=0.1, image_frame_rate=10.0)
+    with open_source(str(tmp_path), settings=settings) as source:
         frames = read_all(source)
-    assert [frame.index for frame in frames] == [0, 2]
+    assert [frame.index for frame in frames] == [0, 1], "the unreadable one takes no time"
     assert "2.jpg" in caplog.text
 
 

@@ -82,9 +82,9 @@ def test_check_names_every_problem_of_a_file_on_its_own_line(files, tmp_path):
     assert result.stderr.splitlines() == [
         f"{broken}: language: input should be 'en' or 'de'",
         f"{broken}: people.alex-m.messages[1]: unknown placeholder {{nmae}}",
-        f"{broken}: screen.colour: unknown key (expected accent_color, background_color, "
-        f"background_image, font_scale, idle_message, logo, orientation, text_color, title, "
-        f"values)",
+        f"{broken}: screen.colour: unknown key (expected accent_color, arriving_message, "
+        f"background_color, background_image, font_scale, idle_message, logo, orientation, "
+        f"text_color, title, values)",
     ]
 
 

@@ -42,12 +42,13 @@ def test_unsettled_tracks_wait():
     assert rules.decide([pending], now=1.0) == [GreetingDue(1, "alice", 1.0, 1)]
 
 
-def test_a_person_is_not_greeted_again_within_the_cooldown():
+def test_a_person_is_not_greeted_again_within_the_cooldown_only_acknowledged():
     rules = policy()
     rules.decide([track(1, "alice")], now=0.0)
-    assert rules.decide([track(2, "alice")], now=COOLDOWN - 1) == []
-    assert rules.in_cooldown("alice", COOLDOWN - 1)
-    # the track suppressed during the cooldown stays decided after it ends
+    assert rules.decide([track(2, "alice")], now=COOLDOWN - 1) == [
+        GreetingDue(2, "alice", COOLDOWN - 1, 1, again=True)], "her first visit's greeting"
+    assert rules.in_cooldown("alice", COOLDOWN - 1) and rules.visits("alice") == 1
+    # the track acknowledged during the cooldown stays decided after it ends
     assert rules.decide([track(2, "alice")], now=COOLDOWN + 1) == []
 
 
@@ -75,7 +76,8 @@ def test_several_people_in_view_are_each_greeted():
 def test_the_same_person_settled_on_two_tracks_at_once_is_greeted_once():
     rules = policy()
     greetings = rules.decide([track(1, "alice"), track(2, "alice")], now=5.0)
-    assert greetings == [GreetingDue(1, "alice", 5.0, 1)]
+    assert greetings == [GreetingDue(1, "alice", 5.0, 1),
+                         GreetingDue(2, "alice", 5.0, 1, again=True)]
 
 
 def test_a_stranger_is_greeted_once_per_track_without_cooldown():

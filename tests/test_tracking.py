@@ -175,14 +175,16 @@ def test_a_new_track_needs_an_embedding_and_then_waits_for_the_rate_limit():
     assert tracker.needing_embedding(0.25) == [track]
 
 
-def test_settled_and_missed_tracks_need_no_embedding():
+def test_a_settled_track_is_embedded_again_only_for_its_check_and_a_missed_one_never():
     tracker = Tracker(SETTINGS)
     settled, missed = tracker.update([box(0, 0), box(400, 0)], now=0.0)
     tracker.vote(settled.id, face_vote(ALICE), now=0.0, judge=judge)
     tracker.vote(settled.id, face_vote(ALICE), now=1.0, judge=judge)
-    tracker.update([box(0, 0)], now=2.0)  # the second face was not found this time
+    tracker.update([box(0, 0)], now=1.5)  # the second face was not found this time
     assert settled.settled and missed.missed == 1
-    assert tracker.needing_embedding(2.0) == []
+    assert tracker.needing_embedding(1.5) == []
+    tracker.update([box(0, 0)], now=1.0 + SETTINGS.recheck_seconds)
+    assert tracker.needing_embedding(1.0 + SETTINGS.recheck_seconds) == [settled]
 
 
 def test_votes_for_ended_or_unknown_tracks_are_ignored():
@@ -212,7 +214,9 @@ def test_frames_too_far_alone_name_the_guest_together():
     both "Welcome Stranger!"), differ the way frames do; their average is 0.39 from her."""
     first, second = ALICE + 0.55 * AXES[5], ALICE + 0.55 * AXES[6]
     assert match_one(first, GALLERY, POLICY).person is None
-    tracker = Tracker(SETTINGS)
+    # these synthetic frames are 0.78 apart, more than any two of one real pass (0.42 at most,
+    # benchmarks/track_split.py): with splitting on they would be two people
+    tracker = Tracker(SETTINGS.model_copy(update={"split_distance": 2.0}))
     (track,) = tracker.update([box(0, 0)], now=0.0)
     tracker.vote(track.id, face_vote(first), now=0.0, judge=judge)
     identity = tracker.vote(track.id, face_vote(second), now=0.1, judge=judge)
@@ -358,3 +362,76 @@ def test_a_settled_person_always_has_enough_votes_and_the_weighted_majority(cast
         assert len(backing) >= SETTINGS.person_votes
         assert sum(v.weight for v in backing) >= SETTINGS.majority * sum(
             v.weight for v in ballots) - 1e-9
+
+
+# -- a track follows one face, not one place ----------------------------------------------------
+
+
+def settled_on(tracker: Tracker, embedding, now: float = 0.0):
+    (track,) = tracker.update([box(0, 0)], now=now)
+    tracker.vote(track.id, face_vote(embedding), now=now, judge=judge)
+    tracker.vote(track.id, face_vote(embedding), now=now + 0.1, judge=judge)
+    assert track.settled
+    return track
+
+
+def test_the_next_guest_on_the_same_spot_gets_a_track_of_their_own():
+    """Bob steps onto the spot Alice has just left: his box continues her track, and the
+    check finds two good votes unlike hers: her track ends, his starts and is settled as
+    Bob, so he is greeted."""
+    tracker = Tracker(SETTINGS)
+    alice = settled_on(tracker, ALICE)
+    tracker.update([], now=0.5)  # a gap: nobody for a detection
+    tracker.update([box(5, 0)], now=0.7)
+    assert tracker.needing_embedding(0.7) == [alice], "her face came back: checked at once"
+    assert tracker.vote(alice.id, face_vote(BOB), now=0.7, judge=judge) is None
+    assert [t.id for t in tracker.tracks] == [alice.id], "one odd vote splits nothing"
+    tracker.update([box(5, 0)], now=0.8)
+    assert tracker.needing_embedding(0.8) == [alice], "the odd vote is confirmed at once"
+    identity = tracker.vote(alice.id, face_vote(BOB), now=0.8, judge=judge)
+    assert identity is not None and identity.person == "bob"
+    (bob,) = tracker.tracks
+    assert bob.id != alice.id and bob.identity.person == "bob"
+
+
+def test_two_people_swapping_places_without_a_gap_are_found_by_the_periodic_check():
+    tracker = Tracker(SETTINGS)
+    alice = settled_on(tracker, ALICE)
+    t = 0.1
+    while t < SETTINGS.recheck_seconds:  # Alice stays; nothing to check
+        t = round(t + 0.1, 1)
+        tracker.update([box(0, 0)], now=t)
+        assert tracker.needing_embedding(t) == [] or t >= 0.1 + SETTINGS.recheck_seconds
+    t = round(0.1 + SETTINGS.recheck_seconds, 1)
+    tracker.update([box(0, 0)], now=t)
+    assert tracker.needing_embedding(t) == [alice]
+
+
+def test_one_odd_frame_of_the_same_guest_never_splits_the_track():
+    tracker = Tracker(SETTINGS)
+    alice = settled_on(tracker, ALICE)
+    tracker.update([box(0, 0)], now=1.2)
+    tracker.vote(alice.id, face_vote(BOB), now=1.2, judge=judge)  # one frame unlike her
+    tracker.update([box(0, 0)], now=1.3)
+    tracker.vote(alice.id, face_vote(ALICE), now=1.3, judge=judge)  # and her again
+    tracker.update([box(0, 0)], now=1.4)
+    tracker.vote(alice.id, face_vote(BOB), now=1.4, judge=judge)
+    assert [t.id for t in tracker.tracks] == [alice.id]
+
+
+def test_a_poor_frame_never_counts_towards_a_split():
+    tracker = Tracker(SETTINGS)
+    alice = settled_on(tracker, ALICE)
+    for now in (1.2, 1.3, 1.4):
+        tracker.update([box(0, 0)], now=now)
+        tracker.vote(alice.id, face_vote(BOB, weight=0.2), now=now, judge=judge)
+    assert [t.id for t in tracker.tracks] == [alice.id]
+
+
+def test_a_face_whose_size_jumps_is_checked_at_once():
+    tracker = Tracker(SETTINGS)
+    alice = settled_on(tracker, ALICE)
+    tracker.update([box(0, 0)], now=0.3)
+    assert tracker.needing_embedding(0.3) == []
+    tracker.update([(0, 160, 160, 0)], now=0.4)  # 100 px to 160 px wide in a tenth of a second
+    assert tracker.needing_embedding(0.4) == [alice]

@@ -392,6 +392,7 @@ _FIELDS_IN_WORDS = [
     (r"screen\.values\[(\d+)\]", "Value line {}"),
     (r"screen\.title", "Title"),
     (r"screen\.idle_message", "Idle message"),
+    (r"screen\.arriving_message", "Arriving message"),
     (r"language", "Language"),
 ]
 

@@ -235,7 +235,8 @@ def screen_texts(greetings: Greetings) -> List[Tuple[str, str]]:
     """Every text of the file that reaches the screen, as (where, text): for checking that
     the screen's fonts can draw each character."""
     texts = [("screen.title", greetings.screen.title),
-             ("screen.idle_message", greetings.screen.idle_message)]
+             ("screen.idle_message", greetings.screen.idle_message),
+             ("screen.arriving_message", greetings.screen.arriving_message)]
     texts += [(f"screen.values[{index}]", value)
               for index, value in enumerate(greetings.screen.values)]
     texts += [(f"stranger[{index}]", text) for index, text in enumerate(greetings.stranger)]

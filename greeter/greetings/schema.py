@@ -219,6 +219,11 @@ class ScreenContent(StrictModel):
         "Come closer and say hello!",
         description="The invitation the idle screen shows while nobody is in view.",
     )
+    arriving_message: ShowableText = Field(
+        "Welcome!",
+        description="What the screen shows while a face is in view that the robot has not "
+        "recognised (or found a stranger) yet: a neutral welcome, never an empty stage.",
+    )
     font_scale: float = Field(
         1.0, ge=0.5, le=2.0,
         description="Multiplies every letter size: above 1 for a screen seen from afar, below "

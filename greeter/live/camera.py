@@ -12,7 +12,8 @@ the newest frame.
 * a video file - frames carry the video's time (``index / fps``), so results do not depend on
   how fast the machine is; played as fast as possible unless `realtime`, which paces it at
   the file's frame rate;
-* a folder of images - sorted by name, ``image_folder_fps`` of them per second of video time.
+* a folder of images - sorted by name, each shown for ``image_seconds`` of video time at
+  ``image_frame_rate`` frames a second, as a camera sees a person standing in front of it.
 
 Live sources (cameras, streams) stamp frames with `time.monotonic`. `LatestFrameReader`
 reads a source on a thread of its own: for live and realtime sources it keeps only the
@@ -147,12 +148,15 @@ class VideoCaptureSource(FrameSource):
 
 
 class ImageFolderSource(FrameSource):
-    """The photos of a folder, sorted by name; unreadable ones are logged and skipped."""
+    """The photos of a folder, sorted by name, each shown as a camera would see a person
+    standing there for `seconds`: `fps` frames a second of the same picture. Unreadable ones
+    are logged and skipped."""
 
-    def __init__(self, folder: Path, fps: float, realtime: bool):
+    def __init__(self, folder: Path, seconds: float, fps: float, realtime: bool):
         self.description = str(folder)
         self.realtime = realtime
         self.fps = fps
+        self._frames_each = max(1, round(seconds * fps))
         self._paths: List[Path] = sorted(
             path for path in folder.iterdir() if path.is_file() and is_photo_name(path)
         )
@@ -160,21 +164,28 @@ class ImageFolderSource(FrameSource):
             raise SourceError(f"{folder}: no images in this folder")
         self._pacer = _Pacer() if realtime else None
         self._position = 0
+        self._index = 0
+        self._current: Optional[np.ndarray] = None
+        self._left = 0
 
     def read(self) -> Optional[Frame]:
-        while self._position < len(self._paths):
-            index, path = self._position, self._paths[self._position]
+        while self._left == 0:
+            if self._position >= len(self._paths):
+                return None
+            path = self._paths[self._position]
             self._position += 1
             try:
-                rgb = load_rgb(path)
+                self._current = load_rgb(path)
             except ImageError as error:
                 log.warning("skipping %s", error)
                 continue
-            t = index / self.fps
-            if self._pacer is not None:
-                self._pacer.wait_for(t)
-            return Frame(rgb, index, t)
-        return None
+            self._left = self._frames_each
+        self._left -= 1
+        index, t = self._index, self._index / self.fps
+        self._index += 1
+        if self._pacer is not None:
+            self._pacer.wait_for(t)
+        return Frame(self._current, index, t)
 
 
 class GStreamerProcessSource(FrameSource):
@@ -303,7 +314,8 @@ def open_source(spec: str, realtime: bool = False,
                        hint="check the address and that the stream is running")
     path = Path(spec).expanduser()
     if path.is_dir():
-        return ImageFolderSource(path, settings.image_folder_fps, realtime)
+        return ImageFolderSource(path, settings.image_seconds, settings.image_frame_rate,
+                                 realtime)
     if path.is_file():
         return _opened(cv2.VideoCapture(str(path)), str(path), live=False, realtime=realtime,
                        hint="not a video OpenCV can read")

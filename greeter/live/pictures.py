@@ -1,11 +1,19 @@
 """What the robot's screen shows, as the plain values of a `greeter.screen.display.Scene`:
 the greetings on screen with their ages, the camera inset, and a screenshot's private picture.
 
-* A greeting stays on screen for `UiSettings.greeting_seconds` after it was shown.
-* **Privacy**: a screenshot (``--screenshot-dir``) shows one greeting and pixelates the whole
-  camera picture but the greeted person's face (`pixelate`).
+**The screen tells the truth about now.** A greeting belongs to the person it greets (their
+track): it stays on screen while they are in view, however long they linger, and goes when
+they leave, once it has been on screen for `MIN_READ_SECONDS`, fading out as usual; if
+somebody else is in view by then, it goes at once, so a guest is never shown the previous
+guest's greeting (`follow`). While a face is in view that nobody has decided about yet, the
+stage shows the greetings file's `arriving_message` ("Welcome!"), never an empty stage.
+Greetings of nobody's track (the door's "Thank you") stay `UiSettings.greeting_seconds`.
+
+**Privacy**: a screenshot (``--screenshot-dir``) shows one greeting and pixelates the whole
+camera picture but the greeted person's face (`pixelate`).
 """
 
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
@@ -16,6 +24,12 @@ from greeter.live.camera import Frame
 from greeter.recognition.faces import Box
 from greeter.screen.display import Scene, ShownGreeting
 from greeter.settings import UiSettings
+
+#: A greeting stays on screen at least this long, its fade-in included, unless somebody else
+#: is in view: "Welcome back, Alexandra!" and its fade-in (0.4 s) read in ~1.5 s at an adult's
+#: 4-5 words a second; 2 s leaves a glance's margin. A queue's next guest steps in 0.3-1 s
+#: after the last one leaves, so the shorter the better, as long as it is read.
+MIN_READ_SECONDS = 2.0
 
 
 def hex_to_rgb(colour: str) -> Tuple[int, int, int]:
@@ -44,6 +58,18 @@ def pixelate(rgb: np.ndarray, keep: Sequence[Box], blocks_across: int = 16) -> n
     return hidden
 
 
+@dataclass
+class _Shown:
+    """A greeting on screen: its text, the part emphasised, when it was shown, the track of
+    the person it greets (None: nobody's), and when it began to fade out (None: not yet)."""
+
+    text: str
+    emphasis: str
+    at: float
+    track_id: Optional[int] = None
+    fading_from: Optional[float] = None
+
+
 class ScreenPictures:
     """The greetings shown and the camera inset of a screen `screen_width` pixels wide."""
 
@@ -53,16 +79,47 @@ class ScreenPictures:
         #: The frame last shrunk for the screen, and its picture (`inset`).
         self._inset_of: Optional[Frame] = None
         self._inset_rgb: Optional[np.ndarray] = None
-        #: (text, first name to emphasise, time) of the greetings on screen.
-        self._shown: List[Tuple[str, str, float]] = []
+        self._shown: List[_Shown] = []
+        #: The tracks in view, and those among them nobody has decided about yet (`follow`).
+        self._in_view: Tuple[int, ...] = ()
+        self._undecided_since: Optional[float] = None
 
-    def show(self, text: str, first_name: str, t: float) -> None:
-        """Put a greeting on screen from `t` on."""
-        self._shown.append((text, first_name, t))
+    def show(self, text: str, first_name: str, t: float,
+             track_id: Optional[int] = None) -> None:
+        """Put a greeting on screen from `t` on, for the person of track `track_id` (None: a
+        greeting of nobody's track, shown `UiSettings.greeting_seconds`)."""
+        self._shown.append(_Shown(text, first_name, t, track_id))
+
+    def follow(self, tracks: Sequence[Tuple[int, bool, float]], now: float) -> None:
+        """The tracks in view at `now`, each (id, decided, first seen): greetings of people who
+        left start to go (see the module docstring)."""
+        self._in_view = tuple(track_id for track_id, _, _ in tracks)
+        undecided = [since for track_id, decided, since in tracks if not decided
+                     and not any(shown.track_id == track_id for shown in self._shown)]
+        self._undecided_since = min(undecided) if undecided else None
+        kept = []
+        for shown in self._shown:
+            if shown.track_id is not None and shown.track_id not in self._in_view:
+                if self._in_view:
+                    continue  # somebody else is in view: never their greeting over them
+                if shown.fading_from is None:
+                    shown.fading_from = max(now, shown.at + MIN_READ_SECONDS)
+            kept.append(shown)
+        self._shown = kept
 
     def showing(self, now: float) -> bool:
         """Whether a greeting is on screen at `now`."""
-        return any(now - at < self._ui.greeting_seconds for _, _, at in self._shown)
+        return any(self._age(shown, now) < self._ui.greeting_seconds for shown in self._shown)
+
+    def _age(self, shown: _Shown, now: float) -> float:
+        """The age the screen fades `shown` by: held before its fade-out while its person is
+        in view, then the fade-out."""
+        if shown.track_id is None:
+            return now - shown.at
+        hold = self._ui.greeting_seconds - self._ui.fade_out_seconds
+        if shown.fading_from is None or now < shown.fading_from:
+            return min(now - shown.at, hold)
+        return hold + now - shown.fading_from
 
     def inset(self, frame: Frame) -> np.ndarray:
         """`frame` shrunk to the camera inset's width, once per frame; the motion gate starts
@@ -87,12 +144,16 @@ class ScreenPictures:
     def scene(self, content: ScreenContent, greetings_file, now: float,
               frame: Optional[Frame], extra: Optional[ShownGreeting] = None,
               **state) -> Scene:
-        """What the screen shows at `now`: the greetings still on screen and `extra` (the
-        door's prompt), over the camera inset of `frame`. `state` is the rest of the `Scene`
-        (status, camera_lost, idle)."""
-        self._shown = [(text, first, at) for text, first, at in self._shown
-                       if now - at < self._ui.greeting_seconds]
-        shown = [ShownGreeting(text, now - at, first) for text, first, at in self._shown]
+        """What the screen shows at `now`: the greetings still on screen, the arriving message
+        for a face nobody has decided about yet, and `extra` (the door's prompt), over the
+        camera inset of `frame`. `state` is the rest of the `Scene` (status, camera_lost,
+        idle)."""
+        self._shown = [shown for shown in self._shown
+                       if self._age(shown, now) < self._ui.greeting_seconds]
+        shown = [ShownGreeting(item.text, self._age(item, now), item.emphasis)
+                 for item in self._shown]
+        if self._undecided_since is not None:
+            shown.append(ShownGreeting(content.arriving_message, now - self._undecided_since))
         if extra is not None:
             shown.append(extra)
         camera = self.inset(frame) if frame is not None else None
@@ -102,8 +163,8 @@ class ScreenPictures:
                    keep: Sequence[Box], **state) -> Scene:
         """The newest greeting's private screenshot: only its text, faded in, and the camera
         pixelated except the faces in `keep` (the greeted person's)."""
-        text, first, _ = self._shown[-1]
-        shown = [ShownGreeting(text, self._ui.fade_in_seconds, first)]
+        newest = self._shown[-1]
+        shown = [ShownGreeting(newest.text, self._ui.fade_in_seconds, newest.emphasis)]
         return _scene(content, greetings_file, now, shown, pixelate(frame.rgb, keep), **state)
 
 

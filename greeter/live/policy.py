@@ -4,7 +4,9 @@ greeting decisions out.
 * A track is decided once, when its identity is settled: greeted, or not.
 * A person is greeted unless they were greeted less than `cooldown_seconds` ago: walking out
   of view and back, or a tracker that lost and found the face again, does not repeat
-  "Welcome back, Alex!" every few seconds.
+  "Welcome back, Alex!" every few seconds. Within the cooldown they are acknowledged instead
+  (`GreetingDue.again`): the screen greets them as before, but no new greeting is recorded,
+  spoken or counted.
 * Several people settled at the same time are each greeted.
 * A stranger gets the default greeting once per track (strangers have no identity to keep a
   cooldown for); strangers share one visit count, so the stranger messages take turns.
@@ -26,13 +28,15 @@ class GreetingDue:
 
     `person` is None for a stranger. `visit` counts this person's greetings since start,
     this one included (1 on the first), for messages that change with each visit; for a
-    stranger it counts the greetings of all strangers.
+    stranger it counts the greetings of all strangers. `again`: the person was greeted within
+    the cooldown (`visit` is that greeting's): shown, not recorded.
     """
 
     track_id: int
     person: Optional[str]
     at: float
     visit: Optional[int]
+    again: bool = False
 
 
 class GreetingPolicy:
@@ -63,6 +67,9 @@ class GreetingPolicy:
                 self._last_greeted[person] = now
                 self._visits[person] = self._visits.get(person, 0) + 1
                 greetings.append(GreetingDue(track.id, person, now, self._visits[person]))
+            else:
+                greetings.append(GreetingDue(track.id, person, now, self._visits[person],
+                                             again=True))
         return greetings
 
     def in_cooldown(self, person: str, now: float) -> bool:

@@ -174,9 +174,15 @@ class Greeter:
             Style(**settings.ui.model_dump(exclude={"idle_after_seconds"})),
             size=options.window, headless=options.headless)
         self.pictures = ScreenPictures(settings.ui, self.screen.size[0])
-        # who is known, what they are told, and who is greeted when
-        self.gallery = GalleryReload(settings.store, FaceEngine(), settings.matching)
         self.greetings = GreetingsWatcher(settings.greetings, log)
+        # the host's idle screen at once, while the store and the models load behind it
+        # (seconds on the Nano: a black screen looked broken)
+        self.screen.render(self.pictures.scene(
+            self.greetings.current.screen, settings.greetings, 0.0, None, status="",
+            camera_lost=False, idle=True))
+        self.screen.handle_events()
+        # who is known, and who is greeted when
+        self.gallery = GalleryReload(settings.store, FaceEngine(), settings.matching)
         self.tracker = Tracker(settings.tracking)
         self.policy = GreetingPolicy(settings.greeting_policy)
         self.throttle = Throttle(settings.throttle, open_memory_reader())
@@ -448,6 +454,12 @@ class Greeter:
         names = self.recogniser.names
         name = names.get(greeting.person) if greeting.person else None
         greetings = self.greetings.current
+        if greeting.again:  # greeted within the cooldown: acknowledged on screen only
+            self.pictures.show(message_for(greetings, greeting.person, datetime.now(),
+                                           visit=greeting.visit - 1, store_name=name),
+                               first_name_of(greetings, greeting.person, name), frame.t,
+                               track.id)
+            return
         distance = float(track.identity.distance)
         event = GreetingEvent(
             t=frame.t, frame=frame.index, person=greeting.person, name=name,
@@ -460,13 +472,15 @@ class Greeter:
         self.summary.greeted += 1
         self.summary.greetings.append(event)
         self.pictures.show(event.message, first_name_of(greetings, greeting.person, name),
-                           frame.t)
+                           frame.t, track.id)
         self.outputs.greeted(event, frame)
 
     # -- screen ------------------------------------------------------------------------------
 
     def _scene(self, frame: Optional[Frame]) -> Scene:
         """What the screen shows on `frame` now."""
+        self.pictures.follow([(t.id, t.identity is not None, t.first_seen)
+                              for t in self.tracker.tracks], self._now)
         content = self.greetings.current.screen
         return self.pictures.scene(content, self.settings.greetings, self._now, frame,
                                    self.door.prompt(self._now), **self._screen_state())
