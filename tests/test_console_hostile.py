@@ -81,6 +81,11 @@ def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
+def chunks(piece: bytes, count: int) -> bytes:
+    """A chunked body: `piece` `count` times, then the last chunk."""
+    return (b"%x\r\n" % len(piece) + piece + b"\r\n") * count + b"0\r\n\r\n"
+
+
 def sign_in_form(url: str):
     """A client holding the sign-in form's cookie, and the form's token."""
     client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
@@ -108,9 +113,7 @@ def test_a_huge_sign_in_form_is_refused_before_it_is_read(console):
     chunked = (f"POST /login HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
                f"Content-Type: application/x-www-form-urlencoded\r\n"
                f"Transfer-Encoding: chunked\r\n\r\n").encode()
-    piece = b"%41" * 20000
-    chunked += (b"%x\r\n" % len(piece) + piece + b"\r\n") * 170 + b"0\r\n\r\n"
-    assert status_of(raw(url, chunked)) == 413
+    assert status_of(raw(url, chunked + chunks(b"%41" * 20000, 170))) == 413
     assert memory_mb(server.pid) < MAX_RSS_MB
 
 
@@ -125,9 +128,7 @@ def test_a_huge_multipart_sign_in_is_refused_and_nine_at_once_cost_nothing(conso
     assert [status_of(answer) for answer in answers] == [413] * 9
     streamed = head.replace(f"Content-Length: {len(body)}".encode(),
                             b"Transfer-Encoding: chunked")
-    piece = b"A" * 65536
-    streamed += (b"%x\r\n" % len(piece) + piece + b"\r\n") * 64 + b"0\r\n\r\n"
-    assert status_of(raw(url, streamed)) == 413
+    assert status_of(raw(url, streamed + chunks(b"A" * 65536, 64))) == 413
     assert memory_mb(server.pid) < MAX_RSS_MB
 
 

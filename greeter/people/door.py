@@ -99,26 +99,24 @@ class DoorRules:
     similar_size: float = 0.8
 
 
-class DoorRequest(BaseModel):
+class _DoorFile(BaseModel):
+    """What a request and its result share. The id and name are checked like every id and
+    name (a planted request for "colin-p\n" was answered with a file of that name)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    version: Literal[1] = 1
+    person: PersonId
+    name: ShowableText
+    requested: datetime
+
+
+class DoorRequest(_DoorFile):
     format: Literal["greeter-door-request"] = "greeter-door-request"
-    version: Literal[1] = 1
-    #: Checked like every id and name (a planted request for "colin-p\n" was answered with
-    #: a file of that name)
-    person: PersonId
-    name: ShowableText
-    requested: datetime
 
 
-class DoorResult(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DoorResult(_DoorFile):
     format: Literal["greeter-door-result"] = "greeter-door-result"
-    version: Literal[1] = 1
-    person: PersonId
-    name: ShowableText
-    requested: datetime
     finished: datetime
     enrolled: int
     reason: Optional[Reason] = None
