@@ -63,7 +63,10 @@ def test_the_command_line_refuses_a_rename_by_enrolment_too(console, tmp_path):
     result = cli_runner().invoke(main, ["--store", str(settings.store), "enroll", "--person",
                                         "serena-williams", "--name", "Venus Williams",
                                         str(flat_png(tmp_path / "venus.png", 64, 64))])
-    assert "is enrolled as 'Serena Williams', not 'Venus Williams'" in result.output
+    said = " ".join(result.stderr.split())  # the problem line, however the terminal wraps it
+    assert "venus.png: rejected: serena-williams is enrolled as 'Serena Williams', not " \
+        "'Venus Williams'" in said
+    assert result.exit_code != 0
     with Store(settings.store) as store:
         assert store.person("serena-williams").name == "Serena Williams"
 
