@@ -48,6 +48,8 @@ bench: bootstrap
 	$(BIN)/python benchmarks/nano_standin.py
 	$(BIN)/python benchmarks/empty_entrance.py
 	$(BIN)/python benchmarks/screen.py
+	$(BIN)/python benchmarks/track_split.py
+	$(BIN)/python benchmarks/queue_busy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -4,9 +4,9 @@
 * **Same person, one pass** (must not split): the real Hamilton clip, every frame detected and
   embedded with greeter's own face engine; faces followed by box overlap; for each embedding,
   its distance from the quality-weighted average of the track's earlier embeddings (what the
-  tracker compares; votes weighing less than `MIN_SPLIT_WEIGHT` never split a track). Also
-  lfw-dev: one person's *different photos* (different days, lights, ages), a harder case than
-  one pass, as an upper bound.
+  tracker compares, for every vote, however small, soft or turned its face). Also lfw-dev:
+  one person's *different photos* (different days, lights, ages), a harder case than one
+  pass, as an upper bound.
 * **Different people** (must split): lfw-dev, each photo against every photo of another person
   (the cached embeddings of ``benchmarks/scene_passes.py``), the share within each distance.
 
@@ -30,7 +30,7 @@ THRESHOLDS = (0.45, 0.5, 0.55, 0.6, 0.65)
 
 def clip_distances(clip: Path) -> np.ndarray:
     from greeter.live.camera import open_source
-    from greeter.live.tracking import MIN_SPLIT_WEIGHT, iou
+    from greeter.live.tracking import iou
     from greeter.recognition.faces import FaceEngine
     from greeter.recognition.votes import Vote, mean_embedding, vote_weight
 
@@ -48,9 +48,8 @@ def clip_distances(clip: Path) -> np.ndarray:
                         vote_weight(face.size, face.sharpness, face.turn))
             best = max(tracks, key=lambda track: iou(track[0], face.box), default=None)
             if best is not None and iou(best[0], face.box) >= 0.3:
-                if vote.weight >= MIN_SPLIT_WEIGHT:
-                    distances.append(float(np.linalg.norm(
-                        mean_embedding(best[1]) - face.embedding)))
+                distances.append(float(np.linalg.norm(
+                    mean_embedding(best[1]) - face.embedding)))
                 best[1].append(vote)
                 tracks[tracks.index(best)] = (face.box, best[1])
             else:

@@ -274,7 +274,7 @@ class TrackingSettings(StrictModel):
     split_distance: float = Field(
         0.55,
         gt=0,
-        description="Two good votes in a row this far from a track's average embedding are "
+        description="Two votes in a row this far from a track's average embedding are "
         "somebody else's face: the track ends and a new one starts. Measured by "
         "benchmarks/track_split.py: within one real pass (the Hamilton clip) at most 0.42; "
         "different lfw-dev people within 0.55: 0.18 % of pairs; one person's different lfw "

@@ -124,6 +124,20 @@ class Scene:
         return frame / self.fps
 
 
+def queue_scene(people: Sequence[Tuple[Path, Optional[str]]], gaps: Sequence[float],
+                stand_seconds: float = 2.2, fps: float = 15.0, seed: int = 0) -> Scene:
+    """People stepping onto one spot in turn, as at an entrance: each (photo, person id or
+    None for a stranger) stands there `stand_seconds` with a little sway, the next steps on
+    `gaps[i]` seconds after the last one left (the gaps are used in turn)."""
+    walkers, t = [], 0.3
+    for index, (photo, person) in enumerate(people):
+        walkers.append(Walker(photo, person, t, t + stand_seconds,
+                              (320 + (index % 3 - 1) * 6, 200), (326 - (index % 2) * 12, 204),
+                              face_px=118 + (index % 3) * 6))
+        t += stand_seconds + gaps[index % len(gaps)]
+    return Scene(walkers=walkers, fps=fps, seed=seed)
+
+
 # ------------------------------------------------------------------------------------------
 # Ground truth
 

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 from conftest import REPO, cli_runner
-from scenes import Scene, Walker, pick_people, pick_strangers, render_scene
+from scenes import Scene, Walker, pick_people, pick_strangers, queue_scene, render_scene
 
 from greeter.cli import main
 from greeter.live.camera import LatestFrameReader, open_source
@@ -71,23 +71,17 @@ def greetings(tmp_path_factory) -> Path:
 
 def queue(cast, strangers) -> Scene:
     """Eight people stepping onto one spot in turn, each 2.2 s there, the next 0.3-1.0 s after
-    the last one left; a little sway, as people standing do."""
+    the last one left."""
     order = [cast[0], strangers[0], cast[1], cast[2], strangers[1], cast[3], cast[4], cast[5]]
-    gaps = [0.3, 0.6, 1.0, 0.4, 0.3, 0.8, 0.5]
-    walkers, t = [], 0.3
-    for index, person in enumerate(order):
-        is_guest = not isinstance(person, Path)
-        walkers.append(Walker(person.walk_photo if is_guest else person,
-                              person.person if is_guest else None, t, t + 2.2,
-                              (320 + (index % 3 - 1) * 6, 200), (326 - (index % 2) * 12, 204),
-                              face_px=118 + (index % 3) * 6))
-        t += 2.2 + (gaps[index] if index < len(gaps) else 0)
-    return Scene(walkers=walkers, fps=FPS, seed=SEED)
+    return queue_scene([(p.walk_photo, p.person) if not isinstance(p, Path) else (p, None)
+                        for p in order], gaps=[0.3, 0.6, 1.0, 0.4, 0.3, 0.8, 0.5], fps=FPS,
+                       seed=SEED)
 
 
-@pytest.fixture(scope="module")
-def played(cast, strangers, store, greetings, tmp_path_factory):
-    truth = render_scene(queue(cast, strangers), tmp_path_factory.mktemp("queue") / "queue.mp4")
+def play_scene(scene: Scene, store: Path, greetings: Path, folder: Path):
+    """The scene rendered and played through the whole robot, in order; (its ground truth,
+    the run's summary, and (time, greeting texts) of every frame drawn)."""
+    truth = render_scene(scene, folder / "scene.mp4")
     settings = Settings.load(environ=NO_THROTTLE, store=store, greetings=greetings)
     greeter = Greeter(settings, RunOptions(headless=True, window=(800, 480)),
                       reader=LatestFrameReader(lambda: open_source(str(truth.path)),
@@ -102,6 +96,12 @@ def played(cast, strangers, store, greetings, tmp_path_factory):
     greeter.screen.render = recording
     summary = greeter.run()
     return truth, summary, shown
+
+
+@pytest.fixture(scope="module")
+def played(cast, strangers, store, greetings, tmp_path_factory):
+    return play_scene(queue(cast, strangers), store, greetings,
+                      tmp_path_factory.mktemp("queue"))
 
 
 def names(cast) -> Dict[str, str]:
@@ -152,6 +152,38 @@ def test_a_face_in_view_never_meets_an_empty_stage(played):
              if any(truth.frame_at(t) - a.first_frame >= FPS / 2
                     for a in truth.at(truth.frame_at(t), 0.95)) and not texts]
     assert empty == []
+
+
+# -- lingering, and coming back ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lingering(cast, strangers, store, greetings, tmp_path_factory):
+    """A guest lingering 20 s at the spot, a stranger lingering 10 s after him, and the guest
+    back 10 s later (within the cooldown)."""
+    guest, stranger = cast[0], strangers[0]
+    scene = Scene(fps=FPS, seed=SEED + 1, walkers=[
+        Walker(guest.walk_photo, guest.person, 0.3, 20.3, (300, 200), (340, 205)),
+        Walker(stranger, None, 20.8, 30.8, (330, 195), (300, 200)),
+        Walker(guest.walk_photo, guest.person, 40.8, 43.8, (320, 200), (326, 204)),
+    ])
+    return play_scene(scene, store, greetings, tmp_path_factory.mktemp("lingering"))
+
+
+def test_a_lingering_guest_and_stranger_are_greeted_once_and_a_return_is_acknowledged(
+        lingering, cast):
+    truth, summary, shown = lingering
+    assert [event.person for event in summary.greetings] == [cast[0].person, None]
+    back = [texts for t, texts in shown if 41.5 <= t <= 43.5]
+    expected = f"Welcome back, {cast[0].first_name}!"
+    assert back and all(expected in texts for texts in back), "acknowledged, not a stranger"
+
+
+def test_a_lingering_guests_greeting_stays_while_he_is_there(lingering, cast):
+    truth, _, shown = lingering
+    expected = f"Welcome back, {cast[0].first_name}!"
+    staying = [texts for t, texts in shown if 2.0 <= t <= 20.0]
+    assert staying and all(expected in texts for texts in staying)
 
 
 # -- a folder of photos, and the first frame -----------------------------------------------------

@@ -419,13 +419,14 @@ def test_one_odd_frame_of_the_same_guest_never_splits_the_track():
     assert [t.id for t in tracker.tracks] == [alice.id]
 
 
-def test_a_poor_frame_never_counts_towards_a_split():
+def test_a_soft_face_of_the_next_guest_splits_the_track_too():
+    """A guest's soft photo weighs little (LFW's: 0.28-0.45), yet it is their face."""
     tracker = Tracker(SETTINGS)
     alice = settled_on(tracker, ALICE)
-    for now in (1.2, 1.3, 1.4):
+    for now in (1.2, 1.3):
         tracker.update([box(0, 0)], now=now)
-        tracker.vote(alice.id, face_vote(BOB, weight=0.2), now=now, judge=judge)
-    assert [t.id for t in tracker.tracks] == [alice.id]
+        tracker.vote(alice.id, face_vote(BOB, weight=0.25), now=now, judge=judge)
+    assert [t.id for t in tracker.tracks] != [alice.id]
 
 
 def test_a_face_whose_size_jumps_is_checked_at_once():

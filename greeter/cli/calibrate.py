@@ -40,11 +40,10 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
     against everybody else (leave one out); each stranger photo against everybody. The live
     robot's track rule: each such person walks past with their other photos, each stranger
     (a sub-folder's photos, or one photo) too, as simulated tracks
-    (greeter.recognition.calibration).
-    For both, the policy that names the most guests correctly within both limits is saved in
-    the store and used by identify and run, and the command reports the share of guests the
-    robot can expect to greet by name and of strangers it would name. Stranger embeddings are
-    computed in memory and never stored.
+    (greeter.recognition.calibration). For both, the policy that names the most guests
+    correctly within both limits is saved in the store and used by identify and run, and the
+    command reports the share of guests the robot can expect to greet by name and of strangers
+    it would name. Stranger embeddings are computed in memory and never stored.
     """
     settings = settings_of(ctx)
     with open_store(ctx) as store:

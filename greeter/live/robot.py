@@ -2,7 +2,7 @@
 
 ::
 
-    reader ──frames──▶ motion gate ─▶ scan plan ─▶ detection (2 threads; `greeter.live.detection`)
+    reader ──frames──▶ motion gate ─▶ scan plan ─▶ detection (2 threads, `live.detection`)
        │                                                │ boxes
        │                                                ▼
        │                     identity (1 process) ◀── tracker ──▶ policy ─▶ greeting ─▶ outputs
@@ -10,23 +10,26 @@
        └──newest frame──▶ screen (the main thread only draws)                screenshots, voice
 
 * **The main thread draws** (pygame wants it) and moves small values between the stages:
-  detection runs on two threads (`greeter.live.detection`: dlib's detector lets go of Python's
-  lock), embedding in a worker process (`greeter.live.identity`: dlib's ResNet holds the lock for
-  a whole pass), the status file and door enrolment on threads of their own.
+  detection runs on two threads (`greeter.live.detection`: dlib's detector lets go of
+  Python's lock), embedding in a worker process (`greeter.live.identity`: dlib's ResNet holds
+  the lock for a whole pass), the status file and door enrolment on threads of their own.
 * **Two ways of running**. A live camera or a ``--realtime`` file never waits: each new frame
   is drawn at once, a frame due for detection is handed to a free detection thread (else the
   next one due is), and detections and votes are applied when they are ready. A file played
   as fast as possible is processed in order: frames wait for their detection, and a face's
   votes are applied at the frame it was found on, so a run on a file gives the same greetings
   on any machine (tests and benchmarks count on it).
-* **Detection follows the people** (`greeter.live.scan`, `greeter.live.motion`): every 0.1 s of
-  frame
-  time (`greeter.live.throttle`) a cheap motion test on a small grey frame and the live tracks
-  decide whether to scan nothing (a still, empty scene), regions around tracks and motion,
-  or the whole frame. While a door enrolment collects frames, every scan is a full one: its
+* **Detection follows the people** (`greeter.live.scan`, `greeter.live.motion`): every 0.1 s
+  of frame time (`greeter.live.throttle`) a cheap motion test on a small grey frame and the
+  live tracks decide whether to scan nothing (a still, empty scene), regions around tracks and
+  motion, or the whole frame. While a door enrolment collects frames, every scan is a full one: its
   "several faces" rule needs every face in view.
-* **Embedding** happens only for tracks that are new or not yet settled, at most
-  `tracking.embeddings_per_second` per track; settled faces cost nothing but detection.
+* **Embedding** happens for tracks that are new or not yet settled, at most
+  `tracking.embeddings_per_second` per track; a settled face costs one embedding a second, the
+  check that it is still the same person's (`greeter.live.tracking`).
+* **The screen tells the truth about now** (`greeter.live.pictures`): a greeting stays while
+  its person is in view and goes when they leave; "Welcome!" while a face is undecided. The
+  host's idle screen is drawn before the models load.
 * **Time** is the frame's time: video time for files, the monotonic clock for cameras.
 * **Hot reload**: once a second the store (`greeter.live.gallery_reload`: a broken store means
   everybody is a stranger until it is fixed), the greetings file (`greeter.greetings.watch`)

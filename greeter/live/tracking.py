@@ -13,8 +13,8 @@ guest steps onto it a moment after the last one leaves (or as they leave), and t
 overlaps the last one's box. So a settled track is checked again (one embedding) every
 `recheck_seconds`, and at once when its face comes back after being missed or its size jumps
 (`size_jump`). A vote whose embedding lies farther than `split_distance` from the average of
-the track's votes is somebody else's face if the next good vote is too (two in a row: a
-single odd frame never splits a track): the track ends there and the two votes start a new
+the track's votes is somebody else's face if the next vote is too (two in a row: a single
+odd frame never splits a track): the track ends there and the two votes start a new
 track, which is settled, and greeted, on its own. Measured (``benchmarks/track_split.py``):
 within one real pass (the Hamilton clip) no embedding lay farther than 0.42 from its track's
 average, while only 0.18 % of pairs of different lfw-dev people lie within 0.55.
@@ -75,13 +75,6 @@ class Track:
     def __repr__(self) -> str:
         return (f"Track(id={self.id}, box={self.box}, missed={self.missed}, "
                 f"votes={len(self.votes)}, identity={self.identity})")
-
-
-#: Votes weighing less (small, soft or turned faces; `greeter.recognition.votes.vote_weight`)
-#: never split a track: their embeddings stray. 0.5 kept the soft faces of LFW photos (0.39-0.45
-#: at 118 px) from ever splitting; from 0.3 on, no vote of the Hamilton clip lay beyond 0.42 of
-#: its track's average (benchmarks/track_split.py).
-MIN_SPLIT_WEIGHT = 0.3
 
 
 def _size_ratio(previous: Box, current: Box) -> float:
@@ -177,8 +170,7 @@ class Tracker:
                 track.odd_vote = vote  # confirmed or dropped by the next good vote
                 return None
             return self._split(track, [track.odd_vote, vote], now, judge).identity
-        if vote.weight >= MIN_SPLIT_WEIGHT:
-            track.odd_vote = None
+        track.odd_vote = None
         if track.settled:
             return None
         track.votes.append(vote)
@@ -186,8 +178,12 @@ class Tracker:
         return track.identity
 
     def _unlike(self, track: Track, vote: Vote) -> bool:
-        """A good vote farther than `split_distance` from the track's average."""
-        return bool(track.votes) and vote.weight >= MIN_SPLIT_WEIGHT and float(np.linalg.norm(
+        """A vote farther than `split_distance` from the track's average. Every vote counts,
+        the poorest too: no vote of the Hamilton clip, small, soft or turned, lay beyond 0.42
+        of its track's average (benchmarks/track_split.py), while gating on a vote's weight
+        (0.3 and up) kept guests with soft faces (LFW photos weigh 0.28-0.45) from ever
+        getting a track of their own."""
+        return bool(track.votes) and float(np.linalg.norm(
             mean_embedding(track.votes) - vote.embedding)) > self.settings.split_distance
 
     def _split(self, track: Track, votes: List[Vote], now: float, judge: MeanJudge) -> Track:

@@ -1,23 +1,22 @@
 """Choosing the track policy (greeter.recognition.votes) from simulated tracks. Pure: numpy in,
 values out.
 
-A live track is a few embeddings of one face, taken a tenth of a second apart. A simulated
-track is the same thing made of photos: a person's photos, each repeated `FRAMES_PER_PHOTO`
-times as a camera sees one pose for a moment, up to `max_votes` frames. Running the real rule
-(`greeter.recognition.votes.settle`) over each prefix of the track says what the robot would decide
-and after how many votes. Guests' tracks are made of photos other than the enrolled ones;
+A live track is a few embeddings of one face, taken a tenth of a second apart. A simulated track
+is the same thing made of photos: a person's photos, each repeated `FRAMES_PER_PHOTO` times as a
+camera sees one pose for a moment, up to `max_votes` frames. Running the real rule
+(`greeter.recognition.votes.settle`) over each prefix of the track says what the robot would
+decide and after how many votes. Guests' tracks are made of photos other than the enrolled ones;
 strangers' tracks of photos of people who are not enrolled (one photo repeated, or several
 photos of the same stranger).
 
 `choose_track_policy` picks the threshold and ratio for a track's average embedding that name
 the most guests correctly while naming at most `target_far` of the stranger *tracks* and giving
 at most `max_wrong` of the guests somebody else's name. `greeter calibrate` does this on the
-event's own people; the defaults (`greeter.recognition.matching.default_track_policy`) were fitted
-the same
-way on lfw-dev by ``benchmarks/track_rule_lfw.py`` (3 random galleries per size; guest tracks
-of each enrolled person's other photos, stranger tracks of the 600 ``strangers/`` photos and of
-every person not enrolled). ``0.54 - 0.02 * log10(people)``, ratio 0.81, against today's rule
-(each frame through the still-photo policy, two agreeing votes) on the same tracks:
+event's own people; the defaults (`greeter.recognition.matching.default_track_policy`) were
+fitted the same way on lfw-dev by ``benchmarks/track_rule_lfw.py`` (3 random galleries per size;
+guest tracks of each enrolled person's other photos, stranger tracks of the 600 ``strangers/``
+photos and of every person not enrolled). ``0.54 - 0.02 * log10(people)``, ratio 0.81, against
+today's rule (each frame through the still-photo policy, two agreeing votes) on the same tracks:
 
     people enrolled                 10      24      50     100     300   1,000
     threshold fitted (1 %)        0.52    0.52    0.50    0.50    0.50    0.54
@@ -29,14 +28,13 @@ every person not enrolled). ``0.54 - 0.02 * log10(people)``, ratio 0.81, against
     strangers named   track rule  1.0 %   0.7 %   1.5 %   1.0 %   0.8 %   0.6 %
                       today       0.8 %   0.5 %   1.1 %   0.7 %   0.5 %   0.5 %
 
-Few guests at 10 and 24 people (30 and 72 tracks): those columns are noisy. The 1.5 % at 50
-is noise too: on 8 other galleries the default names 0.85 % of stranger tracks at 50 people
-(88 % of guests) and 0.81 % at 100 (86 %). The vote weights
-(`greeter.recognition.votes.vote_weight`)
+Few guests at 10 and 24 people (30 and 72 tracks): those columns are noisy. The 1.5 % at 50 is
+noise too: on 8 other galleries the default names 0.85 % of stranger tracks at 50 people (88 %
+of guests) and 0.81 % at 100 (86 %). The vote weights (`greeter.recognition.votes.vote_weight`)
 change these figures by less than a point on lfw-dev, whose faces are uniformly ~65 px and
-mostly frontal; they are there for a camera's turned and blurred frames. `frame_margin`
-(0.04 to 0.15), `stranger_margin` (0 to 0.08), `max_votes` 12 and a 0.75 majority each moved
-the share of guests named by at most 1.5 points at 24 and 300 people.
+mostly frontal; they are there for a camera's turned and blurred frames. `frame_margin` (0.04 to
+0.15), `stranger_margin` (0 to 0.08), `max_votes` 12 and a 0.75 majority each moved the share of
+guests named by at most 1.5 points at 24 and 300 people.
 
 **Other decisions on the track's distances were measured and none is better** (Dec 2026, the
 same simulated tracks; 40 galleries at 24 people, 8 at 300, 3 at 1,000; 954, 2,379 and 2,974

@@ -8,10 +8,9 @@ The decision is taken on the **track**, not the frame (`settle`). A guest seen o
 frames gives stronger evidence than one still photo: the votes' quality-weighted **average
 embedding** lies nearer the guest's enrolled photo than most single frames do, while a
 stranger's average stays as far from everybody as the stranger is. The average is matched with
-the *track policy* (threshold and ratio test, `greeter.recognition.matching.default_track_policy`,
-fitted
-on simulated tracks so that at most 1 % of stranger *tracks* are named at every gallery size),
-and the track is settled
+the *track policy* (threshold and ratio test,
+`greeter.recognition.matching.default_track_policy`, fitted on simulated tracks so that at
+most 1 % of stranger *tracks* are named at every gallery size), and the track is settled
 
 * as a person once the average is accepted as that person and at least `person_votes` votes
   (2 or more) back them: that person is the vote's nearest, within the track threshold plus
