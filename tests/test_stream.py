@@ -154,6 +154,42 @@ def test_a_face_in_view_never_meets_an_empty_stage(played):
     assert empty == []
 
 
+# -- pairs and groups --------------------------------------------------------------------------
+
+
+def side_by_side(people, enter: float, leave: float, y: float = 200):
+    """Walkers standing side by side at the spot, 150 px apart."""
+    left = 320 - 75 * (len(people) - 1)
+    return [Walker(photo, person, enter, leave, (left + 150 * index, y),
+                   (left + 150 * index + 8, y + 4), face_px=104)
+            for index, (photo, person) in enumerate(people)]
+
+
+@pytest.fixture(scope="module")
+def groups(cast, strangers, store, greetings, tmp_path_factory):
+    """Three pairs stepping onto the spot in turn, 0.5 s apart, then a group of four in which
+    two of the first pair come back (within the cooldown)."""
+    guest = [(c.walk_photo, c.person) for c in cast]
+    stranger = [(s, None) for s in strangers]
+    walkers = (side_by_side([guest[0], guest[1]], 0.3, 2.8)
+               + side_by_side([guest[2], stranger[0]], 3.3, 5.8)
+               + side_by_side([guest[3], guest[4]], 6.3, 8.8)
+               + side_by_side([guest[5], stranger[1], guest[0], guest[1]], 9.3, 12.3))
+    return play_scene(Scene(fps=FPS, seed=SEED + 2, walkers=walkers), store, greetings,
+                      tmp_path_factory.mktemp("groups"))
+
+
+def test_pairs_and_a_group_at_the_spot_are_each_greeted_once(groups, cast):
+    truth, summary, shown = groups
+    greeted = sorted((event.person or "") for event in summary.greetings)
+    assert greeted == sorted(["", ""] + [c.person for c in cast]), \
+        "each guest once, each stranger once; the returning two only acknowledged"
+    first_names = names(cast)
+    late = [texts for t, texts in shown if 10.5 <= t <= 12.0]
+    for person in (cast[0].person, cast[1].person):
+        assert all(f"Welcome back, {first_names[person]}!" in texts for texts in late), person
+
+
 # -- lingering, and coming back ---------------------------------------------------------------
 
 
