@@ -30,6 +30,8 @@ from typing import List, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from scene_passes import baseline_tree  # noqa: E402
 from scenes import pick_people, pick_strangers, queue_scene, render_scene  # noqa: E402
 
 GAPS = [0.3, 0.6, 1.0, 0.4, 0.8, 0.5, 0.9, 0.3, 0.7]
@@ -38,14 +40,6 @@ GAPS = [0.3, 0.6, 1.0, 0.4, 0.8, 0.5, 0.9, 0.3, 0.7]
 def spin() -> None:
     while True:
         pass
-
-
-def tree_of(revision: str, cache: Path) -> Path:
-    tree = cache / f"tree-{revision}"
-    if not (tree / "greeter").is_dir():
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree),
-                        revision], check=True, capture_output=True)
-    return tree
 
 
 def play(tree: Path, video: Path, store: Path, greetings: Path, events: Path) -> List[dict]:
@@ -117,7 +111,8 @@ def main() -> None:
     random.Random(args.seed).shuffle(order)
     truth = render_scene(queue_scene([walkers[i] for i in order], GAPS, seed=args.seed),
                          args.cache / "queue.mp4")
-    trees = [("greeter", REPO), (f"main at {args.baseline}", tree_of(args.baseline, args.cache))]
+    trees = [("greeter", REPO), (f"main at {args.baseline}",
+                                 baseline_tree(args.baseline, args.cache))]
     print(f"queue of {len(walkers)} at one spot (20 guests of 24 enrolled, 10 strangers), "
           f"{truth.frame_count / truth.fps:.0f} s, --realtime")
     for busy in (False, True):

@@ -63,14 +63,15 @@ def private_folder(folder: Path) -> Path:
 
 
 def make_private(path: Path) -> Optional[int]:
-    """Make the file at `path` readable and writable by its owner only (``0600``) if others may
-    read or write it: its former mode when it was changed, None when it was private already
-    or is not there. `OSError` when it cannot be changed (another owner's file)."""
+    """Take group and other permissions away from the file at `path` (``0644`` becomes
+    ``0600``); the owner's stay, so a file made read-only on purpose stays so. Its former mode
+    when it was changed, None when it was private already or is not there; `OSError` when it
+    cannot be changed (another owner's file)."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         return None
     if not mode & 0o077:
         return None
-    os.chmod(path, mode & 0o700 | 0o600 if mode & 0o700 else 0o600)
+    os.chmod(path, mode & 0o700)
     return mode

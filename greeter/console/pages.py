@@ -269,9 +269,7 @@ LARGEST_LABEL = "In group photos, enrol the largest face"
 
 @page
 async def enrol(console, request, session, form) -> Response:
-    people = await in_thread(console.store().people)
-    values = {"people": people, "person_id": request.query_params.get("person", ""),
-              "name": "", "outcomes": None, "largest_label": LARGEST_LABEL}
+    values = await _enrol_page(console, request.query_params.get("person", ""), "")
     if request.method == "POST":
         person_id = form.get("person_id").strip(" ")
         photos = [upload for upload in form.files if upload.field == "photos"]
@@ -296,6 +294,13 @@ async def enrol(console, request, session, form) -> Response:
         # guest's photo under another's id
         values.update(result_id=person_id, person_id="", name="")
     return console.render("enrol.html", request, session, **values)
+
+
+async def _enrol_page(console: Console, person_id: str, name: str) -> dict:
+    """The Enrol page's values before any outcome: its forms filled with `person_id` and
+    `name`, the people enrolled for the id field's suggestions."""
+    return {"people": await in_thread(console.store().people), "person_id": person_id,
+            "name": name, "outcomes": None, "largest_label": LARGEST_LABEL}
 
 
 def _id_is_valid(values: dict) -> bool:
@@ -330,10 +335,9 @@ def _door_name(console: Console, person_id: str, name: str) -> str:
 
 @page
 async def door_ask(console, request, session, form) -> Response:
-    values = {"person_id": form.get("person_id").strip(" "), "name": form.get("name").strip(),
-              "outcomes": None, "largest_label": LARGEST_LABEL}
+    values = await _enrol_page(console, form.get("person_id").strip(" "),
+                               form.get("name").strip())
     if not _id_is_valid(values):
-        values["people"] = await in_thread(console.store().people)
         return console.render("enrol.html", request, session, status_code=400, **values)
     person_id = values["person_id"]
     name = await in_thread(_door_name, console, person_id, values["name"])

@@ -80,8 +80,7 @@ class ScreenPictures:
         self._inset_of: Optional[Frame] = None
         self._inset_rgb: Optional[np.ndarray] = None
         self._shown: List[_Shown] = []
-        #: The tracks in view, and those among them nobody has decided about yet (`follow`).
-        self._in_view: Tuple[int, ...] = ()
+        #: Since when a face nobody has decided about yet has been in view (`follow`).
         self._undecided_since: Optional[float] = None
 
     def show(self, text: str, first_name: str, t: float,
@@ -93,14 +92,14 @@ class ScreenPictures:
     def follow(self, tracks: Sequence[Tuple[int, bool, float]], now: float) -> None:
         """The tracks in view at `now`, each (id, decided, first seen): greetings of people who
         left start to go (see the module docstring)."""
-        self._in_view = tuple(track_id for track_id, _, _ in tracks)
+        in_view = {track_id for track_id, _, _ in tracks}
         undecided = [since for track_id, decided, since in tracks if not decided
                      and not any(shown.track_id == track_id for shown in self._shown)]
         self._undecided_since = min(undecided) if undecided else None
         kept = []
         for shown in self._shown:
-            if shown.track_id is not None and shown.track_id not in self._in_view:
-                if self._in_view:
+            if shown.track_id is not None and shown.track_id not in in_view:
+                if in_view:
                     continue  # somebody else is in view: never their greeting over them
                 if shown.fading_from is None:
                     shown.fading_from = max(now, shown.at + MIN_READ_SECONDS)

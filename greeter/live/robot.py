@@ -457,25 +457,22 @@ class Greeter:
         names = self.recogniser.names
         name = names.get(greeting.person) if greeting.person else None
         greetings = self.greetings.current
+        message = message_for(greetings, greeting.person, datetime.now(),
+                              visit=greeting.visit - 1, store_name=name)
+        # on screen before the outputs: a screenshot draws the newest greeting
+        self.pictures.show(message, first_name_of(greetings, greeting.person, name), frame.t,
+                           track.id)
         if greeting.again:  # greeted within the cooldown: acknowledged on screen only
-            self.pictures.show(message_for(greetings, greeting.person, datetime.now(),
-                                           visit=greeting.visit - 1, store_name=name),
-                               first_name_of(greetings, greeting.person, name), frame.t,
-                               track.id)
             return
         distance = float(track.identity.distance)
         event = GreetingEvent(
-            t=frame.t, frame=frame.index, person=greeting.person, name=name,
-            message=message_for(greetings, greeting.person, datetime.now(),
-                                visit=greeting.visit - 1, store_name=name),
+            t=frame.t, frame=frame.index, person=greeting.person, name=name, message=message,
             # nobody enrolled: no distance (JSON has no Infinity)
             distance=distance if math.isfinite(distance) else None,
             language=language_of(greetings, greeting.person))
         log.info("greeting %s", json.dumps(event.record(), ensure_ascii=False))
         self.summary.greeted += 1
         self.summary.greetings.append(event)
-        self.pictures.show(event.message, first_name_of(greetings, greeting.person, name),
-                           frame.t, track.id)
         self.outputs.greeted(event, frame)
 
     # -- screen ------------------------------------------------------------------------------

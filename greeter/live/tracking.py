@@ -62,7 +62,7 @@ class Track:
         self.votes: List[Vote] = []
         self.last_vote_at: Optional[float] = None
         self.identity: Optional[Identity] = None
-        #: A good vote unlike the track's others, waiting for the next one to confirm it.
+        #: A vote unlike the track's others, waiting for the next one to confirm it.
         self.odd_vote: Optional[Vote] = None
         #: Whether the face should be embedded again at the next chance: it came back after
         #: being missed, or its size jumped.
@@ -167,7 +167,7 @@ class Tracker:
         track.check_due = False
         if self._unlike(track, vote):
             if track.odd_vote is None:
-                track.odd_vote = vote  # confirmed or dropped by the next good vote
+                track.odd_vote = vote  # confirmed or dropped by the next vote
                 return None
             return self._split(track, [track.odd_vote, vote], now, judge).identity
         track.odd_vote = None

@@ -36,6 +36,7 @@ from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple, U
 
 import numpy as np
 
+from greeter.atomicfile import make_private
 from greeter.errors import StoreError
 from greeter.names import check_name, check_person_id, name_from_id
 from greeter.recognition.faces import MODEL_ID
@@ -687,11 +688,9 @@ def _create_private_file(path: Path) -> None:
 
 def _make_private(path: Path) -> None:
     """Take group and other permissions away from an existing store: it holds biometric
-    data. The owner's permissions stay: a store made read-only on purpose stays so."""
+    data (`make_private`: a store made read-only on purpose stays so)."""
     with suppress(OSError):  # not ours, or a read-only file system: named when it matters
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            os.chmod(path, mode & 0o700)
+        make_private(path)
 
 
 def _journals(path: Path) -> Tuple[Path, Path]:
