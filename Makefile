@@ -47,6 +47,7 @@ bench: bootstrap
 	$(BIN)/python benchmarks/live_clip.py
 	$(BIN)/python benchmarks/nano_standin.py
 	$(BIN)/python benchmarks/empty_entrance.py
+	$(BIN)/python benchmarks/idle_camera.py
 	$(BIN)/python benchmarks/screen.py
 	$(BIN)/python benchmarks/track_split.py
 	$(BIN)/python benchmarks/queue_busy.py

@@ -304,6 +304,52 @@ def test_a_slow_consumer_of_a_live_source_gets_the_newest_frame():
     assert fake.closed
 
 
+class PacedBgrCamera(FrameSource):
+    """A realtime source handing over BGR frames (blue = the frame's number) every 10 ms, as
+    cameras do; it counts how many of its frames anybody converted to RGB."""
+
+    live = True
+    realtime = True
+
+    def __init__(self):
+        self.index = 0
+        self.frames = []
+
+    def read(self):
+        time.sleep(0.01)
+        bgr = np.zeros((4, 4, 3), np.uint8)
+        bgr[..., 0] = self.index % 256
+        frame = Frame.from_bgr(bgr, self.index, time.monotonic())
+        self.frames.append(frame)
+        self.index += 1
+        return frame
+
+
+def test_a_resting_loop_sleeps_through_frames_and_they_are_never_converted():
+    camera = PacedBgrCamera()
+    with LatestFrameReader(lambda: camera, reconnect=True) as reader:
+        first = reader.next_frame(timeout=5)
+        wake_at = first.t + 0.1
+        second = reader.next_frame(timeout=5, not_before=wake_at)
+        assert second.t >= wake_at and second.index >= first.index + 5
+        assert second.rgb[0, 0].tolist() == [0, 0, second.index % 256]  # blue last in RGB
+    skipped = [f for f in camera.frames if first.index < f.index < second.index]
+    assert len(skipped) >= 5
+    assert all(f._rgb is None for f in skipped)  # never converted: the point of resting
+
+
+def test_frames_older_than_asked_for_are_dropped_even_from_a_read_ahead():
+    """A source that is read in order (a recording) keeps `READ_AHEAD` frames; a caller asking
+    for a later time gets it, the older ones dropped, not a reader stuck on a full queue."""
+    camera = PacedBgrCamera()
+    camera.live = camera.realtime = False  # read in order, every frame kept
+    with LatestFrameReader(lambda: camera, reconnect=True) as reader:
+        first = reader.next_frame(timeout=5)
+        later = reader.next_frame(timeout=5, not_before=first.t + 0.2)
+        assert later is not None and later.t >= first.t + 0.2
+        assert reader.dropped >= 10
+
+
 def test_a_wake_ends_the_wait_for_a_frame_at_once():
     """The loop waits for the next frame; a stage that finished work wakes it (`wake`)."""
     hold = threading.Event()

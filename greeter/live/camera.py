@@ -34,7 +34,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Deque, List, Optional
 
@@ -60,14 +59,48 @@ class SourceError(GreeterError):
     """A frame source cannot be opened: missing file, unknown camera, no GStreamer..."""
 
 
-@dataclass(frozen=True)
 class Frame:
     """One RGB ``(H, W, 3) uint8`` image; `index` counts the source's frames from 0 and `t` is
-    in seconds: video time for files and folders, `time.monotonic` for live sources."""
+    in seconds: video time for files and folders, `time.monotonic` for live sources.
 
-    rgb: np.ndarray
-    index: int
-    t: float
+    A camera hands over BGR pixels (`from_bgr`), converted to RGB by the first reader of
+    `rgb`: a frame that a newer one replaces before anybody looks at it (an empty entrance
+    takes 10 of a camera's 30 a second) is never converted. Two threads reading `rgb` of a
+    new frame at once may both convert it; both get the same pixels.
+    """
+
+    __slots__ = ("_rgb", "_bgr", "index", "t")
+
+    def __init__(self, rgb: np.ndarray, index: int, t: float):
+        self._rgb: Optional[np.ndarray] = rgb
+        self._bgr: Optional[np.ndarray] = None
+        self.index = index
+        self.t = t
+
+    @classmethod
+    def from_bgr(cls, bgr: np.ndarray, index: int, t: float) -> "Frame":
+        frame = cls(None, index, t)  # type: ignore[arg-type]  # set on first use
+        frame._bgr = bgr
+        return frame
+
+    @property
+    def rgb(self) -> np.ndarray:
+        rgb = self._rgb
+        if rgb is None:
+            import cv2
+
+            rgb = self._rgb = cv2.cvtColor(self._bgr, cv2.COLOR_BGR2RGB)
+            self._bgr = None
+        return rgb
+
+    def numbered(self, index: int) -> "Frame":
+        """The same picture and time as frame `index` (a reopened camera counts on)."""
+        frame = Frame(self._rgb, index, self.t)  # type: ignore[arg-type]
+        frame._bgr = self._bgr
+        return frame
+
+    def __repr__(self) -> str:
+        return f"<Frame {self.index} at {self.t:.3f} s>"
 
 
 class FrameSource:
@@ -131,15 +164,13 @@ class VideoCaptureSource(FrameSource):
             self.fps = FALLBACK_VIDEO_FPS
 
     def read(self) -> Optional[Frame]:
-        import cv2
-
         ok, bgr = self._capture.read()
         if not ok or bgr is None:
             return None
         t = time.monotonic() if self.live else self._index / self.fps
         if self._pacer is not None:
             self._pacer.wait_for(t)
-        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self._index, t)
+        frame = Frame.from_bgr(bgr, self._index, t)
         self._index += 1
         return frame
 
@@ -225,8 +256,6 @@ class GStreamerProcessSource(FrameSource):
         self._pipe = os.fdopen(read_fd, "rb", buffering=0)
 
     def read(self) -> Optional[Frame]:
-        import cv2
-
         buffer = bytearray(self._frame_bytes)
         view = memoryview(buffer)
         filled = 0
@@ -237,7 +266,7 @@ class GStreamerProcessSource(FrameSource):
                 return None
             filled += count
         bgr = np.frombuffer(buffer, np.uint8).reshape(self.height, self.width, 3)
-        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self._index, time.monotonic())
+        frame = Frame.from_bgr(bgr, self._index, time.monotonic())
         self._index += 1
         return frame
 
@@ -429,14 +458,23 @@ class LatestFrameReader:
         self._thread.start()
         return self
 
-    def next_frame(self, timeout: Optional[float] = None) -> Optional[Frame]:
+    def next_frame(self, timeout: Optional[float] = None,
+                   not_before: Optional[float] = None) -> Optional[Frame]:
         """The newest frame not handed out yet, waiting up to `timeout` seconds (None: as long
         as it takes). None on timeout, once the source is finished and drained, and when
         `wake` was called since the last call (a frame handed out ends a wake too: the caller
-        is going round its loop anyway)."""
+        is going round its loop anyway).
+
+        With `not_before` (a frame time), frames older than it are dropped unseen (and never
+        converted): a caller with nothing to do before that time does not wake for every
+        frame. A finished source's last frames are handed out whatever their time."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._condition:
-            while not self._pending:
+            while True:
+                if not_before is not None and self._state is not ReaderState.FINISHED:
+                    self._drop_older(not_before)
+                if self._pending:
+                    break
                 if self._woken:
                     self._woken = False
                     return None
@@ -450,6 +488,16 @@ class LatestFrameReader:
             self._woken = False
             self._condition.notify_all()
             return frame
+
+    def _drop_older(self, t: float) -> None:
+        """Drop the pending frames older than `t` (the condition held)."""
+        dropped = 0
+        while self._pending and self._pending[0].t < t:
+            self._pending.popleft()
+            dropped += 1
+        if dropped:
+            self.dropped += dropped
+            self._condition.notify_all()  # a reader waiting for room may go on
 
     def wake(self) -> None:
         """End the wait of `next_frame` now, or the next call's if none waits: the caller has
@@ -513,7 +561,7 @@ class LatestFrameReader:
             if frame is None:
                 return delivered
             if self._reconnect:
-                frame = replace(frame, index=self._next_index)
+                frame = frame.numbered(self._next_index)
                 self._next_index += 1
             with self._condition:
                 while (every_frame and len(self._pending) >= READ_AHEAD

@@ -101,6 +101,11 @@ FRAMES_AHEAD = 6
 #: the "camera lost" screen).
 FRAME_WAIT_SECONDS = 0.05
 RELOAD_EVERY_SECONDS = 1.0
+#: How often an empty entrance is redrawn (its camera inset moves at 5 fps): a guest stepping
+#: in is seen by the next detection (0.1 s) and from then every frame is drawn. Drawing 10 a
+#: second cost 1.9 % of a core of the 9.6 % an empty entrance took with a 30 fps camera
+#: (benchmarks/idle_camera.py).
+RESTING_DRAW_SECONDS = 0.2
 #: Greetings kept in the run's summary: the newest ones, so a day's run keeps its memory flat.
 RECENT_GREETINGS = 100
 
@@ -350,13 +355,15 @@ class Greeter:
         for detected in self.detection.ready():
             self._apply_detection(detected, wait_for_votes=False)
         self._apply_votes(self.identity.ready())
-        frame = self.reader.next_frame(timeout=FRAME_WAIT_SECONDS)
+        wake_at = self._wake_at()
+        frame = self.reader.next_frame(timeout=FRAME_WAIT_SECONDS, not_before=wake_at)
         if frame is None:
             if self.reader.state is ReaderState.FINISHED:
                 if not self.detection.pending:
                     return False
                 self._apply_detection(self.detection.oldest(), wait_for_votes=False)
-            elif time.monotonic() - self._rendered_at >= FRAME_WAIT_SECONDS:  # not just woken
+            elif ((wake_at is None or self.reader.state is not ReaderState.OK)  # not at rest
+                  and time.monotonic() - self._rendered_at >= FRAME_WAIT_SECONDS):  # nor woken
                 self._show(None)
             return True
         due = self._due(frame)
@@ -364,16 +371,24 @@ class Greeter:
             scan = self._plan(frame)
             if scan is not None and not scan.empty:
                 self.detection.submit(frame, scan, self.throttle.plan.scale)
-        if due or not self._resting():
+        if not self._resting() or (due and frame.t - self._now >= RESTING_DRAW_SECONDS - 0.001):
             self._draw(frame)
         return True
 
+    def _wake_at(self) -> Optional[float]:
+        """At rest, the time of the next frame due for detection: the frames before it would
+        be neither scanned nor drawn, so the loop sleeps through them and the reader never
+        converts them (a third of an empty entrance's cost with a 30 fps camera)."""
+        if self.throttle.plan.recognise and self._resting():
+            return self._next_detection_at - 0.001
+        return None
+
     def _resting(self) -> bool:
         """Nothing moves, nobody is in view and nothing is shown but the idle screen: then
-        only the frames due for detection are drawn (10 a second), since a redraw shows the
-        same picture. Drawing 800x480 took 1.3 ms a frame on a quiet core here (4 % of a core at
-        30 fps), up to 5 ms on a busy one: the largest cost of an empty entrance after the
-        periodic full scan."""
+        only every other frame due for detection is drawn (5 a second), since a redraw shows
+        the same picture but for the camera's inset. Drawing 800x480 took 1.3 ms a frame on a
+        quiet core here (4 % of a core at 30 fps), up to 5 ms on a busy one: the largest cost
+        of an empty entrance after the periodic full scan."""
         return (not self._moving and not self.tracker.tracks
                 and not self.pictures.showing(self._now) and not self.door.collecting)
 
