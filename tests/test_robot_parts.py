@@ -166,6 +166,27 @@ def test_a_greeting_is_shown_for_its_seconds_and_the_door_prompt_beside_it():
     assert [g.text for g in scene.greetings] == ["Look at the camera, Bo"]
 
 
+def test_a_greeting_in_doubt_gives_way_to_the_arriving_message_until_settled():
+    """The next guest on the spot with no gap: the greeted track's newest embedding looked
+    like somebody else's. Until the next one decides, the stage says "Welcome!"."""
+    pictures = ScreenPictures(UiSettings(), screen_width=800)
+    content = Greetings().screen
+
+    def texts(now):
+        return [g.text for g in pictures.scene(content, "greetings.json", now, None).greetings]
+
+    pictures.show("Welcome back, Alex!", "Alex", 10.0, track_id=1)
+    pictures.follow([(1, True, 9.5, False)], 11.0)
+    assert texts(11.0) == ["Welcome back, Alex!"]
+    pictures.follow([(1, True, 9.5, True)], 11.1)  # in doubt
+    assert texts(11.1) == [content.arriving_message]
+    pictures.follow([(1, True, 9.5, False)], 11.2)  # it was Alex after all
+    assert texts(11.2) == ["Welcome back, Alex!"]
+    pictures.follow([(1, True, 9.5, True)], 11.3)
+    pictures.follow([(2, False, 11.4, False)], 11.4)  # it was somebody else: a new track
+    assert texts(11.4) == [content.arriving_message]
+
+
 def test_a_screenshot_shows_only_the_newest_greeting_and_hides_all_but_the_kept_face():
     ui = UiSettings()
     pictures = ScreenPictures(ui, screen_width=800)

@@ -122,8 +122,9 @@ def test_every_guest_of_a_queue_at_one_spot_is_greeted_by_name_and_nobody_wrongl
                                                  appearance.last_frame, greeted[6:])
 
 
-def test_no_greeting_stays_over_somebody_else_alone_in_view(played, cast):
-    truth, _, shown = played
+def longest_wrong_greeting(truth, shown, cast) -> float:
+    """The longest time (s) the screen showed a greeting other than the right one (or the
+    arriving message) while one person alone was in view."""
     first_names = names(cast)
     wrong_since: Optional[float] = None
     longest = 0.0
@@ -141,17 +142,70 @@ def test_no_greeting_stays_over_somebody_else_alone_in_view(played, cast):
             longest = max(longest, t - wrong_since)
         else:
             wrong_since = None
-    assert longest <= WRONG_GREETING_SECONDS
+    return longest
+
+
+def empty_stage_times(truth, shown) -> List[float]:
+    """Times the stage was empty although a face had been in view for half a second (detected,
+    tracked) and had not left."""
+    return [t for t, texts in shown
+            if any(truth.frame_at(t) - a.first_frame >= FPS / 2
+                   for a in truth.at(truth.frame_at(t), 0.95)) and not texts]
+
+
+def test_no_greeting_stays_over_somebody_else_alone_in_view(played, cast):
+    truth, _, shown = played
+    assert longest_wrong_greeting(truth, shown, cast) <= WRONG_GREETING_SECONDS
 
 
 def test_a_face_in_view_never_meets_an_empty_stage(played):
-    """From the moment a face has been in view for half a second (detected, tracked) until it
-    leaves, the stage shows a greeting or the arriving message."""
     truth, _, shown = played
-    empty = [t for t, texts in shown
-             if any(truth.frame_at(t) - a.first_frame >= FPS / 2
-                    for a in truth.at(truth.frame_at(t), 0.95)) and not texts]
-    assert empty == []
+    assert empty_stage_times(truth, shown) == []
+
+
+# -- no gap at all: one steps on as the other steps off, two swapping places ----------------------
+
+
+@pytest.fixture(scope="module")
+def no_gap(cast, strangers, store, greetings, tmp_path_factory):
+    """Five people stepping onto the spot in turn with no gap at all: the next is there in
+    the frame after the last one's."""
+    order = [cast[3], strangers[1], cast[4], cast[5], cast[0]]
+    scene = queue_scene([(p.walk_photo, p.person) if not isinstance(p, Path) else (p, None)
+                         for p in order], gaps=[0.0], fps=FPS, seed=SEED + 3)
+    return play_scene(scene, store, greetings, tmp_path_factory.mktemp("no-gap"))
+
+
+def test_the_next_guest_on_the_spot_with_no_gap_is_a_new_person(no_gap, cast):
+    truth, summary, shown = no_gap
+    assert [event.person for event in summary.greetings] == [
+        cast[3].person, None, cast[4].person, cast[5].person, cast[0].person]
+    assert longest_wrong_greeting(truth, shown, cast) <= WRONG_GREETING_SECONDS
+    assert empty_stage_times(truth, shown) == []
+
+
+@pytest.fixture(scope="module")
+def swapping(cast, store, greetings, tmp_path_factory):
+    """Two guests side by side, then swapping places (crossing in front of each other), then
+    standing again."""
+    left, right = (240, 200), (400, 200)
+    first, second = cast[1], cast[2]
+    walkers = []
+    for person, start, end in ((first, left, right), (second, right, left)):
+        walkers += [Walker(person.walk_photo, person.person, 0.3, 3.3, start, start, face_px=104),
+                    Walker(person.walk_photo, person.person, 3.3, 4.8, start, end, face_px=104),
+                    Walker(person.walk_photo, person.person, 4.8, 7.8, end, end, face_px=104)]
+    return play_scene(Scene(fps=FPS, seed=SEED + 4, walkers=walkers), store, greetings,
+                      tmp_path_factory.mktemp("swapping"))
+
+
+def test_two_guests_swapping_places_are_each_greeted_once_and_stay_greeted(swapping, cast):
+    truth, summary, shown = swapping
+    assert sorted(event.person for event in summary.greetings) == sorted(
+        [cast[1].person, cast[2].person]), "each once, nobody under the other's name"
+    both = {f"Welcome back, {cast[1].first_name}!", f"Welcome back, {cast[2].first_name}!"}
+    settled = [set(texts) for t, texts in shown if 5.5 <= t <= 7.5]
+    assert settled and all(texts == both for texts in settled)
 
 
 # -- pairs and groups --------------------------------------------------------------------------

@@ -6,7 +6,10 @@ track): it stays on screen while they are in view, however long they linger, and
 they leave, once it has been on screen for `MIN_READ_SECONDS`, fading out as usual; if
 somebody else is in view by then, it goes at once, so a guest is never shown the previous
 guest's greeting (`follow`). While a face is in view that nobody has decided about yet, the
-stage shows the greetings file's `arriving_message` ("Welcome!"), never an empty stage.
+stage shows the greetings file's `arriving_message` ("Welcome!"), never an empty stage; so it
+does while a greeted face is in doubt (its last embedding looked like somebody else's: the
+next guest may have stepped onto the spot with no gap at all): the greeting is hidden until the
+next embedding either confirms the person, and it shows again, or ends the track.
 Greetings of nobody's track (the door's "Thank you") stay `UiSettings.greeting_seconds`.
 
 **Privacy**: a screenshot (``--screenshot-dir``) shows one greeting and pixelates the whole
@@ -68,6 +71,8 @@ class _Shown:
     at: float
     track_id: Optional[int] = None
     fading_from: Optional[float] = None
+    #: Hidden while its person's track is in doubt (`ScreenPictures.follow`).
+    hidden: bool = False
 
 
 class ScreenPictures:
@@ -89,15 +94,19 @@ class ScreenPictures:
         greeting of nobody's track, shown `UiSettings.greeting_seconds`)."""
         self._shown.append(_Shown(text, first_name, t, track_id))
 
-    def follow(self, tracks: Sequence[Tuple[int, bool, float]], now: float) -> None:
-        """The tracks in view at `now`, each (id, decided, first seen): greetings of people who
-        left start to go (see the module docstring)."""
-        in_view = {track_id for track_id, _, _ in tracks}
-        undecided = [since for track_id, decided, since in tracks if not decided
-                     and not any(shown.track_id == track_id for shown in self._shown)]
+    def follow(self, tracks: Sequence[Tuple[int, bool, float, bool]], now: float) -> None:
+        """The tracks in view at `now`, each (id, decided, first seen, in doubt): greetings of
+        people who left start to go, those of people in doubt are hidden (see the module
+        docstring)."""
+        in_view = {track_id for track_id, _, _, _ in tracks}
+        doubted = {track_id for track_id, _, _, doubt in tracks if doubt}
+        greeted = {shown.track_id for shown in self._shown}
+        undecided = [since for track_id, decided, since, doubt in tracks
+                     if doubt or (not decided and track_id not in greeted)]
         self._undecided_since = min(undecided) if undecided else None
         kept = []
         for shown in self._shown:
+            shown.hidden = shown.track_id in doubted
             if shown.track_id is not None and shown.track_id not in in_view:
                 if in_view:
                     continue  # somebody else is in view: never their greeting over them
@@ -150,7 +159,7 @@ class ScreenPictures:
         self._shown = [shown for shown in self._shown
                        if self._age(shown, now) < self._ui.greeting_seconds]
         shown = [ShownGreeting(item.text, self._age(item, now), item.emphasis)
-                 for item in self._shown]
+                 for item in self._shown if not item.hidden]
         if self._undecided_since is not None:
             shown.append(ShownGreeting(content.arriving_message, now - self._undecided_since))
         if extra is not None:

@@ -494,8 +494,8 @@ class Greeter:
 
     def _scene(self, frame: Optional[Frame]) -> Scene:
         """What the screen shows on `frame` now."""
-        self.pictures.follow([(t.id, t.identity is not None, t.first_seen)
-                              for t in self.tracker.tracks], self._now)
+        self.pictures.follow([(t.id, t.identity is not None, t.first_seen,
+                               t.odd_vote is not None) for t in self.tracker.tracks], self._now)
         content = self.greetings.current.screen
         return self.pictures.scene(content, self.settings.greetings, self._now, frame,
                                    self.door.prompt(self._now), **self._screen_state())
