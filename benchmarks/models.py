@@ -1,0 +1,239 @@
+"""The two face models side by side on the same photos in one run: dlib (HOG, 5 points,
+ResNet, each face with its mirror image: greeter's `FaceEngine`) and SFace (YuNet, 5 points,
+SFace int8: `greeter.recognition.sface`).
+
+* **lfw-dev open set** (issue 23's protocol): photo 1 of each person enrolled (1,184 people),
+  their other photos as guests, the 600 single-photo strangers as strangers; plain nearest
+  neighbour, the threshold set so that 1 % (then 0.1 %) of strangers are named. Printed: the
+  share of guests' photos named correctly, named wrongly, and not named (no face found counts
+  as not named). Caveat: SFace's training data may hold LFW people (dlib's excludes them).
+* **Not LFW**: face_recognition's sample photos (Obama in five sizes and a second photo,
+  Biden, Lin-Manuel Miranda, Alex Lacamoire): each pair's distance, and whether it is within
+  the model's 1 %-strangers threshold (same person: must be; different: must not).
+* **Time** on one core (``OPENBLAS_NUM_THREADS=1``, ``cv2.setNumThreads(1)``): detection on a
+  640x480 frame, and embedding one face, medians of `--runs`.
+
+Usage: python benchmarks/models.py [--lfw ../shared/faces/lfw-dev] [--samples DIR]
+       [--limit N] [--runs 30]
+"""
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as the timings say
+
+import pickle  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Dict, List, Optional, Sequence, Tuple  # noqa: E402
+
+import numpy as np  # noqa: E402
+from lfw_faces import DEFAULT_CACHE, lfw_arguments, lfw_found, lfw_photos, photo_faces  # noqa: E402
+
+from greeter.recognition.imaging import load_rgb  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SFACE_CACHE = DEFAULT_CACHE.parent / "sface_faces.pickle"
+SHARES = (0.01, 0.001)
+
+
+# -- embeddings ---------------------------------------------------------------------------------
+
+
+def dlib_vectors(lfw: Path, photos: Sequence[Path]) -> List[Optional[np.ndarray]]:
+    """greeter's dlib embedding of each photo's largest face (lfw_faces' cache)."""
+    return [faces.faces[0].embedding if faces.faces else None
+            for faces in photo_faces(lfw, photos)]
+
+
+_sface = None
+
+
+def _sface_one(path: Path) -> Optional[np.ndarray]:
+    global _sface
+    from greeter.recognition.sface import SFaceEngine
+
+    _sface = _sface or SFaceEngine()
+    rgb = load_rgb(path)
+    detections = _sface.detect(rgb)
+    if not detections:
+        return None
+    largest = max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[1] - d.box[3]))
+    return _sface.embed(rgb, [largest])[0]
+
+
+def sface_vectors(lfw: Path, photos: Sequence[Path]) -> List[Optional[np.ndarray]]:
+    """SFace's embedding of each photo's largest face, cached beside lfw_faces' cache."""
+    known: Dict[str, Optional[np.ndarray]] = {}
+    if SFACE_CACHE.is_file():
+        known = pickle.loads(SFACE_CACHE.read_bytes())
+    keys = [str(Path(photo).relative_to(lfw)) for photo in photos]
+    missing = [photo for photo, key in zip(photos, keys) if key not in known]
+    if missing:
+        with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+            for photo, vector in zip(missing, pool.map(_sface_one, missing, chunksize=16)):
+                known[str(Path(photo).relative_to(lfw))] = vector
+        SFACE_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        SFACE_CACHE.write_bytes(pickle.dumps(known))
+    return [known[key] for key in keys]
+
+
+# -- open set -----------------------------------------------------------------------------------
+
+
+def open_set(gallery: Sequence[Optional[np.ndarray]], probes: Sequence[Tuple[int, np.ndarray]],
+             strangers: Sequence[Optional[np.ndarray]], missed_probes: int) -> Dict[str, float]:
+    """Nearest neighbour over the enrolled vectors; per stranger share in `SHARES`, the shares
+    of probes named correctly and wrongly (of all probes, `missed_probes` without a face)."""
+    enrolled = [(index, vector) for index, vector in enumerate(gallery) if vector is not None]
+    owners = np.array([index for index, _ in enrolled])
+    matrix = np.stack([vector for _, vector in enrolled])
+
+    def nearest(vector: np.ndarray) -> Tuple[int, float]:
+        distances = np.linalg.norm(matrix - vector, axis=1)
+        best = int(np.argmin(distances))
+        return int(owners[best]), float(distances[best])
+
+    stranger_distances = np.sort([nearest(v)[1] for v in strangers if v is not None])
+    probe_results = [(person, *nearest(vector)) for person, vector in probes]
+    total = len(probes) + missed_probes
+    figures = {}
+    for share in SHARES:
+        # the largest threshold naming at most `share` of the strangers (those without a face
+        # are never named, and count)
+        allowed = int(share * len(strangers))
+        threshold = stranger_distances[allowed] - 1e-9 if allowed < len(stranger_distances) \
+            else float("inf")
+        correct = sum(1 for person, owner, d in probe_results if d <= threshold and owner == person)
+        wrong = sum(1 for person, owner, d in probe_results if d <= threshold and owner != person)
+        figures[f"threshold@{share}"] = threshold
+        figures[f"correct@{share}"] = correct / total
+        figures[f"wrong@{share}"] = wrong / total
+    return figures
+
+
+def lfw_open_set(lfw: Path, limit: int) -> Dict[str, Dict[str, float]]:
+    people, strangers = lfw_photos(lfw, limit)
+    people = [photos for photos in people if len(photos) >= 2]
+    gallery_photos = [photos[0] for photos in people]
+    probe_photos = [(index, photo) for index, photos in enumerate(people) for photo in photos[1:]]
+    every = gallery_photos + [photo for _, photo in probe_photos] + list(strangers)
+    results = {}
+    for model, vectors_of in (("dlib", dlib_vectors), ("sface", sface_vectors)):
+        vectors = vectors_of(lfw, every)
+        gallery = vectors[:len(gallery_photos)]
+        probe_vectors = vectors[len(gallery_photos):len(gallery_photos) + len(probe_photos)]
+        probes = [(person, vector) for (person, _), vector in zip(probe_photos, probe_vectors)
+                  if vector is not None]
+        figures = open_set(gallery, probes, vectors[-len(strangers):],
+                           missed_probes=len(probe_photos) - len(probes))
+        figures["no face"] = sum(v is None for v in vectors) / len(vectors)
+        results[model] = figures
+    print(f"lfw-dev open set: {len(gallery_photos)} people enrolled with one photo, "
+          f"{len(probe_photos)} guests' photos, {len(strangers)} strangers")
+    for share in SHARES:
+        print(f"  {100 * share:g} % of strangers named:")
+        for model, figures in results.items():
+            print(f"    {model:<6} correct {100 * figures[f'correct@{share}']:5.1f} %  wrong "
+                  f"{100 * figures[f'wrong@{share}']:5.2f} %  (distance <= "
+                  f"{figures[f'threshold@{share}']:.3f})")
+    for model, figures in results.items():
+        print(f"  {model}: no face found in {100 * figures['no face']:.1f} % of the photos")
+    return results
+
+
+# -- not LFW ------------------------------------------------------------------------------------
+
+SAMPLE_PAIRS = [("obama.jpg", "obama2.jpg", True), ("obama.jpg", "obama-240p.jpg", True),
+                ("obama2.jpg", "obama-1080p.jpg", True), ("obama.jpg", "biden.jpg", False),
+                ("lin-manuel-miranda.png", "alex-lacamoire.png", False),
+                ("biden.jpg", "alex-lacamoire.png", False),
+                ("obama2.jpg", "lin-manuel-miranda.png", False)]
+
+
+def samples_check(samples: Path, thresholds: Dict[str, float]) -> None:
+    from greeter.recognition.faces import FaceEngine
+    from greeter.recognition.sface import SFaceEngine
+
+    dlib_engine, sface_engine = FaceEngine(), SFaceEngine()
+
+    def dlib_vector(rgb):
+        faces = dlib_engine.faces(rgb, dlib_engine.detect(rgb, upsample=1))
+        return max(faces, key=lambda f: f.size).embedding if faces else None
+
+    def sface_vector(rgb):
+        detections = sface_engine.detect(rgb)
+        return sface_engine.embed(rgb, detections[:1])[0] if detections else None
+
+    names = sorted({name for pair in SAMPLE_PAIRS for name in pair[:2]})
+    photos = {name: load_rgb(samples / name) for name in names}
+    print("not LFW (face_recognition's samples): distance, and within the 1 % threshold?")
+    for model, embed in (("dlib", dlib_vector), ("sface", sface_vector)):
+        vectors = {name: embed(rgb) for name, rgb in photos.items()}
+        right = 0
+        cells = []
+        for first, second, same in SAMPLE_PAIRS:
+            if vectors[first] is None or vectors[second] is None:
+                cells.append(f"{first[:-4]}/{second[:-4]} no face")
+                continue
+            distance = float(np.linalg.norm(vectors[first] - vectors[second]))
+            within = distance <= thresholds[model]
+            right += within == same
+            cells.append(f"{first[:-4]}/{second[:-4]} {distance:.2f}{'=' if same else '!'}"
+                         f"{'ok' if within == same else 'WRONG'}")
+        print(f"  {model:<6} {right}/{len(SAMPLE_PAIRS)} right: " + ", ".join(cells))
+
+
+# -- time ---------------------------------------------------------------------------------------
+
+
+def timings(samples: Path, runs: int) -> None:
+    import cv2
+
+    from greeter.recognition.faces import FaceEngine
+    from greeter.recognition.sface import SFaceEngine
+
+    cv2.setNumThreads(1)
+    photo = load_rgb(samples / "obama-480p.jpg")  # 854x480: the middle 640 columns
+    left = (photo.shape[1] - 640) // 2
+    frame = np.ascontiguousarray(photo[:480, left:left + 640])
+    dlib_engine, sface_engine = FaceEngine(), SFaceEngine()
+
+    def median_ms(work) -> float:
+        work()
+        spans = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            work()
+            spans.append(time.perf_counter() - started)
+        return 1000 * statistics.median(spans)
+
+    boxes = dlib_engine.detect(frame)
+    detections = sface_engine.detect(frame)
+    assert boxes and detections, "the test frame must show a face to both models"
+    print(f"one core, medians of {runs}: detection on 640x480 / embedding one face")
+    print(f"  dlib   {median_ms(lambda: dlib_engine.detect(frame)):6.1f} ms / "
+          f"{median_ms(lambda: dlib_engine.faces(frame, boxes[:1])):6.1f} ms (with its mirror)")
+    print(f"  sface  {median_ms(lambda: sface_engine.detect(frame)):6.1f} ms / "
+          f"{median_ms(lambda: sface_engine.embed(frame, detections[:1])):6.1f} ms")
+
+
+def main() -> int:
+    parser = lfw_arguments(__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=Path, default=REPO.parent / "shared/faces/samples")
+    parser.add_argument("--limit", type=int, default=0, help="first N people only")
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    if not lfw_found(args.lfw):
+        return 1
+    results = lfw_open_set(args.lfw, args.limit)
+    samples_check(args.samples, {model: figures["threshold@0.01"]
+                                 for model, figures in results.items()})
+    timings(args.samples, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
