@@ -21,6 +21,7 @@ import collections.abc
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import (
     Any,
@@ -37,7 +38,7 @@ from typing import (
     get_origin,
 )
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from greeter.errors import ConfigError
 
@@ -567,6 +568,18 @@ class Settings(StrictModel):
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     camera: CameraSettings = Field(default_factory=CameraSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _a_file_not_a_url(cls, value: Any) -> Any:
+        """A URL is never taken for a file name (``postgresql://robot@venue/guests`` once made
+        a folder named ``postgresql:``). A ``//`` reads as ``/`` once a path, hence one slash."""
+        url = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):/", str(value))
+        if url:
+            raise ValueError(
+                f"a {url.group(1)}:// URL is not a file: greeter's store is an SQLite file on "
+                "this machine (a shared PostgreSQL store is not supported yet); give its path")
+        return value
 
     @classmethod
     def load(

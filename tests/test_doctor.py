@@ -147,8 +147,8 @@ def test_json_lists_every_check(robot):
     report = json.loads(result.stdout)
     assert report["ready"] is True
     assert [check["name"] for check in report["checks"]] == [
-        "python", "packages", "dlib BLAS", "dlib CUDA", "models", "SFace model", "store", "private files",
-        "greetings", "camera", "display", "memory", "jetson"]
+        "python", "packages", "dlib BLAS", "dlib CUDA", "models", "SFace model", "store",
+        "private files", "greetings", "camera", "display", "memory", "jetson"]
     assert set(report["checks"][0]) == {"name", "status", "detail", "fix"}
 
 

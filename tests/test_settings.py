@@ -178,3 +178,15 @@ def test_a_misspelt_setting_stops_a_command_with_its_name(tmp_path):
 
     assert result.exit_code == 1
     assert "GREETER_MATCHING__TRESHOLD: Extra inputs are not permitted" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["postgresql://robot@venue/guests", "sqlite:///data/x.sqlite3",
+                                 "https://example.org/store"])
+def test_a_url_is_never_taken_for_the_stores_file(url, tmp_path, monkeypatch):
+    scheme = url.split(":")[0]
+    with pytest.raises(ConfigError, match=f"a {scheme}:// URL is not a file"):
+        Settings.load(environ={"GREETER_STORE": url})
+    monkeypatch.chdir(tmp_path)
+    result = cli_runner().invoke(main, ["--store", url, "people", "list"])
+    assert result.exit_code != 0 and f"a {scheme}:// URL is not a file" in result.output
+    assert list(tmp_path.iterdir()) == [], "no folder named after the scheme"
