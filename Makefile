@@ -42,6 +42,7 @@ lint: bootstrap
 ## bench: the benchmarks, each printing its figure beside its baseline
 bench: bootstrap
 	$(BIN)/python benchmarks/openset_lfw.py
+	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/enrol_speed.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/live_clip.py
