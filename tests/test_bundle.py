@@ -18,6 +18,7 @@ from greeter.errors import StoreError
 from greeter.people.bundle import checksum
 from greeter.people.store import Store
 from greeter.recognition.faces import MODEL_ID
+from greeter.recognition.sface import MODEL_ID as SFACE_ID
 
 OTHER_MODEL = "facenet_512_v2"
 
@@ -108,7 +109,7 @@ def test_export_writes_a_private_bundle_of_everybody(laptop, tmp_path):
     assert os.listdir(path.parent) == ["people.bundle"], "no temporary file is left behind"
     document = json.loads(path.read_bytes().decode("utf-8"))
     assert document["format"] == "greeter-people-bundle"
-    assert document["version"] == 1
+    assert document["version"] == 2
     assert document["model_id"] == MODEL_ID
     assert document["sha256"] == checksum(document)
     assert [p["id"] for p in document["people"]] == ["alex-m", "juergen", "zoe"]
@@ -116,7 +117,7 @@ def test_export_writes_a_private_bundle_of_everybody(laptop, tmp_path):
     assert alex["name"] == "Alex Müller"
     assert [e["photo_name"] for e in alex["embeddings"]] == ["alex-1.jpg", "alex-2.jpg"]
     assert set(alex["embeddings"][0]) == {"vector", "photo_sha256", "photo_name", "face_size",
-                                          "sharpness", "created"}
+                                          "sharpness", "created", "more"}
 
 
 def test_export_replaces_an_old_bundle_and_makes_it_private(laptop, tmp_path):
@@ -305,7 +306,7 @@ BAD_BUNDLES = {
         "not a people bundle (not JSON: expecting value at line 1 column 1); make one with "
         "`greeter people export`"),
     "damaged JSON": (
-        lambda path: path.write_text(path.read_text().replace('"version": 1,', '"version" 1,')),
+        lambda path: path.write_text(path.read_text().replace('"version": 2,', '"version" 2,')),
         "damaged: expecting ':' delimiter at line 3 column 12; export it again"),
     "binary": (
         lambda path: path.write_bytes(b"SQLite format 3\x00\xff\xfe\x00\x01"),
@@ -324,8 +325,8 @@ BAD_BUNDLES = {
         "not a people bundle (no \"format\": \"greeter-people-bundle\"); make one with "
         "`greeter people export`"),
     "newer version": (
-        lambda path: rewrite(path, lambda d: d.update(version=2)),
-        "bundle version 2 is newer than this greeter reads (1); upgrade greeter here, or "
+        lambda path: rewrite(path, lambda d: d.update(version=3)),
+        "bundle version 3 is newer than this greeter reads (2); upgrade greeter here, or "
         "export with the greeter version installed here"),
     "invalid person id": (
         lambda path: rewrite(path, lambda d: d["people"][0].update(id="Alex M")),
@@ -348,8 +349,8 @@ BAD_BUNDLES = {
     "vector of 3e38": (
         lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][1].update(
             vector=base64_of(np.full(128, 3e38)))),
-        "invalid bundle: people[0].embeddings[1].vector: length (L2 norm) 3.39e+39, but dlib's "
-        "face embeddings have 0.8 to 2.5: not a face's embedding"),
+        "invalid bundle: people[0].embeddings[1].vector: length (L2 norm) 3.39e+39, but face "
+        "embeddings have 0.8 to 2.5: not a face's embedding"),
     "vector of zeros": (
         lambda path: rewrite(path, lambda d: d["people"][2]["embeddings"][0].update(
             vector=base64_of(np.zeros(128)))),
@@ -358,8 +359,8 @@ BAD_BUNDLES = {
     "random vector": (
         lambda path: rewrite(path, lambda d: d["people"][1]["embeddings"][0].update(
             vector=base64_of(np.random.default_rng(1).normal(size=128)))),
-        "invalid bundle: people[1].embeddings[0].vector: length (L2 norm) 10.3, but dlib's "
-        "face embeddings have 0.8 to 2.5: not a face's embedding"),
+        "invalid bundle: people[1].embeddings[0].vector: length (L2 norm) 10.3, but face "
+        "embeddings have 0.8 to 2.5: not a face's embedding"),
     "huge face size": (
         lambda path: rewrite(path, lambda d: d["people"][0]["embeddings"][0].update(
             face_size=10**30)),
@@ -445,9 +446,42 @@ def test_people_enrolled_from_photos_are_recognised_after_the_trip(samples, tmp_
     assert result.stdout.endswith(f"imported {bundle} into {robot}: 2 added, 0 replaced, "
                                   "0 skipped\n")
     assert contents(robot) == contents(laptop)
+    with Store(laptop) as before, Store(robot) as after:
+        sface = [(p, e.more) for p in before.export_people() for e in p.embeddings]
+        assert before.model_counts() == after.model_counts() == {
+            MODEL_ID: len(sface), SFACE_ID: len(sface)}, "each photo embedded by both models"
+        assert all(np.array_equal(a.more[SFACE_ID], b.more[SFACE_ID]) for a, b in zip(
+            [e for p in before.export_people() for e in p.embeddings],
+            [e for p in after.export_people() for e in p.embeddings]))
     identified = invoke(robot, "identify", "--json", samples / "knn/test/obama_and_biden.jpg")
     people = {face["person"] for face in json.loads(identified.stdout)[0]["faces"]}
     assert {"biden", "obama"} <= people
     photos = sum(len(person[3]) for person in contents(robot))
     again = invoke(robot, "enroll", inbox)
     assert f"0 enrolled, {photos} skipped, 0 rejected" in again.stdout, "photo hashes travelled"
+
+
+def test_a_bundle_of_version_1_without_other_models_is_still_read(bundle, tmp_path):
+    def as_version_1(document):
+        document["version"] = 1
+        for person in document["people"]:
+            for embedding in person["embeddings"]:
+                del embedding["more"]
+
+    rewrite(bundle, as_version_1)
+    robot = tmp_path / "robot.sqlite3"
+    result = invoke(robot, "people", "import", bundle)
+    assert result.exit_code == 0, result.output
+    with Store(robot) as store:
+        assert store.model_counts() == {MODEL_ID: 6}
+
+
+def test_a_bad_embedding_of_another_model_refuses_the_bundle(bundle, tmp_path):
+    def damage(document):
+        document["people"][0]["embeddings"][0]["more"] = {SFACE_ID: base64_of(np.zeros(128))}
+
+    rewrite(bundle, damage)
+    robot = tmp_path / "robot.sqlite3"
+    result = invoke(robot, "people", "import", bundle)
+    assert result.exit_code != 0 and "not a face's embedding" in result.output
+    assert not robot.exists()

@@ -34,6 +34,7 @@ from greeter.people.enrolment import BLURRED, TOO_SMALL, TURNED, Enroller, jobs_
 from greeter.people.store import Store
 from greeter.recognition.faces import FaceEngine, sharpness
 from greeter.recognition.imaging import load_rgb
+from greeter.recognition.sface import MODEL_ID as SFACE_ID
 from greeter.settings import DetectionSettings, EnrolmentSettings
 
 ENROLMENT = EnrolmentSettings()
@@ -159,6 +160,8 @@ def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples,
     with Store(store) as enrolled:
         photos = enrolled.photos("obama")
         assert enrolled.person("obama").name == "Barack Obama"
+        assert enrolled.model_counts() == {enrolled.model_id: 3, SFACE_ID: 3}, \
+            "each frame embedded by both models, as a photo is"
     assert len(photos) == 3 and len({p.photo_sha256 for p in photos}) == 3
 
 

@@ -33,7 +33,7 @@ def test_new_store_is_private_and_versioned(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     with sqlite3.connect(str(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -182,3 +182,53 @@ def test_not_a_store(tmp_path):
         Store(tmp_path / "missing.sqlite3", create=False)
     with pytest.raises(StoreError, match="is a directory"):
         Store(tmp_path)
+
+
+# -- each photo's embeddings by the other models (schema 2) -----------------------------------
+
+
+def test_a_photos_other_model_embeddings_are_kept_beside_it_and_erased_with_it(tmp_path):
+    path = tmp_path / "greeter.sqlite3"
+    secret = vector(42)
+    with Store(path) as store:
+        store.add_embedding("alex", None, vector(1), "sha-1", "a.jpg", 100, 50.0,
+                            more={"sface": secret})
+        store.add_embedding("zoe", None, vector(2), "sha-2", "z.jpg", 100, 50.0,
+                            more={"sface": vector(3)})
+        store.add_embedding("zoe", None, vector(4), "sha-4", "z2.jpg", 100, 50.0)  # none found
+        assert store.model_counts() == {store.model_id: 3, "sface": 2}
+        gallery = store.gallery("sface")
+        assert sorted(gallery.person_ids) == ["alex", "zoe"]
+        assert np.allclose(dict(store.embeddings("sface"))["alex"], secret)
+        assert len(list(store.embeddings())) == 3  # the store's own model: every photo
+        (record,) = [p for p in store.export_people() if p.id == "alex"]
+        assert np.allclose(record.embeddings[0].more["sface"], secret)
+        store.remove("alex")
+        assert store.model_counts() == {store.model_id: 2, "sface": 1}
+    raw = path.read_bytes() + b"".join(
+        p.read_bytes() for p in tmp_path.iterdir() if p.name != path.name)
+    assert secret.tobytes() not in raw, "erasing a person erases every model's embeddings"
+
+
+def test_an_invalid_other_model_embedding_refuses_the_photo(store):
+    with pytest.raises(StoreError, match="not a valid 128-d embedding"):
+        store.add_embedding("alex", None, vector(1), "sha-1", "a.jpg", 100, 50.0,
+                            more={"sface": np.full(128, np.nan, np.float32)})
+    assert store.people() == []
+
+
+def test_a_store_of_schema_1_gains_the_other_models_table_and_keeps_its_people(tmp_path):
+    path = tmp_path / "greeter.sqlite3"
+    with Store(path) as store:
+        add(store, "alex-m", 1)
+    with sqlite3.connect(str(path)) as db:  # as greeter made it before schema 2
+        db.execute("DROP TABLE more_embeddings")
+        db.execute("PRAGMA user_version=1")
+    with Store(path) as store:
+        assert [p.id for p in store.people()] == ["alex-m"]
+        assert store.model_counts() == {store.model_id: 1}
+        store.add_embedding("zoe", None, vector(2), "sha-2", "z.jpg", 100, 50.0,
+                            more={"sface": vector(3)})
+        assert store.model_counts()["sface"] == 1
+    with sqlite3.connect(str(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2

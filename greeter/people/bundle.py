@@ -5,12 +5,12 @@ A bundle holds what the store holds, never a photo: ids, names, enrolment dates,
 photo the embedding, the photo's SHA-256 and file name and its two quality figures. It is
 biometric data, so it is written ``0600``, and should be deleted once imported.
 
-Format, version 1: one JSON document, UTF-8 (written as ASCII, ``\\u`` escapes for other
-characters)::
+Format, version 2 (version 1 had no ``more``; both are read): one JSON document, UTF-8
+(written as ASCII, ``\\u`` escapes for other characters)::
 
     {
       "format": "greeter-people-bundle",
-      "version": 1,
+      "version": 2,
       "model_id": "<greeter.recognition.faces.MODEL_ID of the exporting greeter>",
       "created": "2024-05-01T09:30:00+00:00",
       "greeter": "0.1.0",
@@ -18,7 +18,8 @@ characters)::
         {"id": "alex-m", "name": "Alex M\\u00fcller", "created": "...",
          "embeddings": [{"vector": "<base64 of 128 little-endian float32>",
                          "photo_sha256": "<hex SHA-256 of the photo>", "photo_name": "1.jpg",
-                         "face_size": 212, "sharpness": 143.5, "created": "..."}]}
+                         "face_size": 212, "sharpness": 143.5, "created": "...",
+                         "more": {"<another model's id>": "<base64 of its embedding>"}}]}
       ],
       "sha256": "<hex SHA-256 of the canonical form of all the keys above>"
     }
@@ -75,12 +76,13 @@ from greeter.people.store import (
 from greeter.recognition.matching import EMBEDDING_SIZE
 
 FORMAT = "greeter-people-bundle"
-VERSION = 1
+VERSION = 2
 
 #: The L2 norms of this model's embeddings (dlib's ResNet with the mirror image, as enrolled):
 #: 1.27 to 1.66, median 1.42, over 331 faces of lfw-dev and the samples. The accepted range
 #: leaves a wide margin on both sides and still refuses vectors that would overflow (all
-#: 3e38) or that no face gives (zeros, random numbers: ~11).
+#: 3e38) or that no face gives (zeros, random numbers: ~11). SFace's (`more`) are scaled to
+#: length 1.
 EMBEDDING_NORM_RANGE = (0.8, 2.5)
 
 #: Sharpness is the variance of the Laplacian of 8-bit gray levels: each Laplacian value lies
@@ -120,26 +122,41 @@ class BundledEmbedding(_BundleModel):
     face_size: int = Field(ge=1, le=MAX_FACE_SIZE)
     sharpness: float = Field(ge=0, le=MAX_SHARPNESS, allow_inf_nan=False)
     created: IsoTime
+    more: Dict[str, bytes] = Field(
+        default_factory=dict,
+        description="The same photo's embeddings by other models (model id -> base64), so "
+        "that the robot can switch model without re-enrolment.")
 
     @field_validator("vector", mode="before")
     @classmethod
     def _decode_vector(cls, value: Any) -> bytes:
-        if not isinstance(value, str):
-            raise ValueError("must be a base64 string")
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("not valid base64") from None
-        if len(raw) != EMBEDDING_SIZE * 4 or not np.all(np.isfinite(np.frombuffer(raw, "<f4"))):
-            raise ValueError(f"not {EMBEDDING_SIZE} finite float32 values")
-        norm = float(np.linalg.norm(np.frombuffer(raw, "<f4").astype(np.float64)))
-        if norm == 0:
-            raise ValueError(f"all {EMBEDDING_SIZE} values are 0: not a face's embedding")
-        low, high = EMBEDDING_NORM_RANGE
-        if not low <= norm <= high:
-            raise ValueError(f"length (L2 norm) {norm:.3g}, but dlib's face embeddings have "
-                             f"{low:g} to {high:g}: not a face's embedding")
-        return raw
+        return _decoded_vector(value)
+
+    @field_validator("more", mode="before")
+    @classmethod
+    def _decode_more(cls, value: Any) -> Dict[str, bytes]:
+        if not isinstance(value, dict):
+            raise ValueError("must be an object of model ids and base64 strings")
+        return {str(model): _decoded_vector(vector) for model, vector in value.items()}
+
+
+def _decoded_vector(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("must be a base64 string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not valid base64") from None
+    if len(raw) != EMBEDDING_SIZE * 4 or not np.all(np.isfinite(np.frombuffer(raw, "<f4"))):
+        raise ValueError(f"not {EMBEDDING_SIZE} finite float32 values")
+    norm = float(np.linalg.norm(np.frombuffer(raw, "<f4").astype(np.float64)))
+    if norm == 0:
+        raise ValueError(f"all {EMBEDDING_SIZE} values are 0: not a face's embedding")
+    low, high = EMBEDDING_NORM_RANGE
+    if not low <= norm <= high:
+        raise ValueError(f"length (L2 norm) {norm:.3g}, but face embeddings have {low:g} to "
+                         f"{high:g}: not a face's embedding")
+    return raw
 
 
 class BundledPerson(_BundleModel):
@@ -178,7 +195,9 @@ class Bundle(_BundleModel):
         return [
             PersonRecord(person.id, person.name, person.created, tuple(
                 EmbeddingRecord(np.frombuffer(e.vector, dtype="<f4").copy(), e.photo_sha256,
-                                e.photo_name, e.face_size, e.sharpness, e.created)
+                                e.photo_name, e.face_size, e.sharpness, e.created,
+                                {model: np.frombuffer(vector, dtype="<f4").copy()
+                                 for model, vector in e.more.items()})
                 for e in person.embeddings
             ))
             for person in self.people
@@ -207,7 +226,10 @@ def bundle_document(people: Sequence[PersonRecord], model_id: str) -> Dict[str, 
                     np.asarray(e.vector, dtype="<f4").tobytes()).decode("ascii"),
                  "photo_sha256": e.photo_sha256, "photo_name": e.photo_name,
                  "face_size": int(e.face_size), "sharpness": float(e.sharpness),
-                 "created": e.created}
+                 "created": e.created,
+                 "more": {model: base64.b64encode(
+                     np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+                     for model, vector in sorted(e.more.items())}}
                 for e in person.embeddings
             ]}
             for person in people

@@ -38,7 +38,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, List, Literal, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -53,11 +53,14 @@ from greeter.people.enrolment import (
     FACE_PROBLEMS,
     TOO_SMALL,
     TURNED,
+    face_crops,
     face_problem,
     identity_problem,
+    more_embeddings,
 )
 from greeter.people.store import Store
 from greeter.recognition.faces import Box, FaceEngine, box_size, sharpness
+from greeter.recognition.sface import FaceCrop
 from greeter.settings import EnrolmentSettings
 
 log = logging.getLogger(__name__)
@@ -293,6 +296,8 @@ class Candidate:
     digest: str
     #: `greeter.recognition.faces.head_turn`
     turn: float = 0.0
+    #: The face for the other installed models (`more_models`), by model id.
+    crops: Mapping[str, Optional[FaceCrop]] = field(default_factory=dict, repr=False)
 
 
 def choose(candidates: Sequence[Candidate], enrolment: EnrolmentSettings,
@@ -355,8 +360,10 @@ class DoorCollection:
 
     def _measure(self, rgb: np.ndarray, box: Box) -> None:
         (chip,), (turn,) = self._engine.chips_and_turns(rgb, [box])
+        crops = face_crops(rgb, box)
         self._candidates.append(Candidate(box_size(box), sharpness(chip), chip,
-                                          hashlib.sha256(rgb.tobytes()).hexdigest(), turn))
+                                          hashlib.sha256(rgb.tobytes()).hexdigest(), turn,
+                                          crops))
 
     def finish(self) -> "Future[DoorResult]":
         """Enrol the best frames and write the result (on the worker, after every face
@@ -402,6 +409,7 @@ class DoorCollection:
                            f"{frontal:.2f}, at most {enrolment.max_turn:g}): ask again with "
                            f"the guest looking straight at the camera")
         embeddings = self._engine.embed_chips([c.chip for c in chosen], enrolment.jitter)
+        more = [more_embeddings(c.crops) for c in chosen]
         stamp = request.requested.strftime("%Y%m%d-%H%M%S")
         stored = 0
         try:
@@ -411,10 +419,10 @@ class DoorCollection:
                     problem = identity_problem(embedding, request.person, gallery, enrolment)
                     if problem:
                         return _result(request, 0, IDENTITY, f"the face {problem}")
-                for candidate, embedding in zip(chosen, embeddings):
+                for candidate, embedding, others in zip(chosen, embeddings, more):
                     store.add_embedding(request.person, request.name, embedding,
                                         candidate.digest, f"door-{stamp}-{stored + 1}",
-                                        candidate.size, candidate.sharpness)
+                                        candidate.size, candidate.sharpness, others)
                     stored += 1
         except GreeterError as error:
             return _result(request, stored, STORE, f"{error} ({stored} frames enrolled)")

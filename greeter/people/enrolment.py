@@ -21,6 +21,7 @@ instead of after every queued photo.
 """
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -30,7 +31,18 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
@@ -48,7 +60,11 @@ from greeter.recognition.imaging import (
     load_rgb_bytes,
 )
 from greeter.recognition.matching import Gallery
+from greeter.recognition.sface import MODEL_ID as SFACE_ID
+from greeter.recognition.sface import FaceCrop, SFaceEngine, face_crop, why_not_runnable
 from greeter.settings import DetectionSettings, EnrolmentSettings
+
+log = logging.getLogger(__name__)
 
 ENROLLED = "enrolled"
 SKIPPED = "skipped"
@@ -130,6 +146,8 @@ class PhotoAnalysis:
     sharpness: float
     #: `face_advice`: how a better photo would be recognised more often; empty for a good one.
     advice: Tuple[str, ...] = ()
+    #: The same face's embeddings by the other installed models, by model id (`more_models`).
+    more: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 # --- finding the photos -------------------------------------------------------------------
@@ -240,7 +258,43 @@ def analyse_photo(
     subject = 0 if largest else subject_face(boxes, rgb.shape[:2], enrolment, path)
     face = engine.faces(rgb, [boxes[subject]], enrolment.jitter)[0]
     advice = check_face(face.size, face.sharpness, face.turn, enrolment, path)
-    return PhotoAnalysis(face.embedding, face.size, face.sharpness, advice)
+    return PhotoAnalysis(face.embedding, face.size, face.sharpness, advice,
+                         more_embeddings(face_crops(rgb, face.box)))
+
+
+_more_models: Optional[Dict[str, SFaceEngine]] = None
+
+
+def more_models() -> Dict[str, SFaceEngine]:
+    """The other installed face models (SFace, when this machine runs it), by model id, loaded
+    once per process: enrolment embeds each photo with every one of them, so that the robot
+    can switch model without re-enrolment (the store keeps them all, and never the photo). A
+    face the other model does not find in its box (turned far aside) gets no embedding of it."""
+    global _more_models
+    if _more_models is None:
+        problem = why_not_runnable()
+        if problem:
+            log.info("enrolling without the SFace model: %s", problem)
+            _more_models = {}
+        else:
+            _more_models = {SFACE_ID: SFaceEngine()}
+    return _more_models
+
+
+def face_crops(rgb: np.ndarray, box: Box) -> Dict[str, Optional[FaceCrop]]:
+    """The face in `box` as each of the other installed models takes it, by model id."""
+    return {model_id: face_crop(rgb, box) for model_id in more_models()}
+
+
+def more_embeddings(crops: Mapping[str, Optional[FaceCrop]]) -> Dict[str, np.ndarray]:
+    """The embeddings of `crops` (`face_crops`) by the other installed models, by model id;
+    a model that finds no face in its crop gives none."""
+    found = {}
+    for model_id, engine in more_models().items():
+        vector = engine.embed_crop(crops.get(model_id))
+        if vector is not None:
+            found[model_id] = vector
+    return found
 
 
 def subject_face(boxes: Sequence[Box], shape: Tuple[int, int], enrolment: EnrolmentSettings,
@@ -553,7 +607,8 @@ class Enroller:
             if problem:
                 return PhotoOutcome(job.path, job.person_id, REJECTED, problem)
             self.store.add_embedding(job.person_id, job.name, result.embedding, digest,
-                                     job.path.name, result.face_size, result.sharpness)
+                                     job.path.name, result.face_size, result.sharpness,
+                                     result.more)
             self._gallery = self._gallery.with_row(job.person_id, result.embedding)
         except GreeterError as error:
             reason = _reason(error, job.path)

@@ -29,10 +29,10 @@ import stat
 import threading
 from collections import Counter
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -42,7 +42,8 @@ from greeter.names import check_name, check_person_id, name_from_id
 from greeter.recognition.faces import MODEL_ID
 from greeter.recognition.matching import EMBEDDING_SIZE, Gallery, MatchPolicy
 
-SCHEMA_VERSION = 1
+#: 1: people and one embedding per photo; 2: each photo's embeddings by the other models.
+SCHEMA_VERSION = 2
 
 #: How long a change waits for another process's change to finish before giving up.
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -53,6 +54,18 @@ _NEARLY_FULL_BYTES = 1 << 20
 
 _RESTORE = ("move it aside and import your latest export into a new store (`greeter people "
             "import people.bundle`), or restore a backup")
+
+#: Schema 2: an enrolled photo's embeddings by the other installed models (the store's own
+#: model's is in `embeddings`), so that switching model at an event needs no re-enrolment; they
+#: go with their photo (ON DELETE CASCADE, and a person's photos go with them).
+_MORE_EMBEDDINGS = """
+CREATE TABLE IF NOT EXISTS more_embeddings (
+    embedding_id INTEGER NOT NULL REFERENCES embeddings(id) ON DELETE CASCADE,
+    model_id     TEXT NOT NULL,
+    vector       BLOB NOT NULL,
+    PRIMARY KEY (embedding_id, model_id)
+)
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -114,6 +127,8 @@ class EmbeddingRecord:
     face_size: int
     sharpness: float
     created: str
+    #: The same photo's embeddings by the other models, by model id.
+    more: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -359,6 +374,7 @@ class Store:
                         if statement.strip():
                             db.execute(statement)
                     db.execute("INSERT INTO meta VALUES ('model_id', ?)", (self.model_id,))
+                db.execute(_MORE_EMBEDDINGS)  # schema 1 to 2
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -414,12 +430,27 @@ class Store:
             ).fetchone()
         return row[0] if row else None
 
-    def embeddings(self) -> Iterator:
-        """``(person_id, vector)`` pairs for every stored embedding."""
+    def embeddings(self, model_id: Optional[str] = None) -> Iterator:
+        """``(person_id, vector)`` pairs for every stored embedding of `model_id` (by default
+        the store's own model)."""
         with self._reading() as db:
-            rows = db.execute("SELECT person_id, vector FROM embeddings").fetchall()
+            if model_id in (None, self.model_id):
+                rows = db.execute("SELECT person_id, vector FROM embeddings").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT e.person_id, m.vector FROM more_embeddings m JOIN embeddings e "
+                    "ON e.id = m.embedding_id WHERE m.model_id=?", (model_id,)).fetchall()
         for person_id, blob in rows:
             yield person_id, np.frombuffer(blob, dtype="<f4")
+
+    def model_counts(self) -> Dict[str, int]:
+        """Model id -> how many enrolled photos have an embedding of it (the store's own
+        model: every photo)."""
+        with self._reading() as db:
+            counts = dict(db.execute("SELECT model_id, COUNT(*) FROM more_embeddings "
+                                     "GROUP BY model_id").fetchall())
+            counts[self.model_id] = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+        return counts
 
     def export_people(self) -> List[PersonRecord]:
         """Everybody with all their embeddings, by id, read in one statement: a consistent
@@ -427,20 +458,27 @@ class Store:
         with self._reading() as db:
             rows = db.execute(
                 "SELECT p.id, p.name, p.created, e.vector, e.photo_sha256, e.photo_name, "
-                "e.face_size, e.sharpness, e.created FROM people p "
+                "e.face_size, e.sharpness, e.created, e.id FROM people p "
                 "JOIN embeddings e ON e.person_id = p.id ORDER BY p.id, e.id"
             ).fetchall()
+            more: Dict[int, Dict[str, np.ndarray]] = {}
+            for embedding_id, model_id, blob in db.execute(
+                    "SELECT embedding_id, model_id, vector FROM more_embeddings"):
+                more.setdefault(embedding_id, {})[model_id] = np.frombuffer(blob, dtype="<f4")
         return [
             PersonRecord(person_id, name, created, tuple(
-                EmbeddingRecord(np.frombuffer(row[3], dtype="<f4"), *row[4:]) for row in group
+                EmbeddingRecord(np.frombuffer(row[3], dtype="<f4"), *row[4:9],
+                                more=more.get(row[9], {}))
+                for row in group
             ))
             for (person_id, name, created), group in itertools.groupby(
                 rows, key=lambda row: row[:3])
         ]
 
-    def gallery(self) -> Gallery:
-        """All embeddings as one matrix for matching."""
-        return Gallery.from_rows(self.embeddings())
+    def gallery(self, model_id: Optional[str] = None) -> Gallery:
+        """All embeddings of `model_id` (by default the store's own) as one matrix for
+        matching."""
+        return Gallery.from_rows(self.embeddings(model_id))
 
     def calibration(self) -> Optional[MatchPolicy]:
         """The still-photo policy saved by `greeter calibrate`, if any."""
@@ -484,15 +522,17 @@ class Store:
         photo_name: str,
         face_size: int,
         sharpness: float,
+        more: Optional[Mapping[str, np.ndarray]] = None,
     ) -> None:
-        """Enrol one photo's embedding, creating the person when new. A `name` different from
-        the enrolled person's is a `NameConflict` (enrolment never renames: `rename` does)."""
+        """Enrol one photo's embedding (and `more`: its embeddings by other models, by model
+        id), creating the person when new. A `name` different from the enrolled person's is a
+        `NameConflict` (enrolment never renames: `rename` does)."""
         check_person_id(person_id)
         if name is not None:
             name = check_name(name, person_id)
-        vector = np.asarray(vector, dtype="<f4").reshape(-1)
-        if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
-            raise StoreError(f"not a valid {EMBEDDING_SIZE}-d embedding for {person_id}")
+        vector = _checked_vector(vector, person_id)
+        more = {model: _checked_vector(v, person_id) for model, v in (more or {}).items()
+                if model != self.model_id}
         with self._transaction("the photo was analysed but not stored") as db:
             existing = db.execute("SELECT name FROM people WHERE id=?", (person_id,)).fetchone()
             if existing is None:
@@ -503,12 +543,12 @@ class Store:
             elif name and name != existing[0]:
                 raise NameConflict(person_id, existing[0], name)
             try:
-                db.execute(
+                embedding_id = db.execute(
                     "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, "
                     "face_size, sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (person_id, vector.tobytes(), photo_sha256, photo_name, int(face_size),
                      float(sharpness), self.model_id, now_iso()),
-                )
+                ).lastrowid
             except sqlite3.IntegrityError:
                 owner = db.execute(
                     "SELECT person_id FROM embeddings WHERE photo_sha256=?", (photo_sha256,)
@@ -516,6 +556,9 @@ class Store:
                 raise StoreError(
                     f"{photo_name}: this photo is already enrolled for {owner[0] if owner else '?'}"
                 ) from None
+            db.executemany("INSERT INTO more_embeddings (embedding_id, model_id, vector) "
+                           "VALUES (?, ?, ?)", [(embedding_id, model, v.tobytes())
+                                                for model, v in more.items()])
 
     def rename(self, person_id: str, name: str) -> None:
         name = check_name(name, person_id)
@@ -587,6 +630,15 @@ class Store:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def _checked_vector(vector: np.ndarray, person_id: str) -> np.ndarray:
+    """`vector` as stored (little-endian float32), or a `StoreError` if it is not an
+    embedding."""
+    vector = np.asarray(vector, dtype="<f4").reshape(-1)
+    if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
+        raise StoreError(f"not a valid {EMBEDDING_SIZE}-d embedding for {person_id}")
+    return vector
+
+
 def _check_records(people: Sequence[PersonRecord]) -> None:
     """Refuse what `add_embedding` would refuse, and ids or photos given twice."""
     for person in people:
@@ -595,9 +647,8 @@ def _check_records(people: Sequence[PersonRecord]) -> None:
         if not person.embeddings:
             raise StoreError(f"{person.id}: nobody is enrolled without an embedding")
         for embedding in person.embeddings:
-            vector = np.asarray(embedding.vector, dtype="<f4").reshape(-1)
-            if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
-                raise StoreError(f"not a valid {EMBEDDING_SIZE}-d embedding for {person.id}")
+            for vector in (embedding.vector, *embedding.more.values()):
+                _checked_vector(vector, person.id)
     twice = [person_id for person_id, count in Counter(p.id for p in people).items() if count > 1]
     if twice:
         raise StoreError(f"{', '.join(twice)}: given more than once")
@@ -669,13 +720,18 @@ def _apply_import(db: sqlite3.Connection, people: Sequence[PersonRecord],
         else:
             db.execute("INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
                        (person.id, person.name, person.created))
-    db.executemany(
-        "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
-        "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(person.id, np.asarray(e.vector, dtype="<f4").tobytes(), e.photo_sha256, e.photo_name,
-          int(e.face_size), float(e.sharpness), model_id, e.created)
-         for person, _ in changed for e in person.embeddings],
-    )
+    for person, _ in changed:
+        for e in person.embeddings:
+            embedding_id = db.execute(
+                "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
+                "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (person.id, np.asarray(e.vector, dtype="<f4").tobytes(), e.photo_sha256,
+                 e.photo_name, int(e.face_size), float(e.sharpness), model_id, e.created),
+            ).lastrowid
+            db.executemany(
+                "INSERT INTO more_embeddings (embedding_id, model_id, vector) VALUES (?, ?, ?)",
+                [(embedding_id, model, np.asarray(v, dtype="<f4").tobytes())
+                 for model, v in e.more.items() if model != model_id])
 
 
 def _create_private_file(path: Path) -> None:

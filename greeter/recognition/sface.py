@@ -27,10 +27,11 @@ inputs), hence ``opencv-python-headless>=4.11,<5``. Nothing is downloaded.
 
 import hashlib
 import importlib.util
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -52,6 +53,12 @@ SCORE_THRESHOLD = 0.9
 NMS_THRESHOLD = 0.3
 #: OpenCV Zoo's "same person" threshold as a distance between unit vectors (cosine 0.363).
 SAME_PERSON_DISTANCE = 1.128
+#: A face found by another detector (dlib's HOG box hugs eyes to mouth) is looked for again by
+#: YuNet, for its landmarks, in a crop of the box grown by this share of its side each way...
+CROP_MARGIN = 0.6
+#: ...scaled so that the box is this many pixels across (YuNet's best faces are 10-300 px;
+#: SFace's aligned face is 112 px).
+CROP_FACE_SIDE = 112
 
 
 class ModelFilesError(RuntimeError):
@@ -79,6 +86,25 @@ def checked_weights(kind: str) -> Path:
         raise ModelFilesError(f"{path} is not the model greeter was measured with (SHA-256 "
                               f"{digest[:12]}..., expected {expected[:12]}...)")
     return path
+
+
+def why_not_runnable(opencv_version: Optional[str] = None) -> Optional[str]:
+    """None when this machine can run the model (its files there and unchanged, an OpenCV that
+    runs them), else why not, in a sentence."""
+    try:
+        for kind in WEIGHTS:
+            checked_weights(kind)
+    except ModelFilesError as error:
+        return str(error)
+    if opencv_version is None:
+        import cv2
+
+        opencv_version = cv2.__version__
+    major_minor = tuple(int(part) for part in re.findall(r"\d+", opencv_version)[:2])
+    if not (4, 11) <= major_minor < (5, 0):
+        return (f"OpenCV {opencv_version} cannot run SFace's files (4.10 cannot read them, "
+                "5.x fails computing a face's features)")
+    return None
 
 
 @dataclass(frozen=True)
@@ -147,3 +173,55 @@ class SFaceEngine:
                        for d in detections]
         matrix = np.asarray(vectors, np.float32)
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def embed_boxes(self, rgb: np.ndarray, boxes: Sequence[Box]) -> List[Optional[np.ndarray]]:
+        """Unit-length embeddings of the faces in `boxes` of `rgb`, found by another detector
+        (dlib's HOG): YuNet looks for each face's landmarks in a crop around its box (see
+        `CROP_MARGIN`). None for a box in which YuNet finds no face (turned far aside, or not
+        a face)."""
+        return [self.embed_crop(face_crop(rgb, box)) for box in boxes]
+
+    def embed_crop(self, crop: Optional["FaceCrop"]) -> Optional[np.ndarray]:
+        """The unit-length embedding of the face in `crop` (see `face_crop`), or None when
+        YuNet finds no face at its centre."""
+        if crop is None:
+            return None
+        with self._lock:
+            near = [d for d in self._detect(crop.bgr) if np.hypot(
+                (d.box[1] + d.box[3]) / 2 - crop.centre[0],
+                (d.box[0] + d.box[2]) / 2 - crop.centre[1]) <= CROP_FACE_SIDE / 2]
+            if not near:
+                return None
+            _, embedder = self._models()
+            vector = embedder.feature(embedder.alignCrop(crop.bgr, near[0].row)).reshape(-1)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """The part of a picture around a face box another detector found, scaled for YuNet (BGR),
+    and the box's centre in it: all `SFaceEngine.embed_crop` needs, kept instead of a whole
+    frame by the door's enrolment until it chooses its frames."""
+
+    bgr: np.ndarray
+    centre: Tuple[float, float]
+
+
+def face_crop(rgb: np.ndarray, box: Box) -> Optional[FaceCrop]:
+    """The `FaceCrop` of `box` in `rgb` (None for a box outside it)."""
+    import cv2
+
+    top, right, bottom, left = box
+    side = max(1, bottom - top, right - left)
+    margin = round(side * CROP_MARGIN)
+    height, width = rgb.shape[:2]
+    y0, y1 = max(0, top - margin), min(height, bottom + margin)
+    x0, x1 = max(0, left - margin), min(width, right + margin)
+    if y1 <= y0 or x1 <= x0:
+        return None
+    scale = CROP_FACE_SIDE / side
+    crop = cv2.resize(rgb[y0:y1, x0:x1], (max(1, round((x1 - x0) * scale)),
+                                          max(1, round((y1 - y0) * scale))),
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return FaceCrop(cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                    (((left + right) / 2 - x0) * scale, ((top + bottom) / 2 - y0) * scale))
