@@ -44,6 +44,7 @@ bench: bootstrap
 	$(BIN)/python benchmarks/openset_lfw.py
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/enrol_speed.py
+	$(BIN)/python benchmarks/enrol_lfw.py
 	$(BIN)/python benchmarks/console.py
 	$(BIN)/python benchmarks/live_clip.py
 	$(BIN)/python benchmarks/nano_standin.py
