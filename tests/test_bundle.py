@@ -483,5 +483,5 @@ def test_a_bad_embedding_of_another_model_refuses_the_bundle(bundle, tmp_path):
     rewrite(bundle, damage)
     robot = tmp_path / "robot.sqlite3"
     result = invoke(robot, "people", "import", bundle)
-    assert result.exit_code != 0 and "not a face's embedding" in result.output
+    assert result.exit_code != 0 and "not a face's embedding" in result.stderr
     assert not robot.exists()

@@ -188,5 +188,5 @@ def test_a_url_is_never_taken_for_the_stores_file(url, tmp_path, monkeypatch):
         Settings.load(environ={"GREETER_STORE": url})
     monkeypatch.chdir(tmp_path)
     result = cli_runner().invoke(main, ["--store", url, "people", "list"])
-    assert result.exit_code != 0 and f"a {scheme}:// URL is not a file" in result.output
+    assert result.exit_code != 0 and f"a {scheme}:// URL is not a file" in result.stderr
     assert list(tmp_path.iterdir()) == [], "no folder named after the scheme"
