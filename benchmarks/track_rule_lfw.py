@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from greeter.recognition.calibration import (
+    THRESHOLD_GRID,
     TrackTrial,
     choose_track_policy,
     make_trial,
@@ -34,7 +35,13 @@ from greeter.recognition.calibration import (
 )
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.imaging import load_rgb
-from greeter.recognition.matching import Gallery, accepts, default_policy, default_track_policy
+from greeter.recognition.matching import (
+    Gallery,
+    MatchPolicy,
+    accepts,
+    default_policy,
+    default_track_policy,
+)
 from greeter.recognition.votes import vote_weight
 from greeter.settings import TrackingSettings
 
@@ -117,6 +124,25 @@ def _trial(photos, weights, gallery, settings, truth) -> TrackTrial:
     return make_trial(frames, frame_weights, gallery.person_distances(frames), gallery, truth)
 
 
+#: SFace's distances against dlib's: the thresholds naming 1 % of lfw-dev's strangers
+#: (benchmarks/models.py: 1.021 and 0.417). `--model sface` scales the track rule's margins and
+#: the thresholds searched by it, a first fit until SFace's own are measured one by one.
+SFACE_SCALE = 1.021 / 0.417
+
+
+def with_sface_embeddings(data: Dict[str, np.ndarray], lfw: Path) -> Dict[str, np.ndarray]:
+    """`data` with each photo's SFace embedding (YuNet's largest face, benchmarks/models.py's
+    cache) in place of dlib's; photos without one are left out. The vote weights stay dlib's
+    (face size, sharpness and turn of the same face)."""
+    from models import sface_vectors
+
+    vectors = sface_vectors(lfw, [Path(path) for path in data["path"]])
+    keep = np.array([vector is not None for vector in vectors])
+    chosen = {key: values[keep] for key, values in data.items()}
+    chosen["embedding"] = np.array([v for v in vectors if v is not None], np.float32)
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "faces" / "lfw-dev")
@@ -124,38 +150,50 @@ def main() -> None:
                         default=Path("/work/cache/i10b/lfw_embeddings.npz"))
     parser.add_argument("--sizes", default="10,24,50,100,300,1000")
     parser.add_argument("--galleries", type=int, default=3)
+    parser.add_argument("--model", choices=("dlib", "sface"), default="dlib",
+                        help="sface: SFace's embeddings, margins and thresholds scaled "
+                        "(`SFACE_SCALE`); its fitted policy only (no default yet)")
     args = parser.parse_args()
     data = embed_lfw(args.lfw, args.cache)
     settings = TrackingSettings()
+    thresholds = THRESHOLD_GRID
+    if args.model == "sface":
+        data = with_sface_embeddings(data, args.lfw)
+        settings = TrackingSettings(**{
+            name: SFACE_SCALE * getattr(settings, name)
+            for name in ("frame_margin", "stranger_margin", "far_stranger_margin")})
+        thresholds = np.round(SFACE_SCALE * THRESHOLD_GRID, 3)
     print(f"{'people':>7} {'fit thr':>8} {'ratio':>6} | {'default':>8} "
           f"{'correct':>8} {'wrong':>7} {'strangers':>9} {'worst':>6} | today: {'correct':>8} "
           f"{'wrong':>7} {'strangers':>9}  (tracks)")
     for size in [int(value) for value in args.sizes.split(",")]:
-        fitted, new, old, counts = [], [], [], (0, 0)
-        for seed in range(args.galleries):
-            guests, strangers = trials_for(data, size, seed, settings)
-            counts = (len(guests), len(strangers))
-            fitted.append(choose_track_policy(guests, strangers, settings))
-            policy = default_track_policy(size)
+        trials = [trials_for(data, size, seed, settings) for seed in range(args.galleries)]
+        fitted = [choose_track_policy(guests, strangers, settings, thresholds=thresholds)
+                  for guests, strangers in trials]
+        threshold = float(np.median([policy.threshold for policy in fitted]))
+        ratio = float(np.median([policy.ratio for policy in fitted]))
+        # SFace has no default yet: the median of the galleries' fits stands in for one
+        policy = (default_track_policy(size) if args.model == "dlib"
+                  else MatchPolicy(threshold, ratio))
+        new, old = [], []
+        for guests, strangers in trials:
             measured = track_rates(guests, strangers, policy, settings)
             new.append((measured.correct, measured.wrong_name, measured.strangers_named))
-            today = [today_decides(trial, size, settings) for trial in guests]
-            today_strangers = [today_decides(trial, size, settings) for trial in strangers]
-            old.append((
-                np.mean([o == t.truth for o, t in zip(today, guests)]),
-                np.mean([o is not None and o >= 0 and o != t.truth
-                         for o, t in zip(today, guests)]),
-                np.mean([o is not None and o >= 0 for o in today_strangers])))
-        threshold = np.median([policy.threshold for policy in fitted])
-        ratio = np.median([policy.ratio for policy in fitted])
-        new_mean, old_mean = np.mean(new, axis=0), np.mean(old, axis=0)
-        print(f"{size:>7} {threshold:>8.3f} {ratio:>6.2f} | "
-              f"{default_track_policy(size).threshold:>8.3f} {new_mean[0]:>8.1%} "
-              f"{new_mean[1]:>7.2%} {new_mean[2]:>9.2%} {max(n[2] for n in new):>6.2%} | "
-              f"today: {old_mean[0]:>8.1%} "
-              f"{old_mean[1]:>7.2%} {old_mean[2]:>9.2%}  ({counts[0]} guests, "
-              f"{counts[1]} strangers)", flush=True)
-
+            if args.model == "dlib":
+                today = [today_decides(trial, size, settings) for trial in guests]
+                today_strangers = [today_decides(trial, size, settings) for trial in strangers]
+                old.append((
+                    np.mean([o == t.truth for o, t in zip(today, guests)]),
+                    np.mean([o is not None and o >= 0 and o != t.truth
+                             for o, t in zip(today, guests)]),
+                    np.mean([o is not None and o >= 0 for o in today_strangers])))
+        new_mean = np.mean(new, axis=0)
+        today_text = ("today: " + " ".join(f"{value:>8.2%}" for value in np.mean(old, axis=0))
+                      if old else "")
+        print(f"{size:>7} {threshold:>8.3f} {ratio:>6.2f} | {policy.threshold:>8.3f} "
+              f"{new_mean[0]:>8.1%} {new_mean[1]:>7.2%} {new_mean[2]:>9.2%} "
+              f"{max(n[2] for n in new):>6.2%} | {today_text}  ({len(trials[0][0])} guests, "
+              f"{len(trials[0][1])} strangers)", flush=True)
 
 if __name__ == "__main__":
     main()

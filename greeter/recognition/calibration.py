@@ -176,13 +176,15 @@ def track_rates(guests: Sequence[TrackTrial], strangers: Sequence[TrackTrial],
 
 def choose_track_policy(guests: Sequence[TrackTrial], strangers: Sequence[TrackTrial],
                         settings: TrackingSettings, target_far: float = 0.01,
-                        max_wrong: float = 0.003) -> MatchPolicy:
+                        max_wrong: float = 0.003,
+                        thresholds: Sequence[float] = THRESHOLD_GRID) -> MatchPolicy:
     """The track policy that names the most guest tracks correctly with at most `target_far`
     of the stranger tracks named and at most `max_wrong` of the guest tracks given a wrong
-    name (ties: the lower threshold, then the stricter ratio)."""
-    best, best_correct = MatchPolicy(float(THRESHOLD_GRID[0]), RATIO_GRID[0]), -1.0
+    name (ties: the lower threshold, then the stricter ratio). `thresholds` are searched in
+    increasing order (another model's embeddings lie at other distances)."""
+    best, best_correct = MatchPolicy(float(thresholds[0]), RATIO_GRID[0]), -1.0
     for ratio in RATIO_GRID:
-        for threshold in THRESHOLD_GRID:
+        for threshold in thresholds:
             policy = MatchPolicy(float(threshold), ratio)
             measured = track_rates(guests, strangers, policy, settings)
             if measured.strangers_named > target_far or measured.wrong_name > max_wrong:
