@@ -12,6 +12,7 @@ import pytest
 from console_helpers import console_settings, enrol_vectors, make_client, signed_in_csrf
 
 from greeter.errors import GreeterError
+from greeter.people import enrolment
 from greeter.people.door import (
     EXPIRED,
     IDENTITY,
@@ -162,6 +163,8 @@ def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples,
         assert enrolled.person("obama").name == "Barack Obama"
         assert enrolled.model_counts() == {enrolled.model_id: 3, SFACE_ID: 3}, \
             "each frame embedded by both models, as a photo is"
+    assert not enrolment._more_models, \
+        "the robot holds SFace (102 MB) only while it enrols"
     assert len(photos) == 3 and len({p.photo_sha256 for p in photos}) == 3
 
 
@@ -184,7 +187,10 @@ def test_a_face_enrolled_under_another_id_is_not_enrolled_again(obama_chips, sam
     with Store(store) as staff:
         outcomes = Enroller(staff, DetectionSettings(), ENROLMENT, engine=engine).run(
             jobs_for_person("barack", "Barack Obama", [samples / "obama.jpg"]))
+        assert staff.model_counts()[SFACE_ID] == 1
     assert [outcome.status for outcome in outcomes] == ["enrolled"]
+    assert not enrolment._more_models, \
+        "a server (the console) holds SFace only while it enrols"
     result = collect(engine, store, "obama", "Barack Obama", load_rgb(samples / "obama.jpg"), box)
     assert (result.enrolled, result.reason) == (0, IDENTITY)
     assert result.message.startswith("the face looks like barack, already enrolled (distance 0.0")

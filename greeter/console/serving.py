@@ -21,6 +21,7 @@ import resource
 import socket
 
 from greeter.errors import GreeterError
+from greeter.heap import keep_heap_small
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ def serve(app, listening: socket.socket, log_level: str = "info") -> None:
     import uvicorn
 
     raise_open_file_limit()
+    # the robot's C heap settings: without them, the 100 MB SFace frees after an enrolment
+    # stayed in the console's thread arenas (267 MB resident after one enrolment, not ~170)
+    keep_heap_small()
     config = uvicorn.Config(app, log_level=log_level, access_log=False, server_header=False,
                             proxy_headers=False, http=guarded_protocol(),
                             timeout_keep_alive=KEEP_ALIVE_SECONDS,

@@ -57,6 +57,7 @@ from greeter.people.enrolment import (
     face_problem,
     identity_problem,
     more_embeddings,
+    release_more_models,
 )
 from greeter.people.store import Store
 from greeter.recognition.faces import Box, FaceEngine, box_size, sharpness
@@ -409,7 +410,10 @@ class DoorCollection:
                            f"{frontal:.2f}, at most {enrolment.max_turn:g}): ask again with "
                            f"the guest looking straight at the camera")
         embeddings = self._engine.embed_chips([c.chip for c in chosen], enrolment.jitter)
-        more = [more_embeddings(c.crops) for c in chosen]
+        try:
+            more = [more_embeddings(c.crops) for c in chosen]
+        finally:
+            release_more_models()  # the robot holds SFace only while it enrols
         stamp = request.requested.strftime("%Y%m%d-%H%M%S")
         stored = 0
         try:
