@@ -668,3 +668,24 @@ def test_a_photo_of_two_people_side_by_side_is_rejected_naming_the_sizes(samples
         f"{samples / 'two_people.jpg'}: rejected: 2 faces found (198 px, 136 px) and none is "
         f"clearly the subject; use a photo of this person alone or in the middle, or --largest "
         f"to enrol the largest face")
+
+
+def test_a_photo_the_second_model_fails_on_is_still_enrolled_with_the_first(samples, tmp_path,
+                                                                              monkeypatch):
+    """An error of SFace (OpenCV) on one photo costs that photo its SFace embedding only."""
+    import cv2
+
+    from greeter.recognition.sface import SFaceEngine
+
+    def broken(self, crop):
+        raise cv2.error("a broken model")
+
+    monkeypatch.setattr(SFaceEngine, "embed_crop", broken)
+    inbox = tmp_path / "enroll" / "obama"
+    inbox.mkdir(parents=True)
+    shutil.copy(samples / "obama.jpg", inbox / "obama.jpg")  # one photo: analysed in-process
+    store = tmp_path / "greeter.sqlite3"
+    result = cli_runner().invoke(main, ["--store", str(store), "enroll", str(inbox.parent)])
+    assert result.exit_code == 0, result.output
+    with Store(store) as enrolled:
+        assert enrolled.model_counts() == {enrolled.model_id: 1}

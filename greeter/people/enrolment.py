@@ -307,7 +307,12 @@ def more_embeddings(crops: Mapping[str, Optional[FaceCrop]]) -> Dict[str, np.nda
     a model that finds no face in its crop gives none."""
     found = {}
     for model_id, engine in more_models().items():
-        vector = engine.embed_crop(crops.get(model_id))
+        try:
+            vector = engine.embed_crop(crops.get(model_id))
+        except Exception as error:  # cv2.error or worse: never lose the photo's enrolment
+            log.warning("%s could not embed this face (%s); enrolled without it", model_id,
+                        error)
+            continue
         if vector is not None:
             found[model_id] = vector
     return found
