@@ -153,6 +153,8 @@ def main() -> None:
     parser.add_argument("--model", choices=("dlib", "sface"), default="dlib",
                         help="sface: SFace's embeddings, margins and thresholds scaled "
                         "(`SFACE_SCALE`); its fitted policy only (no default yet)")
+    parser.add_argument("--policy", help="THRESHOLD,RATIO: measure this track policy instead "
+                        "of the default (dlib) or the galleries' fit (sface)")
     args = parser.parse_args()
     data = embed_lfw(args.lfw, args.cache)
     settings = TrackingSettings()
@@ -175,6 +177,8 @@ def main() -> None:
         # SFace has no default yet: the median of the galleries' fits stands in for one
         policy = (default_track_policy(size) if args.model == "dlib"
                   else MatchPolicy(threshold, ratio))
+        if args.policy:
+            policy = MatchPolicy(*(float(value) for value in args.policy.split(",")))
         new, old = [], []
         for guests, strangers in trials:
             measured = track_rates(guests, strangers, policy, settings)

@@ -28,6 +28,7 @@ from typing import (
     Dict,
     Iterator,
     List,
+    Literal,
     Mapping,
     Optional,
     Sequence,
@@ -195,6 +196,22 @@ class EnrolmentSettings(StrictModel):
     )
     workers: int = Field(
         0, ge=0, description="Processes that analyse photos in parallel; 0 means one per core."
+    )
+
+
+class RecognitionSettings(StrictModel):
+    """Which face model names guests live (greeter.recognition)."""
+
+    model: Literal["dlib", "sface"] = Field(
+        "dlib",
+        description="The model `greeter run` recognises guests with: dlib (HOG, 5 landmarks, "
+        "ResNet; the default) or sface (OpenCV Zoo's SFace on dlib's faces, needing the files "
+        "`greeter doctor` checks). Enrolment embeds every photo with both, so switching needs no "
+        "re-enrolment (photos enrolled before both were installed have no SFace embedding: "
+        "`greeter doctor` counts them). On lfw-dev through the track rule SFace named 95.8 % of "
+        "guests at 300 people against dlib's 80.9 % (README, 'A second face model'); it costs "
+        "the identity worker ~100 MB more memory. `greeter identify` and `greeter calibrate` "
+        "use dlib whatever this says.",
     )
 
 
@@ -562,6 +579,7 @@ class Settings(StrictModel):
     )
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     enrolment: EnrolmentSettings = Field(default_factory=EnrolmentSettings)
+    recognition: RecognitionSettings = Field(default_factory=RecognitionSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     greeting_policy: GreetingPolicySettings = Field(default_factory=GreetingPolicySettings)

@@ -78,11 +78,14 @@ def queue(cast, strangers) -> Scene:
                        seed=SEED)
 
 
-def play_scene(scene: Scene, store: Path, greetings: Path, folder: Path):
+def play_scene(scene: Scene, store: Path, greetings: Path, folder: Path,
+               environ: Optional[Dict[str, str]] = None):
     """The scene rendered and played through the whole robot, in order; (its ground truth,
-    the run's summary, and (time, greeting texts) of every frame drawn)."""
+    the run's summary, and (time, greeting texts) of every frame drawn). `environ`: more
+    settings."""
     truth = render_scene(scene, folder / "scene.mp4")
-    settings = Settings.load(environ=NO_THROTTLE, store=store, greetings=greetings)
+    settings = Settings.load(environ={**NO_THROTTLE, **(environ or {})}, store=store,
+                             greetings=greetings)
     greeter = Greeter(settings, RunOptions(headless=True, window=(800, 480)),
                       reader=LatestFrameReader(lambda: open_source(str(truth.path)),
                                                reconnect=False))
@@ -151,6 +154,25 @@ def empty_stage_times(truth, shown) -> List[float]:
     return [t for t, texts in shown
             if any(truth.frame_at(t) - a.first_frame >= FPS / 2
                    for a in truth.at(truth.frame_at(t), 0.95)) and not texts]
+
+
+@pytest.fixture(scope="module")
+def played_by_sface(cast, strangers, store, greetings, tmp_path_factory):
+    """The same queue, recognised by the second model (``recognition.model: sface``)."""
+    return play_scene(queue(cast, strangers), store, greetings,
+                      tmp_path_factory.mktemp("queue-sface"),
+                      environ={"GREETER_RECOGNITION__MODEL": "sface"})
+
+
+def test_the_second_model_names_every_guest_of_the_queue_and_nobody_wrongly(played_by_sface,
+                                                                             cast):
+    truth, summary, shown = played_by_sface
+    greeted = [(event.frame, event.person) for event in summary.greetings]
+    for appearance in truth.appearances:
+        mine = [person for frame, person in greeted
+                if appearance.first_frame <= frame <= appearance.last_frame + 2]
+        assert mine == [appearance.person], (appearance.person, greeted)
+    assert longest_wrong_greeting(truth, shown, cast) <= WRONG_GREETING_SECONDS
 
 
 def test_no_greeting_stays_over_somebody_else_alone_in_view(played, cast):

@@ -24,6 +24,7 @@ from greeter.filechange import FileState, FileWatch, file_state, same_file
 from greeter.live.outputs import Outputs
 from greeter.people.store import Store
 from greeter.recognition.faces import FaceEngine
+from greeter.recognition.figures import DLIB, ModelFigures
 from greeter.recognition.recogniser import Recogniser
 from greeter.settings import MatchingSettings
 
@@ -33,10 +34,12 @@ log = logging.getLogger(__name__)
 class GalleryReload:
     """The recogniser of the store at `path` now (`recogniser`), reloaded by `poll`."""
 
-    def __init__(self, path: Path, engine: FaceEngine, matching: MatchingSettings):
+    def __init__(self, path: Path, engine: FaceEngine, matching: MatchingSettings,
+                 figures: ModelFigures = DLIB):
         self.path = Path(path)
         self._engine = engine
         self._matching = matching
+        self._figures = figures
         self.store: Optional[Store] = None
         #: The open store's file: a file replaced under it is reopened.
         self._opened: Optional[FileState] = None
@@ -99,10 +102,17 @@ class GalleryReload:
                 self._opened = self._file_now()
             if self.store is not None:
                 self.store.check_integrity()
-            recogniser = Recogniser.from_store(self._engine, self.store, self._matching)
+            recogniser = Recogniser.from_store(self._engine, self.store, self._matching,
+                                               self._figures)
         except (StoreError, sqlite3.DatabaseError) as error:
             self._broken(error)
-            return Recogniser.from_store(self._engine, None, self._matching)
+            return Recogniser.from_store(self._engine, None, self._matching, self._figures)
+        missing = set(recogniser.names) - set(recogniser.gallery.person_ids)
+        if missing:
+            log.warning("%d enrolled %s no embedding of %s (enrolled before it was installed) "
+                        "and cannot be named: enrol a photo of them again (%s)", len(missing),
+                        "person has" if len(missing) == 1 else "people have",
+                        self._figures.model_id, ", ".join(sorted(missing)[:5]))
         if self.problem:
             if self.store is None:
                 log.warning("%s: gone; everybody is a stranger until somebody is enrolled",

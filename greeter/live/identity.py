@@ -62,7 +62,8 @@ class EmbeddingProcess:
     written and answers read by threads of their own, so the loop never waits on a pipe (a
     640x480 frame is ten times a pipe's buffer); answers come in the order of the jobs."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "dlib") -> None:
+        """`model`: the face model that embeds (`RecognitionSettings.model`)."""
         jobs_read, jobs_write = os.pipe()
         results_read, results_write = os.pipe()
         # The worker imports this very package, wherever it was imported from here.
@@ -71,7 +72,7 @@ class EmbeddingProcess:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "greeter.live.embedding_worker", str(os.getpid()),
-                 str(jobs_read), str(results_write)],
+                 str(jobs_read), str(results_write), model],
                 pass_fds=(jobs_read, results_write), stdin=subprocess.DEVNULL,
                 env=dict(os.environ, PYTHONPATH=path))
         except BaseException:
@@ -169,11 +170,13 @@ RESTART_EVERY_SECONDS = 10.0
 
 class IdentityStage:
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 on_finished: Callable[[], None] = lambda: None) -> None:
-        """`on_finished` is called (on another thread) each time a job finished."""
+                 on_finished: Callable[[], None] = lambda: None, model: str = "dlib") -> None:
+        """`on_finished` is called (on another thread) each time a job finished; `model` is
+        the face model that embeds."""
         self._clock = clock
         self._on_finished = on_finished
-        self._worker: Optional[EmbeddingProcess] = EmbeddingProcess()
+        self._model = model
+        self._worker: Optional[EmbeddingProcess] = EmbeddingProcess(model)
         self._restarted_at = float("-inf")
         self._job: Optional[Tuple[Frame, List[int], Recogniser, Future]] = None
 
@@ -228,7 +231,11 @@ class IdentityStage:
         if kind == "error":
             log.warning("the identity worker could not embed a frame's faces: %s", found)
             return None
-        return Votes(frame, list(zip(track_ids, recogniser.votes(found))))
+        # a face the model found nothing in (SFace's YuNet, in its crop) casts no vote
+        embedded = [(track_id, face) for track_id, face in zip(track_ids, found)
+                    if face is not None]
+        return Votes(frame, list(zip([track_id for track_id, _ in embedded],
+                                     recogniser.votes([face for _, face in embedded]))))
 
     def _worker_died(self) -> None:
         self._worker.close(wait=False)
@@ -246,7 +253,7 @@ class IdentityStage:
         log.warning("the identity worker died (killed or out of memory?): a new one takes the "
                     "next faces")
         self._restarted_at = self._clock()
-        self._worker = EmbeddingProcess()
+        self._worker = EmbeddingProcess(self._model)
 
     def close(self) -> None:
         if self._worker is not None:

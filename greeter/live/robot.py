@@ -88,6 +88,7 @@ from greeter.live.tracking import Tracker
 from greeter.live.voice import Speaker
 from greeter.people.door import DoorRules
 from greeter.recognition.faces import FaceEngine
+from greeter.recognition.figures import FIGURES, tracking_for
 from greeter.recognition.recogniser import Recogniser
 from greeter.screen.display import Scene, Screen, Style
 from greeter.settings import Settings
@@ -190,8 +191,9 @@ class Greeter:
             camera_lost=False, idle=True))
         self.screen.handle_events()
         # who is known, and who is greeted when
-        self.gallery = GalleryReload(settings.store, FaceEngine(), settings.matching)
-        self.tracker = Tracker(settings.tracking)
+        figures = FIGURES[settings.recognition.model]
+        self.gallery = GalleryReload(settings.store, FaceEngine(), settings.matching, figures)
+        self.tracker = Tracker(tracking_for(settings.tracking, figures))
         self.policy = GreetingPolicy(settings.greeting_policy)
         self.throttle = Throttle(settings.throttle, open_memory_reader())
         self.door = DoorDesk(settings.store, options.door, settings.enrolment)
@@ -200,7 +202,8 @@ class Greeter:
         # later on average, twice or more per greeting)
         self.detection = DetectionStage(settings.detection.frame_upsample,
                                         on_finished=self.reader.wake)
-        self.identity = IdentityStage(on_finished=self.reader.wake)
+        self.identity = IdentityStage(on_finished=self.reader.wake,
+                                      model=settings.recognition.model)
         self._motion = MotionGate()
         # what greetings leave behind
         self._screenshots = Screenshots(options.screenshot_dir, self.screen,

@@ -7,11 +7,12 @@ track policy, see greeter.recognition.votes).
 """
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Protocol, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Protocol, Sequence
 
 import numpy as np
 
 from greeter.recognition.faces import Box, Face, FaceEngine
+from greeter.recognition.figures import DLIB, ModelFigures
 from greeter.recognition.matching import (
     Gallery,
     Match,
@@ -37,16 +38,19 @@ class IdentifiedFace:
 
 
 def resolve_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy],
-                   people: int) -> MatchPolicy:
+                   people: int, default: Callable[[int], MatchPolicy] = default_policy
+                   ) -> MatchPolicy:
     """Explicit settings win over the store's calibration (`greeter calibrate`), which wins
-    over the default for a gallery of `people` people."""
-    return _overridden(calibrated or default_policy(people), matching.threshold, matching.ratio)
+    over the model's `default` for a gallery of `people` people."""
+    return _overridden(calibrated or default(people), matching.threshold, matching.ratio)
 
 
 def resolve_track_policy(matching: MatchingSettings, calibrated: Optional[MatchPolicy],
-                         people: int) -> MatchPolicy:
+                         people: int,
+                         default: Callable[[int], MatchPolicy] = default_track_policy
+                         ) -> MatchPolicy:
     """Like `resolve_policy`, for the track policy."""
-    return _overridden(calibrated or default_track_policy(people), matching.track_threshold,
+    return _overridden(calibrated or default(people), matching.track_threshold,
                        matching.track_ratio)
 
 
@@ -66,7 +70,7 @@ class GallerySource(Protocol):
     """What a recogniser is made from: `greeter.people.store.Store` (the people layer sits
     above this one, so it is named by what it offers, not imported)."""
 
-    def gallery(self) -> Gallery: ...
+    def gallery(self, model_id: Optional[str] = None) -> Gallery: ...
 
     def people(self) -> Iterable[PersonRow]: ...
 
@@ -88,18 +92,23 @@ class Recogniser:
 
     @classmethod
     def from_store(cls, engine: FaceEngine, store: Optional[GallerySource],
-                   matching: MatchingSettings) -> "Recogniser":
-        """From the store's current content; with no store, everybody is a stranger."""
+                   matching: MatchingSettings, figures: ModelFigures = DLIB) -> "Recogniser":
+        """From the store's current content, with the embeddings and distances of the model of
+        `figures`; with no store, everybody is a stranger."""
         if store is None:
-            return cls(engine, Gallery.empty(), {}, resolve_policy(matching, None, 0),
-                       resolve_track_policy(matching, None, 0))
-        gallery = store.gallery()
+            return cls(engine, Gallery.empty(), {},
+                       resolve_policy(matching, None, 0, figures.policy),
+                       resolve_track_policy(matching, None, 0, figures.track_policy))
+        gallery = store.gallery(figures.model_id)
+        calibrated = figures.store_calibration
         return cls(
             engine,
             gallery,
             {person.id: person.name for person in store.people()},
-            resolve_policy(matching, store.calibration(), len(gallery)),
-            resolve_track_policy(matching, store.track_calibration(), len(gallery)),
+            resolve_policy(matching, store.calibration() if calibrated else None, len(gallery),
+                           figures.policy),
+            resolve_track_policy(matching, store.track_calibration() if calibrated else None,
+                                 len(gallery), figures.track_policy),
         )
 
     def votes(self, faces: Sequence[Face]) -> List[Vote]:
