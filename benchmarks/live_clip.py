@@ -53,6 +53,7 @@ from loop_runs import (  # noqa: E402
     run_loop,
     spec_for,
 )
+from scene_passes import store_for  # noqa: E402
 
 
 def read_frames(clip: Path) -> List[np.ndarray]:
@@ -168,8 +169,9 @@ def peak_memory_mb(tree: Path, samples: Path, store: Path) -> Dict[str, float]:
     process and its worker processes together (``own`` and ``rss``, see the module docstring),
     sampled every 20 ms."""
     measured = subprocess.run(
-        [sys.executable, "-c", MEASURE, sys.executable, "-m", "greeter", "--store", str(store),
-         "run", "--headless", "--source", str(samples / "short_hamilton_clip.mp4")],
+        [sys.executable, "-c", MEASURE, sys.executable, "-m", "greeter", "--store",
+         str(store_for(tree, store)), "run", "--headless", "--source",
+         str(samples / "short_hamilton_clip.mp4")],
         check=True, capture_output=True, text=True, cwd=str(tree),
         env={**os.environ, "SDL_VIDEODRIVER": "dummy", "PYTHONPATH": str(tree)})
     own, rss = (int(value) / 2 ** 20 for value in measured.stdout.split())

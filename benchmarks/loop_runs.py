@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from scene_passes import store_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -175,6 +176,7 @@ print(json.dumps({
 
 def run_loop(tree: Path, spec: dict, cores: Optional[str] = None) -> dict:
     """Run `CHILD` with greeter imported from `tree`; returns its report."""
+    spec = dict(spec, store=str(store_for(tree, Path(spec["store"]))))
     command = [sys.executable, "-c", CHILD, json.dumps(spec)]
     if cores is not None:
         command = ["taskset", "-c", cores] + command

@@ -31,7 +31,7 @@ from typing import List, Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from scene_passes import baseline_tree  # noqa: E402
+from scene_passes import baseline_tree, store_for  # noqa: E402
 from scenes import pick_people, pick_strangers, queue_scene, render_scene  # noqa: E402
 
 GAPS = [0.3, 0.6, 1.0, 0.4, 0.8, 0.5, 0.9, 0.3, 0.7]
@@ -42,14 +42,18 @@ def spin() -> None:
         pass
 
 
-def play(tree: Path, video: Path, store: Path, greetings: Path, events: Path) -> List[dict]:
+def play(tree: Path, video: Path, store: Path, greetings: Path, events: Path,
+         model: str = "dlib") -> List[dict]:
     if events.exists():
         events.unlink()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("GREETER_")}
     environment.update(PYTHONPATH=str(tree), GREETER_THROTTLE__PRESSURE_BELOW="0.02",
                        GREETER_THROTTLE__CRITICAL_BELOW="0.01")
-    subprocess.run([sys.executable, "-m", "greeter", "--store", str(store), "--greetings",
+    if model != "dlib":
+        environment["GREETER_RECOGNITION__MODEL"] = model
+    subprocess.run([sys.executable, "-m", "greeter", "--store", str(store_for(tree, store)),
+                    "--greetings",
                     str(greetings), "run", "--source", str(video), "--realtime", "--headless",
                     "--events-out", str(events)], env=environment, check=True,
                    capture_output=True, cwd=str(tree))
@@ -85,6 +89,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "greeter-queue")
     parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--sface", action="store_true",
+                        help="also this checkout with recognition.model sface")
     args = parser.parse_args()
     if not (args.lfw / "people").is_dir():
         sys.exit(f"lfw-dev not found at {args.lfw}")
@@ -111,8 +117,10 @@ def main() -> None:
     random.Random(args.seed).shuffle(order)
     truth = render_scene(queue_scene([walkers[i] for i in order], GAPS, seed=args.seed),
                          args.cache / "queue.mp4")
-    trees = [("greeter", REPO), (f"main at {args.baseline}",
-                                 baseline_tree(args.baseline, args.cache))]
+    trees = [("greeter", REPO, "dlib"), (f"main at {args.baseline}",
+                                         baseline_tree(args.baseline, args.cache), "dlib")]
+    if args.sface:
+        trees.insert(1, ("greeter, SFace", REPO, "sface"))
     print(f"queue of {len(walkers)} at one spot (20 guests of 24 enrolled, 10 strangers), "
           f"{truth.frame_count / truth.fps:.0f} s, --realtime")
     for busy in (False, True):
@@ -122,9 +130,9 @@ def main() -> None:
             for burner in burners:
                 burner.start()
         try:
-            for label, tree in trees:
+            for label, tree, model in trees:
                 events = play(tree, truth.path, store, greetings,
-                              args.cache / f"events-{busy}-{label[:4]}.jsonl")
+                              args.cache / f"events-{busy}-{label[:4]}-{model}.jsonl", model)
                 print(f"{'busy' if busy else 'quiet':5s}  {label:18s}  {score(events, truth)}")
         finally:
             for burner in burners:

@@ -60,9 +60,11 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tarfile
+from contextlib import closing
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -177,14 +179,33 @@ def baseline_tree(revision: str, cache: Path) -> Path:
     return target
 
 
+def store_for(tree: Path, store: Path) -> Path:
+    """`store` as `tree`'s greeter reads it: this checkout's, the store itself; a baseline's,
+    which refuses a newer schema, a copy at schema 1 (the same people and dlib embeddings,
+    without the other models'), made again whenever the store changed."""
+    if tree.resolve() == REPO.resolve() or not store.exists():
+        return store
+    copy = store.with_name(f"{store.stem}-schema1{store.suffix}")
+    if not copy.exists() or copy.stat().st_mtime < store.stat().st_mtime:
+        if copy.exists():
+            copy.unlink()
+        with closing(sqlite3.connect(str(store))) as source, \
+                closing(sqlite3.connect(str(copy))) as target:
+            source.backup(target)
+            target.execute("DROP TABLE IF EXISTS more_embeddings")
+            target.execute("PRAGMA user_version=1")
+            target.commit()
+    return copy
+
+
 def run(tree: Path, store: Path, video: Path, events: Path) -> List[dict]:
     """The real command line on the video; its greetings."""
     if events.exists():
         events.unlink()
     env = dict(os.environ, PYTHONPATH=str(tree), SDL_VIDEODRIVER="dummy", **ENV)
     # run in `tree`: ``python -m`` puts the working directory first on the path
-    subprocess.run([sys.executable, "-m", "greeter", "--store", str(store), "run",
-                    "--source", str(video), "--headless", "--events-out", str(events)],
+    subprocess.run([sys.executable, "-m", "greeter", "--store", str(store_for(tree, store)),
+                    "run", "--source", str(video), "--headless", "--events-out", str(events)],
                    check=True, env=env, capture_output=True, cwd=str(tree))
     return _greetings(events)
 
