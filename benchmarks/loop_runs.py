@@ -106,7 +106,8 @@ class Entrance(FrameSource):
         self.index += 1
         return Frame(np.ascontiguousarray(rgb), i, i / self.fps)
 
-settings = Settings.load(environ=NO_THROTTLE, store=spec["store"], greetings=spec["greetings"])
+settings = Settings.load(environ={**NO_THROTTLE, **spec.get("environ", {})}, store=spec["store"],
+                         greetings=spec["greetings"])
 if spec["source"] == "entrance":
     source = Entrance(np.load(spec["still"]), np.load(spec["walk"]), spec["fps"],
                       spec["still_seconds"])

@@ -46,9 +46,11 @@ from loop_runs import (  # noqa: E402
 LIN = "lin-manuel-miranda"
 
 
-def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray) -> dict:
-    report = run_loop(tree, spec_for(store, str(clip), realtime=True, record_face_frames=True),
-                      cores="0")
+def measure(tree: Path, store: Path, clip: Path, face_frames: np.ndarray,
+            model: str = "dlib") -> dict:
+    environ = {"GREETER_RECOGNITION__MODEL": model} if model != "dlib" else {}
+    report = run_loop(tree, spec_for(store, str(clip), realtime=True, record_face_frames=True,
+                                     environ=environ), cores="0")
     drawn = report["drawn"]
     all_gaps = gaps(drawn)
     embedding_gaps = gaps_while(drawn, report["embeddings"])
@@ -76,12 +78,13 @@ def main(argv=None) -> int:
     clip, baseline = clip_and_baseline(args)
     face_frames = reference_face_frames(read_frames(clip))
     print(f"load before: {os.getloadavg()[0]:.1f}")
-    runs: Dict[str, List[dict]] = {"greeter": [], "today's loop": []}
+    runs: Dict[str, List[dict]] = {"greeter": [], "greeter, SFace": [], "today's loop": []}
     with tempfile.TemporaryDirectory() as folder:
         store = Path(folder) / "lin.sqlite3"
         enrol_lin(args.samples, store)
         for _ in range(args.runs):
             runs["greeter"].append(measure(REPO, store, clip, face_frames))
+            runs["greeter, SFace"].append(measure(REPO, store, clip, face_frames, "sface"))
             runs["today's loop"].append(measure(baseline, store, clip, face_frames))
     print(f"load after: {os.getloadavg()[0]:.1f}")
     print(f"\n{'taskset -c 0, --realtime':26} {'drawn/s':>8} {'p99 gap':>8} "
