@@ -34,6 +34,7 @@ from greeter.recognition.calibration import (
     track_rates,
 )
 from greeter.recognition.faces import FaceEngine
+from greeter.recognition.figures import SFACE, SFACE_SCALE, tracking_for
 from greeter.recognition.imaging import load_rgb
 from greeter.recognition.matching import (
     Gallery,
@@ -124,12 +125,6 @@ def _trial(photos, weights, gallery, settings, truth) -> TrackTrial:
     return make_trial(frames, frame_weights, gallery.person_distances(frames), gallery, truth)
 
 
-#: SFace's distances against dlib's: the thresholds naming 1 % of lfw-dev's strangers
-#: (benchmarks/models.py: 1.021 and 0.417). `--model sface` scales the track rule's margins and
-#: the thresholds searched by it, a first fit until SFace's own are measured one by one.
-SFACE_SCALE = 1.021 / 0.417
-
-
 def with_sface_embeddings(data: Dict[str, np.ndarray], lfw: Path) -> Dict[str, np.ndarray]:
     """`data` with each photo's SFace embedding (YuNet's largest face, benchmarks/models.py's
     cache) in place of dlib's; photos without one are left out. The vote weights stay dlib's
@@ -151,19 +146,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,24,50,100,300,1000")
     parser.add_argument("--galleries", type=int, default=3)
     parser.add_argument("--model", choices=("dlib", "sface"), default="dlib",
-                        help="sface: SFace's embeddings, margins and thresholds scaled "
-                        "(`SFACE_SCALE`); its fitted policy only (no default yet)")
+                        help="sface: SFace's embeddings and the track rule's distances "
+                        "(greeter.recognition.figures), thresholds searched scaled by "
+                        "SFACE_SCALE; the median of the galleries' fits is measured")
     parser.add_argument("--policy", help="THRESHOLD,RATIO: measure this track policy instead "
                         "of the default (dlib) or the galleries' fit (sface)")
     args = parser.parse_args()
     data = embed_lfw(args.lfw, args.cache)
     settings = TrackingSettings()
     thresholds = THRESHOLD_GRID
-    if args.model == "sface":
+    if args.model == "sface":  # SFace's distances (greeter/recognition/figures.py)
         data = with_sface_embeddings(data, args.lfw)
-        settings = TrackingSettings(**{
-            name: SFACE_SCALE * getattr(settings, name)
-            for name in ("frame_margin", "stranger_margin", "far_stranger_margin")})
+        settings = tracking_for(settings, SFACE)
         thresholds = np.round(SFACE_SCALE * THRESHOLD_GRID, 3)
     print(f"{'people':>7} {'fit thr':>8} {'ratio':>6} | {'default':>8} "
           f"{'correct':>8} {'wrong':>7} {'strangers':>9} {'worst':>6} | today: {'correct':>8} "
