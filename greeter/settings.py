@@ -208,10 +208,11 @@ class RecognitionSettings(StrictModel):
         "ResNet; the default) or sface (OpenCV Zoo's SFace on dlib's faces, needing the files "
         "`greeter doctor` checks). Enrolment embeds every photo with both, so switching needs no "
         "re-enrolment (photos enrolled before both were installed have no SFace embedding: "
-        "`greeter doctor` counts them). On lfw-dev through the track rule SFace named 95.8 % of "
+        "`greeter doctor` counts them). On lfw-dev through the track rule SFace named 93.7 % of "
         "guests at 300 people against dlib's 80.9 % (README, 'A second face model'); it costs "
-        "the identity worker ~100 MB more memory. `greeter identify` and `greeter calibrate` "
-        "use dlib whatever this says.",
+        "the identity worker ~100 MB more memory. `greeter calibrate` calibrates this model "
+        "(each model's calibration is kept apart); `greeter identify` uses dlib whatever this "
+        "says.",
     )
 
 

@@ -6,6 +6,7 @@ from conftest import cli_runner
 from greeter.cli import main
 from greeter.people.store import Store
 from greeter.recognition.faces import FaceEngine
+from greeter.recognition.figures import SFACE
 from greeter.recognition.recogniser import Recogniser
 from greeter.settings import MatchingSettings
 
@@ -88,6 +89,26 @@ def test_the_live_track_rule_is_calibrated_saved_and_used_by_the_robot(event):
         recogniser = Recogniser.from_store(FaceEngine(), opened, MatchingSettings())
     assert recogniser.track_policy == track
     assert f"threshold {track.threshold:.4f}" in live
+
+
+def test_each_model_is_calibrated_apart_and_used_by_the_robot_recognising_with_it(event):
+    store, strangers, _ = event
+    with Store(store) as opened:
+        dlib_before = opened.track_calibration()
+    result = cli_runner().invoke(
+        main, ["--store", str(store), "calibrate", "--strangers", str(strangers),
+               "--target-far", "0"], env={"GREETER_RECOGNITION__MODEL": "sface"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.rstrip().endswith(f"saved in {store} for sface")
+    live = next(line for line in result.stdout.splitlines()
+                if line.startswith("calibrated live:"))
+    assert "0.0% wrong name, 0.0% of 30 strangers named" in live
+    with Store(store) as opened:
+        track = opened.track_calibration(SFACE.model_id)
+        assert opened.track_calibration() == dlib_before, "dlib's calibration untouched"
+        assert track is not None and 0.9 <= track.threshold <= 1.6, "SFace's distances"
+        recogniser = Recogniser.from_store(FaceEngine(), opened, MatchingSettings(), SFACE)
+    assert recogniser.track_policy == track
 
 
 def test_too_few_photos_to_calibrate(tmp_path, samples):

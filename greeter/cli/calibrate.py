@@ -16,9 +16,11 @@ from greeter.recognition.calibration import (
     stranger_track_trials,
     track_rates,
 )
+from greeter.recognition.figures import FIGURES, tracking_for
 from greeter.recognition.imaging import is_photo_name
 from greeter.recognition.matching import Trials, choose_policy, leave_one_out_trials, rates
 from greeter.recognition.recogniser import resolve_policy, resolve_track_policy
+from greeter.recognition.sface import why_not_runnable
 
 
 @click.command()
@@ -43,14 +45,22 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
     (greeter.recognition.calibration). For both, the policy that names the most guests
     correctly within both limits is saved in the store and used by identify and run, and the
     command reports the share of guests the robot can expect to greet by name and of strangers
-    it would name. Stranger embeddings are computed in memory and never stored.
+    it would name. Stranger embeddings are computed in memory and never stored. The model is
+    the robot's (GREETER_RECOGNITION__MODEL); each model's calibration is saved apart.
     """
     settings = settings_of(ctx)
+    model = settings.recognition.model
+    figures = FIGURES[model]
+    if figures is not FIGURES["dlib"]:
+        problem = why_not_runnable()
+        if problem:
+            raise GreeterError(f"cannot calibrate {model} on this machine: {problem}")
     with open_store(ctx) as store:
         if not dry_run:  # before analysing photos for a calibration it could not save
             store.check_writable("the calibration was not saved")
-        gallery = store.gallery()
-        current = resolve_policy(settings.matching, store.calibration(), len(gallery))
+        gallery = store.gallery(figures.model_id)
+        current = resolve_policy(settings.matching, store.calibration(figures.model_id),
+                                 len(gallery), figures.policy)
         enrolled = leave_one_out_trials(gallery)
         if len(enrolled.distance) < 10:
             raise GreeterError(
@@ -61,9 +71,13 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
         enrolment = settings.enrolment.model_copy(update={"min_face_size": 0, "min_sharpness": 0})
         by_stranger: Dict[Path, List[np.ndarray]] = {}
         for path, result in analyse_photos(photos, settings.detection, enrolment, largest=True):
-            if not isinstance(result, GreeterError):
+            if isinstance(result, GreeterError):
+                continue
+            embedding = (result.embedding if figures.model_id == store.model_id
+                         else result.more.get(figures.model_id))
+            if embedding is not None:
                 stranger = path if path.parent == strangers_dir else path.parent
-                by_stranger.setdefault(stranger, []).append(result.embedding)
+                by_stranger.setdefault(stranger, []).append(embedding)
         embeddings = [vector for group in by_stranger.values() for vector in group]
         if len(embeddings) < 20:
             raise GreeterError(
@@ -72,7 +86,8 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
             )
         distances = gallery.person_distances(embeddings)
         strangers = Trials.from_distances(distances, [-1] * len(embeddings))
-        chosen = choose_policy(enrolled, strangers, target_far, max_wrong)
+        chosen = choose_policy(enrolled, strangers, target_far, max_wrong,
+                               figures.max_threshold)
         for label, policy in (("current", current), ("calibrated", chosen)):
             measured = rates(policy, enrolled, strangers)
             click.echo(
@@ -81,13 +96,14 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
                 f"{measured.strangers_named:.1%} of {len(embeddings)} strangers named "
                 f"({len(enrolled.distance)} enrolled photos)"
             )
-        tracking = settings.tracking
+        tracking = tracking_for(settings.tracking, figures)
         guests = enrolled_track_trials(gallery, tracking)
         stranger_tracks = stranger_track_trials(list(by_stranger.values()), gallery, tracking)
-        current_track = resolve_track_policy(settings.matching, store.track_calibration(),
-                                             len(gallery))
+        current_track = resolve_track_policy(
+            settings.matching, store.track_calibration(figures.model_id), len(gallery),
+            figures.track_policy)
         chosen_track = choose_track_policy(guests, stranger_tracks, tracking, target_far,
-                                           max_wrong)
+                                           max_wrong, figures.track_thresholds)
         for label, policy in (("current", current_track), ("calibrated", chosen_track)):
             expected = track_rates(guests, stranger_tracks, policy, tracking)
             click.echo(
@@ -99,5 +115,5 @@ def calibrate(ctx: click.Context, strangers_dir: Path, target_far: float, max_wr
         if dry_run:
             click.echo("dry run: nothing saved")
         else:
-            store.save_calibration(chosen, chosen_track)
-            click.echo(f"saved in {store.path}")
+            store.save_calibration(chosen, chosen_track, figures.model_id)
+            click.echo(f"saved in {store.path} for {model}")

@@ -480,13 +480,22 @@ class Store:
         matching."""
         return Gallery.from_rows(self.embeddings(model_id))
 
-    def calibration(self) -> Optional[MatchPolicy]:
-        """The still-photo policy saved by `greeter calibrate`, if any."""
-        return self._saved_policy("threshold", "ratio")
+    def calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]:
+        """The still-photo policy saved by `greeter calibrate` for `model_id` (by default the
+        store's own model), if any."""
+        return self._saved_policy(*self._calibration_keys(model_id, "threshold", "ratio"))
 
-    def track_calibration(self) -> Optional[MatchPolicy]:
-        """The live track policy saved by `greeter calibrate`, if any."""
-        return self._saved_policy("track_threshold", "track_ratio")
+    def track_calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]:
+        """The live track policy saved by `greeter calibrate` for `model_id`, if any."""
+        return self._saved_policy(*self._calibration_keys(model_id, "track_threshold",
+                                                          "track_ratio"))
+
+    def _calibration_keys(self, model_id: Optional[str], *keys: str) -> List[str]:
+        """The meta keys of a model's calibration: the store's own model's as they always
+        were, another model's prefixed with its id."""
+        if model_id in (None, self.model_id):
+            return list(keys)
+        return [f"{model_id}:{key}" for key in keys]
 
     def _saved_policy(self, threshold_key: str, ratio_key: str) -> Optional[MatchPolicy]:
         with self._reading() as db:
@@ -610,14 +619,19 @@ class Store:
             self._truncate_journal("the import is done, but ")
         return report
 
-    def save_calibration(self, policy: MatchPolicy,
-                         track: Optional[MatchPolicy] = None) -> None:
-        """Save the still-photo policy and, when given, the live track policy."""
-        values = [("threshold", repr(policy.threshold)), ("ratio", repr(policy.ratio)),
-                  ("calibrated", now_iso())]
+    def save_calibration(self, policy: MatchPolicy, track: Optional[MatchPolicy] = None,
+                         model_id: Optional[str] = None) -> None:
+        """Save the still-photo policy and, when given, the live track policy, of `model_id`
+        (by default the store's own model)."""
+        threshold, ratio, calibrated = self._calibration_keys(model_id, "threshold", "ratio",
+                                                              "calibrated")
+        values = [(threshold, repr(policy.threshold)), (ratio, repr(policy.ratio)),
+                  (calibrated, now_iso())]
         if track is not None:
-            values += [("track_threshold", repr(track.threshold)),
-                       ("track_ratio", repr(track.ratio))]
+            track_threshold, track_ratio = self._calibration_keys(model_id, "track_threshold",
+                                                                  "track_ratio")
+            values += [(track_threshold, repr(track.threshold)),
+                       (track_ratio, repr(track.ratio))]
         with self._transaction("the calibration was not saved") as db:
             db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
 

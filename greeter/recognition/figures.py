@@ -18,20 +18,30 @@ embedded by SFace on dlib's faces, as enrolment and the live loop do):
   1 % of lfw-dev's strangers (1.021 / 0.417), but for the far-stranger margin, 0.20: the share
   of lfw-dev's stranger photos farther than the threshold plus it from galleries of 1 and of 24
   people (97 %, 76 %) is dlib's with its 0.10;
+* `greeter calibrate`'s largest still-photo threshold 1.18: as many pairs of different lfw-dev
+  people (0.9 %) lie within it as within dlib's 0.6; the track thresholds it searches, dlib's
+  times 2.45;
 * split distance 1.05: no embedding of the Hamilton clip lay farther than 0.878 from its
   track's average, and fewer than 0.01 % of pairs of different lfw-dev people lie within 1.05
   (``benchmarks/track_split.py --model sface``).
 
 Explicit settings (``GREETER_MATCHING__*``, ``GREETER_TRACKING__*``) are taken as they are, in
-the chosen model's distances; a store's calibration (`greeter calibrate`) is dlib's and serves
-dlib only.
+the chosen model's distances; a store keeps a calibration (`greeter calibrate`) per model.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping
+from typing import Callable, Dict, Mapping, Sequence
+
+import numpy as np
 
 from greeter.recognition import faces, sface
-from greeter.recognition.matching import MatchPolicy, default_policy, default_track_policy
+from greeter.recognition.calibration import THRESHOLD_GRID
+from greeter.recognition.matching import (
+    MAX_THRESHOLD,
+    MatchPolicy,
+    default_policy,
+    default_track_policy,
+)
 from greeter.settings import TrackingSettings
 
 #: How far SFace's distances are from dlib's (see the module docstring).
@@ -50,17 +60,20 @@ class ModelFigures:
     track_policy: Callable[[int], MatchPolicy]
     #: `TrackingSettings` fields in this model's distances (none: the settings' own).
     tracking: Mapping[str, float]
-    #: Whether `greeter calibrate`'s saved policies (fitted on dlib's embeddings) apply.
-    store_calibration: bool
+    #: `greeter calibrate`: the largest still-photo threshold it may choose, and the track
+    #: thresholds it searches.
+    max_threshold: float
+    track_thresholds: Sequence[float]
 
 
-DLIB = ModelFigures(faces.MODEL_ID, default_policy, default_track_policy, {}, True)
+DLIB = ModelFigures(faces.MODEL_ID, default_policy, default_track_policy, {}, MAX_THRESHOLD,
+                    tuple(THRESHOLD_GRID))
 SFACE = ModelFigures(
     sface.MODEL_ID, lambda people: SFACE_POLICY, lambda people: SFACE_TRACK_POLICY,
     {"split_distance": 1.05, "far_stranger_margin": 0.20,
      **{name: round(SFACE_SCALE * TrackingSettings.model_fields[name].default, 3)
         for name in ("frame_margin", "stranger_margin")}},
-    False)
+    1.18, tuple(np.round(SFACE_SCALE * THRESHOLD_GRID, 3)))
 FIGURES: Dict[str, ModelFigures] = {"dlib": DLIB, "sface": SFACE}
 
 

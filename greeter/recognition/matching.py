@@ -270,10 +270,11 @@ def choose_policy(
     strangers: Trials,
     target_far: float = 0.01,
     max_wrong: float = 0.003,
+    max_threshold: float = MAX_THRESHOLD,
 ) -> MatchPolicy:
     """The policy that names the most enrolled probes correctly while naming at most
     `target_far` of the strangers and giving at most `max_wrong` of the enrolled probes
-    somebody else's name.
+    somebody else's name, with a threshold of at most `max_threshold` (the model's).
 
     For each ratio in `RATIO_GRID` the threshold is the largest one that stays within both
     limits; the ratio with the highest correct rate wins (ties: the stricter ratio).
@@ -286,7 +287,7 @@ def choose_policy(
         wrong_passing = ~enrolled.correct & accepts(open_gate, enrolled.distance,
                                                     enrolled.second_distance)
         threshold = min(
-            MAX_THRESHOLD,
+            max_threshold,
             _largest_threshold(strangers.distance[strangers_passing],
                                int(target_far * len(strangers.distance))),
             _largest_threshold(enrolled.distance[wrong_passing],

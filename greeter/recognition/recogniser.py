@@ -74,9 +74,9 @@ class GallerySource(Protocol):
 
     def people(self) -> Iterable[PersonRow]: ...
 
-    def calibration(self) -> Optional[MatchPolicy]: ...
+    def calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]: ...
 
-    def track_calibration(self) -> Optional[MatchPolicy]: ...
+    def track_calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]: ...
 
 
 class Recogniser:
@@ -100,14 +100,13 @@ class Recogniser:
                        resolve_policy(matching, None, 0, figures.policy),
                        resolve_track_policy(matching, None, 0, figures.track_policy))
         gallery = store.gallery(figures.model_id)
-        calibrated = figures.store_calibration
         return cls(
             engine,
             gallery,
             {person.id: person.name for person in store.people()},
-            resolve_policy(matching, store.calibration() if calibrated else None, len(gallery),
+            resolve_policy(matching, store.calibration(figures.model_id), len(gallery),
                            figures.policy),
-            resolve_track_policy(matching, store.track_calibration() if calibrated else None,
+            resolve_track_policy(matching, store.track_calibration(figures.model_id),
                                  len(gallery), figures.track_policy),
         )
 
