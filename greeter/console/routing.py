@@ -87,8 +87,8 @@ class Console:
         but a photo rejected for several faces says how to ask this shell for the largest face
         (`largest_hint`). An id or a name the store would refuse is a `PersonTextError` before
         any photo is analysed, and so is a name other than the enrolled person's
-        (`NameConflict`: enrolment never renames). The face models are loaded on the first
-        enrolment and kept."""
+        (`NameConflict`: enrolment never renames). dlib's models are loaded on the first
+        enrolment and kept; SFace's for each enrolment only (`release_more_models`)."""
         check_person_id(person_id)
         checked_name = check_name(name, person_id) if name else None
         check_same_name(self.store().person(person_id), checked_name)
