@@ -552,12 +552,8 @@ class Store:
             elif name and name != existing[0]:
                 raise NameConflict(person_id, existing[0], name)
             try:
-                embedding_id = db.execute(
-                    "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, "
-                    "face_size, sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (person_id, vector.tobytes(), photo_sha256, photo_name, int(face_size),
-                     float(sharpness), self.model_id, now_iso()),
-                ).lastrowid
+                _insert_photo(db, person_id, self.model_id, EmbeddingRecord(
+                    vector, photo_sha256, photo_name, face_size, sharpness, now_iso(), more))
             except sqlite3.IntegrityError:
                 owner = db.execute(
                     "SELECT person_id FROM embeddings WHERE photo_sha256=?", (photo_sha256,)
@@ -565,9 +561,6 @@ class Store:
                 raise StoreError(
                     f"{photo_name}: this photo is already enrolled for {owner[0] if owner else '?'}"
                 ) from None
-            db.executemany("INSERT INTO more_embeddings (embedding_id, model_id, vector) "
-                           "VALUES (?, ?, ?)", [(embedding_id, model, v.tobytes())
-                                                for model, v in more.items()])
 
     def rename(self, person_id: str, name: str) -> None:
         name = check_name(name, person_id)
@@ -735,17 +728,25 @@ def _apply_import(db: sqlite3.Connection, people: Sequence[PersonRecord],
             db.execute("INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
                        (person.id, person.name, person.created))
     for person, _ in changed:
-        for e in person.embeddings:
-            embedding_id = db.execute(
-                "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
-                "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (person.id, np.asarray(e.vector, dtype="<f4").tobytes(), e.photo_sha256,
-                 e.photo_name, int(e.face_size), float(e.sharpness), model_id, e.created),
-            ).lastrowid
-            db.executemany(
-                "INSERT INTO more_embeddings (embedding_id, model_id, vector) VALUES (?, ?, ?)",
-                [(embedding_id, model, np.asarray(v, dtype="<f4").tobytes())
-                 for model, v in e.more.items() if model != model_id])
+        for embedding in person.embeddings:
+            _insert_photo(db, person.id, model_id, embedding)
+
+
+def _insert_photo(db: sqlite3.Connection, person_id: str, model_id: str,
+                  photo: EmbeddingRecord) -> None:
+    """Write one enrolled photo: its `model_id` embedding and the other models' (`more`);
+    a photo enrolled already raises `sqlite3.IntegrityError` before anything is written."""
+    embedding_id = db.execute(
+        "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
+        "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (person_id, np.asarray(photo.vector, dtype="<f4").tobytes(), photo.photo_sha256,
+         photo.photo_name, int(photo.face_size), float(photo.sharpness), model_id,
+         photo.created),
+    ).lastrowid
+    db.executemany(
+        "INSERT INTO more_embeddings (embedding_id, model_id, vector) VALUES (?, ?, ?)",
+        [(embedding_id, model, np.asarray(vector, dtype="<f4").tobytes())
+         for model, vector in photo.more.items() if model != model_id])
 
 
 def _create_private_file(path: Path) -> None:
