@@ -383,7 +383,7 @@ class Greeter:
         be neither scanned nor drawn, so the loop sleeps through them and the reader never
         converts them (a third of an empty entrance's cost with a 30 fps camera)."""
         if self.throttle.plan.recognise and self._resting():
-            return self._next_detection_at - 0.001
+            return self._due_from
         return None
 
     def _resting(self) -> bool:
@@ -397,11 +397,16 @@ class Greeter:
 
     # -- detection ---------------------------------------------------------------------------
 
+    @property
+    def _due_from(self) -> float:
+        """The frame time from which a frame is due for detection. The 1 ms slack absorbs
+        timestamp rounding."""
+        return self._next_detection_at - 0.001
+
     def _due(self, frame: Frame) -> bool:
         """Whether `frame` is due for detection. Due by the frame's time, not its number:
-        cameras differ in frame rate, and a live or real-time source drops frames. The 1 ms
-        slack absorbs timestamp rounding."""
-        return self.throttle.plan.recognise and frame.t >= self._next_detection_at - 0.001
+        cameras differ in frame rate, and a live or real-time source drops frames."""
+        return self.throttle.plan.recognise and frame.t >= self._due_from
 
     def _plan(self, frame: Frame) -> Optional[Scan]:
         """The scan for `frame`, or None when it is not due for detection."""
