@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import (
     Any,
@@ -569,12 +570,74 @@ class UiSettings(StrictModel):
         return self
 
 
+class ServerAddress(str):
+    """A PostgreSQL server's store, as libpq's URL:
+    ``postgresql://USER@HOST[:PORT]/DB[?PARAMETERS]``.
+
+    The password never sits in the URL (a command line or a unit file is readable by every
+    user of the machine, ``ps`` shows it): libpq reads it from the file named by ``passfile=``
+    (mode 0600), ``PGPASSFILE`` or ``~/.pgpass``, lines of ``host:port:db:user:password``.
+    TLS is libpq's ``sslmode``: ``require`` encrypts, ``verify-full`` also checks the server's
+    certificate against ``sslrootcert=`` (the venue's CA); on a network the event does not own,
+    use ``verify-full``.
+    """
+
+    SCHEMES = ("postgresql", "postgres")
+
+    @classmethod
+    def parse(cls, text: str) -> "ServerAddress":
+        """The address in `text`, or `ValueError` saying what is wrong with it."""
+        url = urllib.parse.urlsplit(text)
+        if url.scheme not in cls.SCHEMES:
+            raise ValueError(
+                f"a {url.scheme}:// URL is not a store: give an SQLite file's path or a "
+                "postgresql://USER@HOST/DB address")
+        if url.password is not None:
+            raise ValueError(
+                "the store's address holds a password, which every user of this machine can "
+                "read on a command line: put it in a 0600 file named by passfile= (or in "
+                "~/.pgpass) as host:port:database:user:password")
+        if not url.hostname or not url.username or not url.path.strip("/"):
+            raise ValueError("a server store needs a user, a host and a database: "
+                             "postgresql://USER@HOST[:PORT]/DB")
+        return cls(text)
+
+    @property
+    def database(self) -> str:
+        return urllib.parse.urlsplit(self).path.strip("/")
+
+    @property
+    def host(self) -> str:
+        url = urllib.parse.urlsplit(self)
+        return f"{url.hostname}:{url.port or 5432}"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        def already_parsed(value: Any) -> "ServerAddress":
+            if isinstance(value, ServerAddress):
+                return value
+            raise ValueError("not a server address")
+
+        return core_schema.no_info_plain_validator_function(
+            already_parsed, serialization=core_schema.to_string_ser_schema())
+
+
 class Settings(StrictModel):
     """All of greeter's settings."""
 
-    store: Path = Field(
-        Path("data/greeter.sqlite3"), description="SQLite file of enrolled people and embeddings."
-    )
+    store: Union[ServerAddress, Path] = Field(
+        Path("data/greeter.sqlite3"),
+        description="Where enrolled people and embeddings are kept: an SQLite file (one robot) "
+        "or a PostgreSQL server shared by several robots, "
+        "``postgresql://USER@HOST[:PORT]/DB[?sslmode=verify-full&passfile=FILE]`` "
+        "(see `ServerAddress`).")
+    local: Path = Field(
+        Path("data"),
+        description="This machine's own files when the store is a server: the snapshot the "
+        "robot greets from during an outage, its status, the console's password. With a store "
+        "file they sit beside it and this is not used.")
     greetings: Path = Field(
         Path("config/greetings.json"), description="What the robot says to whom."
     )
@@ -590,15 +653,19 @@ class Settings(StrictModel):
 
     @field_validator("store", mode="before")
     @classmethod
-    def _a_file_not_a_url(cls, value: Any) -> Any:
+    def _a_file_or_a_server(cls, value: Any) -> Any:
         """A URL is never taken for a file name (``postgresql://robot@venue/guests`` once made
         a folder named ``postgresql:``). A ``//`` reads as ``/`` once a path, hence one slash."""
         url = re.match(r"([A-Za-z][A-Za-z0-9+.-]+):/", str(value))
         if url:
-            raise ValueError(
-                f"a {url.group(1)}:// URL is not a file: greeter's store is an SQLite file on "
-                "this machine (a shared PostgreSQL store is not supported yet); give its path")
+            return ServerAddress.parse(str(value))
         return value
+
+    @property
+    def local_folder(self) -> Path:
+        """Where this machine keeps its own files: the store file's folder, or `local` when the
+        store is a server."""
+        return self.local if isinstance(self.store, ServerAddress) else Path(self.store).parent
 
     @classmethod
     def load(

@@ -16,8 +16,9 @@ build_packages=(cmake libopenblas-dev liblapack-dev pkg-config gstreamer1.0-tool
                 gstreamer1.0-plugins-base)
 # Installed when root only (their tests skip with the reason elsewhere, fail under CI=true):
 # sudo for tests/test_deploy_admin.py, which runs the robot's /usr/local/bin/greeter; chromium
-# and its driver for the console's end-to-end test (tests/test_console_browser.py).
-root_test_packages=(sudo chromium chromium-driver)
+# and its driver for the console's end-to-end test (tests/test_console_browser.py); PostgreSQL,
+# whose throwaway clusters test the shared store (tests/postgres.py: initdb and pg_ctl only).
+root_test_packages=(sudo chromium chromium-driver postgresql)
 # Installed when root: colour emoji and Chinese, Japanese and Korean on the screen
 # (greeter/screen/text.py; without them those characters are left out and `greeter greetings
 # check` names them; WenQuanYi Micro Hei, 5 MB installed, rather than fonts-noto-cjk, 91 MB,

@@ -32,7 +32,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -41,9 +41,13 @@ from greeter.errors import StoreError
 from greeter.names import check_name, check_person_id, name_from_id
 from greeter.recognition.faces import MODEL_ID
 from greeter.recognition.matching import EMBEDDING_SIZE, Gallery, MatchPolicy
+from greeter.settings import ServerAddress
 
 #: 1: people and one embedding per photo; 2: each photo's embeddings by the other models.
 SCHEMA_VERSION = 2
+
+#: The most ``?`` values in one statement: SQLite before 3.32 (Ubuntu 18.04's) allows 999.
+_MOST_VALUES = 900
 
 #: How long a change waits for another process's change to finish before giving up.
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -215,8 +219,368 @@ class StoreUnavailable(StoreProblem):
     process is writing. The fix is outside greeter; the same command then works."""
 
 
-class Store:
-    """An open embedding store. Use as a context manager, or call `close`.
+class StoreBase:
+    """What every store offers, whatever its engine: `Store` (an SQLite file, one robot) and
+    `greeter.people.server_store.ServerStore` (a PostgreSQL server shared by several robots).
+
+    The statements here are written once for both (SQLite's ``?`` placeholders; the server's
+    connection translates them). Each engine provides `_reading`, `_transaction` (one
+    serialised write transaction: SQLite's ``BEGIN IMMEDIATE``, the server's advisory lock),
+    `exclusive`, `_new_embedding_id`, `_set_meta` and `_after_erasure`, and names itself in
+    messages with `location`.
+    """
+
+    model_id: str
+    #: Where the store is, as users name it (a path, or a server's address without secrets).
+    location: str
+    _lock: threading.RLock
+    #: How deep the calling thread is in `exclusive` and `_transaction` blocks: the outermost
+    #: opens and commits, the inner ones join it.
+    _depth: int = 0
+
+    def __enter__(self) -> "StoreBase":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def _transaction(self, not_done: str) -> Iterator[Any]:
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def exclusive(self, not_done: str) -> Iterator[None]:
+        """One write transaction around the block: the changes made inside commit together,
+        and no other process changes the store meanwhile, so what the block reads stays true
+        until it commits (two desks enrolling the same face under two ids at once: the
+        second one's check sees the first one's photo)."""
+        with self._transaction(not_done):
+            yield
+
+    def _new_embedding_id(self, db: Any, statement: str, values: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    def _set_meta(self, db: Any, values: Sequence[Tuple[str, str]]) -> None:
+        raise NotImplementedError
+
+    def _after_erasure(self, done: str) -> None:
+        """Make erased rows unrecoverable from the engine's files (free pages, journal)."""
+        raise NotImplementedError
+
+    # -- reading ----------------------------------------------------------------------
+
+    def people(self) -> List[Person]:
+        """Everybody enrolled, by id."""
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT p.id, p.name, p.created, COUNT(e.id) FROM people p "
+                "LEFT JOIN embeddings e ON e.person_id = p.id GROUP BY p.id ORDER BY p.id"
+            ).fetchall()
+        return [Person(*row) for row in rows]
+
+    def person(self, person_id: str) -> Optional[Person]:
+        return next((p for p in self.people() if p.id == person_id), None)
+
+    def photos(self, person_id: str) -> List[EnrolledPhoto]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT person_id, photo_name, photo_sha256, face_size, sharpness, model_id, "
+                "created FROM embeddings WHERE person_id=? ORDER BY id",
+                (person_id,),
+            ).fetchall()
+        return [EnrolledPhoto(*row) for row in rows]
+
+    def photo_qualities(self) -> Dict[str, List[Tuple[int, float]]]:
+        """Id -> (face size in px, sharpness) of each of their photos, for everybody, in one
+        query (the quality hints of the console's and the CLI's people lists)."""
+        with self._reading() as db:
+            rows = db.execute("SELECT person_id, face_size, sharpness FROM embeddings "
+                              "ORDER BY person_id, id").fetchall()
+        qualities: Dict[str, List[Tuple[int, float]]] = {}
+        for person_id, size, sharpness in rows:
+            qualities.setdefault(person_id, []).append((size, sharpness))
+        return qualities
+
+    def photo_owner(self, photo_sha256: str) -> Optional[str]:
+        """Id of the person a photo (by content hash) is enrolled for, if any."""
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT person_id FROM embeddings WHERE photo_sha256=?", (photo_sha256,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def embeddings(self, model_id: Optional[str] = None) -> Iterator:
+        """``(person_id, vector)`` pairs for every stored embedding of `model_id` (by default
+        the store's own model)."""
+        with self._reading() as db:
+            if model_id in (None, self.model_id):
+                rows = db.execute("SELECT person_id, vector FROM embeddings").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT e.person_id, m.vector FROM more_embeddings m JOIN embeddings e "
+                    "ON e.id = m.embedding_id WHERE m.model_id=?", (model_id,)).fetchall()
+        for person_id, blob in rows:
+            yield person_id, np.frombuffer(blob, dtype="<f4")
+
+    def model_counts(self) -> Dict[str, int]:
+        """Model id -> how many enrolled photos have an embedding of it (the store's own
+        model: every photo)."""
+        with self._reading() as db:
+            counts = dict(db.execute("SELECT model_id, COUNT(*) FROM more_embeddings "
+                                     "GROUP BY model_id").fetchall())
+            counts[self.model_id] = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+        return counts
+
+    def export_people(self, only: Optional[Sequence[str]] = None) -> List[PersonRecord]:
+        """Everybody (or the people of `only` who are enrolled) with all their embeddings, by
+        id, read in one transaction: a consistent snapshot even while somebody enrols."""
+        chosen, values = "", ()
+        if only is not None:
+            values = tuple(only)
+            if not values:
+                return []
+            if len(values) > _MOST_VALUES:  # SQLite's limit on ?s: read all, keep those
+                return [person for person in self.export_people() if person.id in set(values)]
+            chosen = f" WHERE p.id IN ({', '.join('?' * len(values))})"
+        with self._reading() as db, self._snapshot(db):
+            rows = db.execute(
+                "SELECT p.id, p.name, p.created, e.vector, e.photo_sha256, e.photo_name, "
+                "e.face_size, e.sharpness, e.created, e.id FROM people p "
+                f"JOIN embeddings e ON e.person_id = p.id{chosen} ORDER BY p.id, e.id", values
+            ).fetchall()
+            more: Dict[int, Dict[str, np.ndarray]] = {}
+            for embedding_id, model_id, blob in db.execute(
+                    "SELECT m.embedding_id, m.model_id, m.vector FROM more_embeddings m "
+                    "JOIN embeddings e ON e.id = m.embedding_id JOIN people p "
+                    f"ON p.id = e.person_id{chosen}", values).fetchall():
+                more.setdefault(embedding_id, {})[model_id] = np.frombuffer(blob, dtype="<f4")
+        return [
+            PersonRecord(person_id, name, created, tuple(
+                EmbeddingRecord(np.frombuffer(row[3], dtype="<f4"), *row[4:9],
+                                more=more.get(row[9], {}))
+                for row in group
+            ))
+            for (person_id, name, created), group in itertools.groupby(
+                rows, key=lambda row: row[:3])
+        ]
+
+    def people_and_photos(self) -> Dict[str, Tuple[str, FrozenSet[str]]]:
+        """Id -> (name, hashes of their enrolled photos) of everybody: what tells two stores
+        apart (a robot's snapshot and its server, after an outage) without their vectors."""
+        with self._reading() as db:
+            return _people_and_photos(db)
+
+    def mirror(self, people: Sequence[PersonRecord], gone: Sequence[str]) -> None:
+        """Make `people` as given and erase `gone`, in one transaction: how a robot's snapshot
+        follows its server (`people` and `gone` are everybody whose rows changed there)."""
+        with self._transaction("the snapshot was not updated") as db:
+            for person_id in gone:
+                db.execute("DELETE FROM people WHERE id=?", (person_id,))
+            for person in people:  # photos may move between people: all go, then all come
+                db.execute("DELETE FROM people WHERE id=?", (person.id,))
+            self._apply_import(db, people, ImportReport(
+                [ImportedPerson(p.id, p.name, IMPORT_ADDED, len(p.embeddings), 0)
+                 for p in people], []))
+        if gone or people:
+            self._after_erasure("the snapshot is updated, but ")
+
+    @contextmanager
+    def _snapshot(self, db: Any) -> Iterator[None]:
+        """Several statements reading one state of the store."""
+        raise NotImplementedError
+        yield
+
+    def gallery(self, model_id: Optional[str] = None) -> Gallery:
+        """All embeddings of `model_id` (by default the store's own) as one matrix for
+        matching."""
+        return Gallery.from_rows(self.embeddings(model_id))
+
+    def calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]:
+        """The still-photo policy saved by `greeter calibrate` for `model_id` (by default the
+        store's own model), if any."""
+        return self._saved_policy(*self._calibration_keys(model_id, "threshold", "ratio"))
+
+    def track_calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]:
+        """The live track policy saved by `greeter calibrate` for `model_id`, if any."""
+        return self._saved_policy(*self._calibration_keys(model_id, "track_threshold",
+                                                          "track_ratio"))
+
+    def _calibration_keys(self, model_id: Optional[str], *keys: str) -> List[str]:
+        """The meta keys of a model's calibration: the store's own model's as they always
+        were, another model's prefixed with its id."""
+        if model_id in (None, self.model_id):
+            return list(keys)
+        return [f"{model_id}:{key}" for key in keys]
+
+    def _saved_policy(self, threshold_key: str, ratio_key: str) -> Optional[MatchPolicy]:
+        with self._reading() as db:
+            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                   (threshold_key, ratio_key)).fetchall())
+        if len(rows) != 2:
+            return None
+        return MatchPolicy(threshold=float(rows[threshold_key]), ratio=float(rows[ratio_key]))
+
+    def add_embedding(
+        self,
+        person_id: str,
+        name: Optional[str],
+        vector: np.ndarray,
+        photo_sha256: str,
+        photo_name: str,
+        face_size: int,
+        sharpness: float,
+        more: Optional[Mapping[str, np.ndarray]] = None,
+    ) -> None:
+        """Enrol one photo's embedding (and `more`: its embeddings by other models, by model
+        id), creating the person when new. A `name` different from the enrolled person's is a
+        `NameConflict` (enrolment never renames: `rename` does)."""
+        check_person_id(person_id)
+        if name is not None:
+            name = check_name(name, person_id)
+        vector = _checked_vector(vector, person_id)
+        more = {model: _checked_vector(v, person_id) for model, v in (more or {}).items()
+                if model != self.model_id}
+        with self._transaction("the photo was analysed but not stored") as db:
+            existing = db.execute("SELECT name FROM people WHERE id=?", (person_id,)).fetchone()
+            if existing is None:
+                db.execute(
+                    "INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
+                    (person_id, name or name_from_id(person_id), now_iso()),
+                )
+            elif name and name != existing[0]:
+                raise NameConflict(person_id, existing[0], name)
+            owner = db.execute("SELECT person_id FROM embeddings WHERE photo_sha256=?",
+                               (photo_sha256,)).fetchone()
+            if owner is not None:  # writers are serialised: nobody adds it before the commit
+                raise StoreError(f"{photo_name}: this photo is already enrolled for {owner[0]}")
+            self._insert_photo(db, person_id, EmbeddingRecord(
+                vector, photo_sha256, photo_name, face_size, sharpness, now_iso(), more))
+
+    def rename(self, person_id: str, name: str) -> None:
+        name = check_name(name, person_id)
+        with self._transaction(f"{person_id} was not renamed") as db:
+            renamed = db.execute("UPDATE people SET name=? WHERE id=?", (name, person_id))
+            if renamed.rowcount == 0:
+                raise StoreError(f"nobody with id '{person_id}' is enrolled")
+
+    def remove(self, person_id: str) -> int:
+        """Erase a person and every embedding of theirs; returns how many embeddings went."""
+        with self._transaction(f"{person_id} was not removed") as db:
+            count = db.execute(
+                "SELECT COUNT(*) FROM embeddings WHERE person_id=?", (person_id,)
+            ).fetchone()[0]
+            if db.execute("DELETE FROM people WHERE id=?", (person_id,)).rowcount == 0:
+                raise StoreError(f"nobody with id '{person_id}' is enrolled")
+        self._after_erasure(f"{person_id} was removed, but ")
+        return count
+
+    def import_people(self, people: Sequence[PersonRecord], model_id: str,
+                      dry_run: bool = False) -> ImportReport:
+        """Bring `people` (another machine's store, through a bundle) into this one, all or
+        nothing, and say what happened to each.
+
+        * a person not in the store is **added**, with their enrolment dates;
+        * a person whose name and set of photo hashes are already the store's is **skipped**;
+        * anyone else is **replaced**: their name, enrolment date and embeddings become
+          `people`'s;
+        * people of the store that `people` does not name stay as they are.
+
+        Refused, with nothing changed, when `model_id` is not the store's (embeddings of two
+        models cannot be compared), or when a photo of `people` is enrolled here for somebody
+        `people` does not name: the same face under two ids would be greeted as either. With
+        `dry_run` the report says what an import would do, and nothing is written.
+        """
+        if model_id != self.model_id:
+            raise StoreError(
+                f"embeddings of model {model_id} cannot join a store of {self.model_id}: "
+                "embeddings of two models cannot be compared"
+            )
+        _check_records(people)
+        if dry_run:
+            with self._reading() as db:
+                return _plan_import(people, _people_and_photos(db))
+        with self._transaction("nothing was imported") as db:
+            report = _plan_import(people, _people_and_photos(db))
+            self._apply_import(db, people, report)
+        if report.count(IMPORT_REPLACED):  # replaced embeddings must not linger anywhere
+            self._after_erasure("the import is done, but ")
+        return report
+
+    def save_calibration(self, policy: MatchPolicy, track: Optional[MatchPolicy] = None,
+                         model_id: Optional[str] = None) -> None:
+        """Save the still-photo policy and, when given, the live track policy, of `model_id`
+        (by default the store's own model)."""
+        threshold, ratio, calibrated = self._calibration_keys(model_id, "threshold", "ratio",
+                                                              "calibrated")
+        values = [(threshold, repr(policy.threshold)), (ratio, repr(policy.ratio)),
+                  (calibrated, now_iso())]
+        if track is not None:
+            track_threshold, track_ratio = self._calibration_keys(model_id, "track_threshold",
+                                                                  "track_ratio")
+            values += [(track_threshold, repr(track.threshold)),
+                       (track_ratio, repr(track.ratio))]
+        with self._transaction("the calibration was not saved") as db:
+            self._set_meta(db, values)
+
+    def rows_after(self, row_id: int) -> Tuple[List[Tuple[str, np.ndarray]], int]:
+        """``(person_id, vector)`` of the store's own model for each photo enrolled after the
+        row `row_id` (0: every photo), and the newest row's id (`row_id` if none is newer).
+        Rows are numbered in the order of their commits (writers are serialised), so a reader
+        catching up from the last id it saw misses nothing; but for one case in an SQLite file,
+        which numbers a new row after the newest one left: a photo enrolled right after the
+        newest photo was removed takes its number, and a reader that had seen the removed one
+        misses it."""
+        with self._reading() as db:
+            rows = db.execute("SELECT id, person_id, vector FROM embeddings WHERE id > ? "
+                              "ORDER BY id", (row_id,)).fetchall()
+        newest = rows[-1][0] if rows else row_id
+        return [(person_id, np.frombuffer(blob, dtype="<f4")) for _, person_id, blob in rows], \
+            newest
+
+    def _apply_import(self, db: Any, people: Sequence[PersonRecord],
+                      report: ImportReport) -> None:
+        """Write `report`'s plan. Every replaced person's old embeddings go first: a photo may
+        move between two imported people."""
+        changed = [(person, planned.outcome) for person, planned in zip(people, report.people)
+                   if planned.outcome != IMPORT_SKIPPED]
+        for person, outcome in changed:
+            if outcome == IMPORT_REPLACED:
+                db.execute("DELETE FROM embeddings WHERE person_id=?", (person.id,))
+                db.execute("UPDATE people SET name=?, created=? WHERE id=?",
+                           (person.name, person.created, person.id))
+            else:
+                db.execute("INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
+                           (person.id, person.name, person.created))
+        for person, _ in changed:
+            for embedding in person.embeddings:
+                self._insert_photo(db, person.id, embedding)
+
+    def _insert_photo(self, db: Any, person_id: str, photo: EmbeddingRecord) -> None:
+        """Write one enrolled photo: its embedding by the store's model and the other models'
+        (`more`)."""
+        embedding_id = self._new_embedding_id(
+            db, "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
+            "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (person_id, np.asarray(photo.vector, dtype="<f4").tobytes(), photo.photo_sha256,
+             photo.photo_name, int(photo.face_size), float(photo.sharpness), self.model_id,
+             photo.created))
+        db.executemany(
+            "INSERT INTO more_embeddings (embedding_id, model_id, vector) VALUES (?, ?, ?)",
+            [(embedding_id, model, np.asarray(vector, dtype="<f4").tobytes())
+             for model, vector in photo.more.items() if model != self.model_id])
+
+
+class Store(StoreBase):
+    """An open store file (SQLite), for one robot. Use as a context manager, or call `close`.
 
     Safe to share between threads (one connection behind a lock); several processes may
     open the same file (WAL).
@@ -224,6 +588,9 @@ class Store:
 
     def __init__(self, path: Union[str, Path], create: bool = True, model_id: str = MODEL_ID):
         self.path = Path(path)
+        self.location = str(self.path)
+        #: This machine's own files (door requests, the robot's status) sit beside the store.
+        self.local_folder = self.path.parent
         self.model_id = model_id
         self._lock = threading.RLock()
         if not self.path.exists():
@@ -256,12 +623,6 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     @contextmanager
     def _translated(self, not_done: Optional[str] = None) -> Iterator[None]:
         """Any SQLite error inside becomes the `StoreError` that explains it; `not_done` says
@@ -282,7 +643,11 @@ class Store:
         ``COMMIT``; on any exception ``ROLLBACK``, so a failed change leaves the store exactly
         as it was (on a full disk SQLite has already rolled back)."""
         with self._lock, self._translated(not_done):
+            if self._depth:  # inside `exclusive`: its transaction
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
             try:
                 self._refuse_if_damaged(not_done)
                 yield self._db
@@ -290,6 +655,8 @@ class Store:
             except BaseException:
                 self._rollback()
                 raise
+            finally:
+                self._depth -= 1
 
     def _rollback(self) -> None:
         """Undo the open transaction, if SQLite has not already; the error that led here is the
@@ -388,122 +755,6 @@ class Store:
                 f", this greeter computes {self.model_id}; they cannot be compared (re-enrol)"
             )
 
-    # -- reading ----------------------------------------------------------------------
-
-    def people(self) -> List[Person]:
-        """Everybody enrolled, by id."""
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT p.id, p.name, p.created, COUNT(e.id) FROM people p "
-                "LEFT JOIN embeddings e ON e.person_id = p.id GROUP BY p.id ORDER BY p.id"
-            ).fetchall()
-        return [Person(*row) for row in rows]
-
-    def person(self, person_id: str) -> Optional[Person]:
-        return next((p for p in self.people() if p.id == person_id), None)
-
-    def photos(self, person_id: str) -> List[EnrolledPhoto]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT person_id, photo_name, photo_sha256, face_size, sharpness, model_id, "
-                "created FROM embeddings WHERE person_id=? ORDER BY id",
-                (person_id,),
-            ).fetchall()
-        return [EnrolledPhoto(*row) for row in rows]
-
-    def photo_qualities(self) -> Dict[str, List[Tuple[int, float]]]:
-        """Id -> (face size in px, sharpness) of each of their photos, for everybody, in one
-        query (the quality hints of the console's and the CLI's people lists)."""
-        with self._reading() as db:
-            rows = db.execute("SELECT person_id, face_size, sharpness FROM embeddings "
-                              "ORDER BY person_id, id").fetchall()
-        qualities: Dict[str, List[Tuple[int, float]]] = {}
-        for person_id, size, sharpness in rows:
-            qualities.setdefault(person_id, []).append((size, sharpness))
-        return qualities
-
-    def photo_owner(self, photo_sha256: str) -> Optional[str]:
-        """Id of the person a photo (by content hash) is enrolled for, if any."""
-        with self._reading() as db:
-            row = db.execute(
-                "SELECT person_id FROM embeddings WHERE photo_sha256=?", (photo_sha256,)
-            ).fetchone()
-        return row[0] if row else None
-
-    def embeddings(self, model_id: Optional[str] = None) -> Iterator:
-        """``(person_id, vector)`` pairs for every stored embedding of `model_id` (by default
-        the store's own model)."""
-        with self._reading() as db:
-            if model_id in (None, self.model_id):
-                rows = db.execute("SELECT person_id, vector FROM embeddings").fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT e.person_id, m.vector FROM more_embeddings m JOIN embeddings e "
-                    "ON e.id = m.embedding_id WHERE m.model_id=?", (model_id,)).fetchall()
-        for person_id, blob in rows:
-            yield person_id, np.frombuffer(blob, dtype="<f4")
-
-    def model_counts(self) -> Dict[str, int]:
-        """Model id -> how many enrolled photos have an embedding of it (the store's own
-        model: every photo)."""
-        with self._reading() as db:
-            counts = dict(db.execute("SELECT model_id, COUNT(*) FROM more_embeddings "
-                                     "GROUP BY model_id").fetchall())
-            counts[self.model_id] = db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-        return counts
-
-    def export_people(self) -> List[PersonRecord]:
-        """Everybody with all their embeddings, by id, read in one statement: a consistent
-        snapshot even while somebody enrols."""
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT p.id, p.name, p.created, e.vector, e.photo_sha256, e.photo_name, "
-                "e.face_size, e.sharpness, e.created, e.id FROM people p "
-                "JOIN embeddings e ON e.person_id = p.id ORDER BY p.id, e.id"
-            ).fetchall()
-            more: Dict[int, Dict[str, np.ndarray]] = {}
-            for embedding_id, model_id, blob in db.execute(
-                    "SELECT embedding_id, model_id, vector FROM more_embeddings"):
-                more.setdefault(embedding_id, {})[model_id] = np.frombuffer(blob, dtype="<f4")
-        return [
-            PersonRecord(person_id, name, created, tuple(
-                EmbeddingRecord(np.frombuffer(row[3], dtype="<f4"), *row[4:9],
-                                more=more.get(row[9], {}))
-                for row in group
-            ))
-            for (person_id, name, created), group in itertools.groupby(
-                rows, key=lambda row: row[:3])
-        ]
-
-    def gallery(self, model_id: Optional[str] = None) -> Gallery:
-        """All embeddings of `model_id` (by default the store's own) as one matrix for
-        matching."""
-        return Gallery.from_rows(self.embeddings(model_id))
-
-    def calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]:
-        """The still-photo policy saved by `greeter calibrate` for `model_id` (by default the
-        store's own model), if any."""
-        return self._saved_policy(*self._calibration_keys(model_id, "threshold", "ratio"))
-
-    def track_calibration(self, model_id: Optional[str] = None) -> Optional[MatchPolicy]:
-        """The live track policy saved by `greeter calibrate` for `model_id`, if any."""
-        return self._saved_policy(*self._calibration_keys(model_id, "track_threshold",
-                                                          "track_ratio"))
-
-    def _calibration_keys(self, model_id: Optional[str], *keys: str) -> List[str]:
-        """The meta keys of a model's calibration: the store's own model's as they always
-        were, another model's prefixed with its id."""
-        if model_id in (None, self.model_id):
-            return list(keys)
-        return [f"{model_id}:{key}" for key in keys]
-
-    def _saved_policy(self, threshold_key: str, ratio_key: str) -> Optional[MatchPolicy]:
-        with self._reading() as db:
-            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
-                                   (threshold_key, ratio_key)).fetchall())
-        if len(rows) != 2:
-            return None
-        return MatchPolicy(threshold=float(rows[threshold_key]), ratio=float(rows[ratio_key]))
 
     def changed(self) -> bool:
         """True once after another connection (the CLI, another process) committed a change.
@@ -522,113 +773,23 @@ class Store:
 
     # -- writing (each method is one transaction) --------------------------------------
 
-    def add_embedding(
-        self,
-        person_id: str,
-        name: Optional[str],
-        vector: np.ndarray,
-        photo_sha256: str,
-        photo_name: str,
-        face_size: int,
-        sharpness: float,
-        more: Optional[Mapping[str, np.ndarray]] = None,
-    ) -> None:
-        """Enrol one photo's embedding (and `more`: its embeddings by other models, by model
-        id), creating the person when new. A `name` different from the enrolled person's is a
-        `NameConflict` (enrolment never renames: `rename` does)."""
-        check_person_id(person_id)
-        if name is not None:
-            name = check_name(name, person_id)
-        vector = _checked_vector(vector, person_id)
-        more = {model: _checked_vector(v, person_id) for model, v in (more or {}).items()
-                if model != self.model_id}
-        with self._transaction("the photo was analysed but not stored") as db:
-            existing = db.execute("SELECT name FROM people WHERE id=?", (person_id,)).fetchone()
-            if existing is None:
-                db.execute(
-                    "INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
-                    (person_id, name or name_from_id(person_id), now_iso()),
-                )
-            elif name and name != existing[0]:
-                raise NameConflict(person_id, existing[0], name)
-            try:
-                _insert_photo(db, person_id, self.model_id, EmbeddingRecord(
-                    vector, photo_sha256, photo_name, face_size, sharpness, now_iso(), more))
-            except sqlite3.IntegrityError:
-                owner = db.execute(
-                    "SELECT person_id FROM embeddings WHERE photo_sha256=?", (photo_sha256,)
-                ).fetchone()
-                raise StoreError(
-                    f"{photo_name}: this photo is already enrolled for {owner[0] if owner else '?'}"
-                ) from None
+    @contextmanager
+    def _snapshot(self, db: sqlite3.Connection) -> Iterator[None]:
+        """A read transaction: its statements see one state of the file."""
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._rollback()
 
-    def rename(self, person_id: str, name: str) -> None:
-        name = check_name(name, person_id)
-        with self._transaction(f"{person_id} was not renamed") as db:
-            renamed = db.execute("UPDATE people SET name=? WHERE id=?", (name, person_id))
-            if renamed.rowcount == 0:
-                raise StoreError(f"nobody with id '{person_id}' is enrolled")
+    def _new_embedding_id(self, db: sqlite3.Connection, statement: str,
+                          values: Sequence[Any]) -> int:
+        return db.execute(statement, values).lastrowid
 
-    def remove(self, person_id: str) -> int:
-        """Erase a person and every embedding of theirs; returns how many embeddings went."""
-        with self._transaction(f"{person_id} was not removed") as db:
-            count = db.execute(
-                "SELECT COUNT(*) FROM embeddings WHERE person_id=?", (person_id,)
-            ).fetchone()[0]
-            if db.execute("DELETE FROM people WHERE id=?", (person_id,)).rowcount == 0:
-                raise StoreError(f"nobody with id '{person_id}' is enrolled")
-        self._truncate_journal(f"{person_id} was removed, but ")
-        return count
+    def _set_meta(self, db: sqlite3.Connection, values: Sequence[Tuple[str, str]]) -> None:
+        db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
 
-    def import_people(self, people: Sequence[PersonRecord], model_id: str,
-                      dry_run: bool = False) -> ImportReport:
-        """Bring `people` (another machine's store, through a bundle) into this one, all or
-        nothing, and say what happened to each.
-
-        * a person not in the store is **added**, with their enrolment dates;
-        * a person whose name and set of photo hashes are already the store's is **skipped**;
-        * anyone else is **replaced**: their name, enrolment date and embeddings become
-          `people`'s;
-        * people of the store that `people` does not name stay as they are.
-
-        Refused, with nothing changed, when `model_id` is not the store's (embeddings of two
-        models cannot be compared), or when a photo of `people` is enrolled here for somebody
-        `people` does not name: the same face under two ids would be greeted as either. With
-        `dry_run` the report says what an import would do, and nothing is written.
-        """
-        if model_id != self.model_id:
-            raise StoreError(
-                f"embeddings of model {model_id} cannot join a store of {self.model_id}: "
-                "embeddings of two models cannot be compared"
-            )
-        _check_records(people)
-        if dry_run:
-            with self._reading() as db:
-                return _plan_import(people, _people_and_photos(db))
-        with self._transaction("nothing was imported") as db:
-            report = _plan_import(people, _people_and_photos(db))
-            _apply_import(db, people, report, self.model_id)
-        if report.count(IMPORT_REPLACED):  # replaced embeddings must not linger in the journal
-            self._truncate_journal("the import is done, but ")
-        return report
-
-    def save_calibration(self, policy: MatchPolicy, track: Optional[MatchPolicy] = None,
-                         model_id: Optional[str] = None) -> None:
-        """Save the still-photo policy and, when given, the live track policy, of `model_id`
-        (by default the store's own model)."""
-        threshold, ratio, calibrated = self._calibration_keys(model_id, "threshold", "ratio",
-                                                              "calibrated")
-        values = [(threshold, repr(policy.threshold)), (ratio, repr(policy.ratio)),
-                  (calibrated, now_iso())]
-        if track is not None:
-            track_threshold, track_ratio = self._calibration_keys(model_id, "track_threshold",
-                                                                  "track_ratio")
-            values += [(track_threshold, repr(track.threshold)),
-                       (track_ratio, repr(track.ratio))]
-        with self._transaction("the calibration was not saved") as db:
-            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values)
-
-    def _truncate_journal(self, done: str) -> None:
+    def _after_erasure(self, done: str) -> None:
         """Copy the journal into the store and empty it, so erased embeddings do not linger in
         it; `done` starts the sentence saying what happened if this fails."""
         with self._lock, self._translated(
@@ -711,42 +872,6 @@ def _plan_import(people: Sequence[PersonRecord], enrolled: _Enrolled) -> ImportR
         outcomes.append(ImportedPerson(person.id, person.name, outcome, len(photos),
                                        len(photos_before)))
     return ImportReport(outcomes, sorted(set(enrolled) - importing))
-
-
-def _apply_import(db: sqlite3.Connection, people: Sequence[PersonRecord],
-                  report: ImportReport, model_id: str) -> None:
-    """Write `report`'s plan. Every replaced person's old embeddings go first: a photo may move
-    between two imported people."""
-    changed = [(person, planned.outcome) for person, planned in zip(people, report.people)
-               if planned.outcome != IMPORT_SKIPPED]
-    for person, outcome in changed:
-        if outcome == IMPORT_REPLACED:
-            db.execute("DELETE FROM embeddings WHERE person_id=?", (person.id,))
-            db.execute("UPDATE people SET name=?, created=? WHERE id=?",
-                       (person.name, person.created, person.id))
-        else:
-            db.execute("INSERT INTO people (id, name, created) VALUES (?, ?, ?)",
-                       (person.id, person.name, person.created))
-    for person, _ in changed:
-        for embedding in person.embeddings:
-            _insert_photo(db, person.id, model_id, embedding)
-
-
-def _insert_photo(db: sqlite3.Connection, person_id: str, model_id: str,
-                  photo: EmbeddingRecord) -> None:
-    """Write one enrolled photo: its `model_id` embedding and the other models' (`more`);
-    a photo enrolled already raises `sqlite3.IntegrityError` before anything is written."""
-    embedding_id = db.execute(
-        "INSERT INTO embeddings (person_id, vector, photo_sha256, photo_name, face_size, "
-        "sharpness, model_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (person_id, np.asarray(photo.vector, dtype="<f4").tobytes(), photo.photo_sha256,
-         photo.photo_name, int(photo.face_size), float(photo.sharpness), model_id,
-         photo.created),
-    ).lastrowid
-    db.executemany(
-        "INSERT INTO more_embeddings (embedding_id, model_id, vector) VALUES (?, ?, ?)",
-        [(embedding_id, model, np.asarray(vector, dtype="<f4").tobytes())
-         for model, vector in photo.more.items() if model != model_id])
 
 
 def _create_private_file(path: Path) -> None:
@@ -844,3 +969,15 @@ def _user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+def open_store(location: Union[str, Path, ServerAddress], local_folder: Optional[Path] = None,
+               create: bool = True, model_id: str = MODEL_ID) -> StoreBase:
+    """The store at `location`: an SQLite file, or a PostgreSQL server (`ServerAddress`)
+    whose users keep their own files in `local_folder` (`Settings.local_folder`)."""
+    if isinstance(location, ServerAddress):
+        # psycopg is imported only where a server is used: a robot alone never loads it
+        from greeter.people.server_store import ServerStore
+
+        return ServerStore(location, Path(local_folder or "data"), create, model_id)
+    return Store(location, create, model_id)
