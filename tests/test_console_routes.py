@@ -357,7 +357,7 @@ def test_status_page_and_api_read_the_robots_file(console):
     client, _, settings = console
     assert "has not published a status" in client.get("/status").text
     now = datetime.now(timezone.utc)
-    write_status(status_path(settings.store), _status(now))
+    write_status(status_path(settings.store.parent), _status(now))
     page = client.get("/status").text
     assert "Running" in page and "24.5" in page and "pressure" in page and "Alex Müller" in page
     token = Credentials(settings.store.parent).create_token("desk")
@@ -482,7 +482,7 @@ def test_csrf_of_pages_is_the_sessions(console):
 
 def test_a_damaged_status_file_is_named_on_the_page(console):
     client, _, settings = console
-    path = status_path(settings.store)
+    path = status_path(settings.store.parent)
     path.write_text('{"format": "greeter-status", "version": 1}')
     page = html.unescape(client.get("/status").text)
     assert f"{path}: not a greeter status file" in page

@@ -160,17 +160,17 @@ def test_the_status_page_refreshes_itself(console):
 
 def test_a_door_request_nobody_takes_expires_on_the_console_and_offers_to_ask_again(console):
     client, _, settings = console
-    ask(settings.store, "serena-williams", "Serena Williams",
+    ask(settings.store.parent, "serena-williams", "Serena Williams",
         now=datetime.now(timezone.utc) - timedelta(seconds=30))
     waiting = text(client.get("/door/serena-williams"))
     assert "Waiting for the robot" in waiting and "Ask again" not in waiting
-    ask(settings.store, "serena-williams", "Serena Williams",
+    ask(settings.store.parent, "serena-williams", "Serena Williams",
         now=datetime.now(timezone.utc) - timedelta(seconds=100))
     expired = text(client.get("/door/serena-williams"))
     assert "Waiting" not in expired and "Ask again" in expired
     assert "did not take the request within 60 s" in expired
-    assert result_for(settings.store, "serena-williams").reason == "expired"
-    assert [p.name for p in door_folder(settings.store).iterdir()] == [
+    assert result_for(settings.store.parent, "serena-williams").reason == "expired"
+    assert [p.name for p in door_folder(settings.store.parent).iterdir()] == [
         "serena-williams.result.json"]
 
 

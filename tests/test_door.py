@@ -43,52 +43,52 @@ ENROLMENT = EnrolmentSettings()
 
 def test_a_request_goes_through_a_private_folder_and_is_taken_once(tmp_path):
     store = tmp_path / "data" / "greeter.sqlite3"
-    ask(store, "alex-m", "Alex Müller")
-    folder = door_folder(store)
+    ask(store.parent, "alex-m", "Alex Müller")
+    folder = door_folder(store.parent)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     request_file = folder / "alex-m.request.json"
     assert stat.S_IMODE(request_file.stat().st_mode) == 0o600
-    assert pending(store, "alex-m").name == "Alex Müller"
-    inbox = DoorInbox(store, DoorRules())
+    assert pending(store.parent, "alex-m").name == "Alex Müller"
+    inbox = DoorInbox(store.parent, DoorRules())
     taken = inbox.take()
     assert (taken.person, taken.name) == ("alex-m", "Alex Müller")
-    assert not request_file.exists() and pending(store, "alex-m") is None
+    assert not request_file.exists() and pending(store.parent, "alex-m") is None
     assert inbox.take() is None
 
 
 def test_requests_are_taken_oldest_first(tmp_path):
     store = tmp_path / "greeter.sqlite3"
     now = datetime.now(timezone.utc)
-    ask(store, "zoe", "Zoë", now=now)
-    ask(store, "alex-m", "Alex", now=now - timedelta(seconds=5))
-    inbox = DoorInbox(store, DoorRules())
+    ask(store.parent, "zoe", "Zoë", now=now)
+    ask(store.parent, "alex-m", "Alex", now=now - timedelta(seconds=5))
+    inbox = DoorInbox(store.parent, DoorRules())
     assert [inbox.take().person, inbox.take().person] == ["alex-m", "zoe"]
 
 
 def test_a_request_older_than_a_minute_is_answered_expired(tmp_path):
     store = tmp_path / "greeter.sqlite3"
-    ask(store, "alex-m", "Alex", now=datetime.now(timezone.utc) - timedelta(seconds=61))
-    assert DoorInbox(store, DoorRules()).take() is None
-    result = result_for(store, "alex-m")
+    ask(store.parent, "alex-m", "Alex", now=datetime.now(timezone.utc) - timedelta(seconds=61))
+    assert DoorInbox(store.parent, DoorRules()).take() is None
+    result = result_for(store.parent, "alex-m")
     assert (result.enrolled, result.reason) == (0, EXPIRED)
     assert "within 60 s" in result.message
 
 
 def test_bad_ids_and_names_are_refused_by_the_clis_rules(tmp_path):
     with pytest.raises(GreeterError):
-        ask(tmp_path / "greeter.sqlite3", "../etc", "X")
+        ask(tmp_path, "../etc", "X")
     with pytest.raises(GreeterError):
-        ask(tmp_path / "greeter.sqlite3", "alex-m", "\x1b[31m")
-    assert not door_folder(tmp_path / "greeter.sqlite3").exists()
+        ask(tmp_path, "alex-m", "\x1b[31m")
+    assert not door_folder(tmp_path).exists()
 
 
 def test_a_damaged_request_file_is_dropped(tmp_path, caplog):
     store = tmp_path / "greeter.sqlite3"
-    ask(store, "alex-m", "Alex")
-    (door_folder(store) / "alex-m.request.json").write_text("{not json")
-    assert DoorInbox(store, DoorRules()).take() is None
+    ask(store.parent, "alex-m", "Alex")
+    (door_folder(store.parent) / "alex-m.request.json").write_text("{not json")
+    assert DoorInbox(store.parent, DoorRules()).take() is None
     assert "not a greeter door file" in caplog.text
-    assert list(door_folder(store).iterdir()) == []
+    assert list(door_folder(store.parent).iterdir()) == []
 
 
 def test_one_face_per_frame_unless_two_are_about_as_large():
@@ -137,10 +137,11 @@ def test_a_face_turned_away_at_the_door_is_refused_as_enrolment_refuses_it(obama
 def collect(engine, store, person, name, rgb, box):
     """The robot's part without its loop: five distinct frames of `rgb` with the face at `box`
     offered to a collection for `person`; its result."""
-    ask(store, person, name)
-    request = DoorInbox(store, DoorRules()).take()
+    ask(store.parent, person, name)
+    request = DoorInbox(store.parent, DoorRules()).take()
     with ThreadPoolExecutor(1) as worker:
-        collection = DoorCollection(request, DoorRules(seconds=3.0), ENROLMENT, store, worker,
+        collection = DoorCollection(request, DoorRules(seconds=3.0), ENROLMENT,
+                                    lambda: Store(store), store.parent, worker,
                                     engine)
         for index in range(5):
             assert not collection.due(index * 0.5)
@@ -157,7 +158,7 @@ def test_a_collection_enrols_through_the_store_and_answers(obama_chips, samples,
     store = tmp_path / "greeter.sqlite3"
     result = collect(engine, store, "obama", "Barack Obama", load_rgb(samples / "obama.jpg"), box)
     assert (result.enrolled, result.reason) == (3, None)
-    assert result_for(store, "obama") == result
+    assert result_for(store.parent, "obama") == result
     with Store(store) as enrolled:
         photos = enrolled.photos("obama")
         assert enrolled.person("obama").name == "Barack Obama"
@@ -215,26 +216,26 @@ def test_the_door_button_asks_the_robot_and_the_page_waits(console):
     assert 'action="/door"' in client.get("/enrol").text
     response = client.post("/door", data={"csrf": csrf, "person_id": "alex-m", "name": ""})
     assert response.status_code == 303 and response.headers["location"] == "/door/alex-m"
-    assert pending(settings.store, "alex-m").name == "Alex Müller"  # the enrolled name
+    assert pending(settings.store.parent, "alex-m").name == "Alex Müller"  # the enrolled name
     page = client.get("/door/alex-m").text
     assert "Waiting for the robot" in page and 'http-equiv="refresh"' in page
     assert "does not seem to be running" in page
     client.post("/door", data={"csrf": csrf, "person_id": "new-guest", "name": "Nia Guest"})
-    assert pending(settings.store, "new-guest").name == "Nia Guest"
+    assert pending(settings.store.parent, "new-guest").name == "Nia Guest"
 
 
 def test_the_door_page_shows_the_robots_answer(console):
     client, csrf, settings = console
     client.post("/door", data={"csrf": csrf, "person_id": "alex-m", "name": ""})
-    request = DoorInbox(settings.store, DoorRules()).take()
+    request = DoorInbox(settings.store.parent, DoorRules()).take()
     now = datetime.now(timezone.utc)
-    write_result(settings.store, DoorResult(
+    write_result(settings.store.parent, DoorResult(
         person="alex-m", name="Alex Müller", requested=request.requested, finished=now,
         enrolled=3, message="enrolled 3 frames from the robot's camera (face 90, 88, 91 px)"))
     page = html.unescape(client.get("/door/alex-m").text)
     assert "enrolled 3 frames from the robot's camera" in page
     assert 'http-equiv="refresh"' not in page
-    write_result(settings.store, DoorResult(
+    write_result(settings.store.parent, DoorResult(
         person="alex-m", name="Alex Müller", requested=request.requested, finished=now,
         enrolled=0, reason=NOBODY, message="nobody was in front of the camera for 3 s"))
     page = html.unescape(client.get("/door/alex-m").text)
@@ -245,7 +246,7 @@ def test_the_door_form_needs_its_csrf_token_and_a_valid_id(console):
     client, csrf, settings = console
     assert client.post("/door", data={"person_id": "alex-m"}).status_code == 403
     assert client.post("/door", data={"csrf": csrf, "person_id": "Bad Id"}).status_code == 400
-    assert pending(settings.store, "alex-m") is None
+    assert pending(settings.store.parent, "alex-m") is None
 
 
 def test_erasing_a_person_deletes_their_door_request_and_result(console, tmp_path):
@@ -256,8 +257,8 @@ def test_erasing_a_person_deletes_their_door_request_and_result(console, tmp_pat
 
     client, csrf, settings = console
     enrol_vectors(settings.store, "zoe", "Zoë Example", seed=2)
-    ask(settings.store, "alex-m", "Alex Müller")
-    write_result(settings.store, DoorResult(
+    ask(settings.store.parent, "alex-m", "Alex Müller")
+    write_result(settings.store.parent, DoorResult(
         person="zoe", name="Zoë Example", requested=datetime.now(timezone.utc),
         finished=datetime.now(timezone.utc), enrolled=0, reason=NOBODY, message="nobody"))
 
@@ -265,7 +266,7 @@ def test_erasing_a_person_deletes_their_door_request_and_result(console, tmp_pat
                                          str(settings.greetings), "people", "remove", "--yes",
                                          "alex-m"])
     assert removed.exit_code == 0, removed.output
-    assert pending(settings.store, "alex-m") is None
+    assert pending(settings.store.parent, "alex-m") is None
     assert client.post("/people/zoe/remove", data={"csrf": csrf}).status_code == 303
-    assert result_for(settings.store, "zoe") is None
-    assert list(door_folder(settings.store).iterdir()) == []
+    assert result_for(settings.store.parent, "zoe") is None
+    assert list(door_folder(settings.store.parent).iterdir()) == []

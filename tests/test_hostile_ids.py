@@ -98,8 +98,8 @@ def test_the_console_and_its_api_refuse_a_hostile_id_everywhere(colin, tmp_path,
     ]
     for answer in answers:
         assert answer.status_code in (400, 404), (answer.request.url, answer.status_code)
-    assert not door_folder(settings.store).exists() or \
-        not list(door_folder(settings.store).iterdir())
+    assert not door_folder(settings.store.parent).exists() or \
+        not list(door_folder(settings.store.parent).iterdir())
     untouched()
 
 
@@ -129,11 +129,11 @@ def test_a_greetings_file_keyed_by_a_hostile_id_is_refused(tmp_path, hostile):
 def test_a_door_request_for_a_hostile_id_is_refused_at_both_ends(colin, hostile):
     settings, untouched = colin
     with pytest.raises(GreeterError):
-        ask(settings.store, hostile, "X")
-    folder = door_folder(settings.store)
+        ask(settings.store.parent, hostile, "X")
+    folder = door_folder(settings.store.parent)
     folder.mkdir(mode=0o700, exist_ok=True)
     (folder / "planted.request.json").write_text(json.dumps(
         {"person": hostile, "name": "X", "requested": "2026-12-07T10:00:00+00:00"}))
-    assert DoorInbox(settings.store, DoorRules()).take() is None
+    assert DoorInbox(settings.store.parent, DoorRules()).take() is None
     assert not list(folder.iterdir()), "the planted request is dropped"
     untouched()

@@ -428,7 +428,7 @@ def test_failing_outputs_do_not_change_the_greetings(clip_run, samples, tmp_path
 
 def test_the_run_publishes_its_status_with_enrolled_greetings_only(clip_run):
     events, shots, _ = clip_run
-    path = status_path(shots.parent / "greeter.sqlite3")
+    path = status_path(shots.parent)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     status = read_status(path).status
     assert [(g.person, g.name) for g in status.greeted] == [(LIN, "Lin-Manuel Miranda")]
@@ -488,12 +488,12 @@ def test_a_door_request_enrols_the_guest_in_view_from_the_video(samples, tmp_pat
     store = tmp_path / "greeter.sqlite3"
     Store(store).close()
     greeter, runner, gate, scenes = start_gated(samples, store, 100)
-    ask(store, "lin-manuel", "Lin-Manuel Miranda")
+    ask(store.parent, "lin-manuel", "Lin-Manuel Miranda")
     wait_for(lambda: greeter.door.collecting)  # taken at the next once-a-second look
     gate.set()
     runner.join(timeout=300)
     assert not runner.is_alive()
-    result = result_for(store, "lin-manuel")
+    result = result_for(store.parent, "lin-manuel")
     assert (result.enrolled, result.reason) == (3, None), result.message
     with Store(store) as enrolled:
         photos = enrolled.photos("lin-manuel")
@@ -501,7 +501,7 @@ def test_a_door_request_enrols_the_guest_in_view_from_the_video(samples, tmp_pat
     assert all(p.face_size >= 60 and p.sharpness >= 20 for p in photos)
     assert any(g.text == "Look at the camera, Lin-Manuel Miranda"
                for scene in scenes for g in scene.greetings)
-    folder = door_folder(store)
+    folder = door_folder(store.parent)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert [p.name for p in folder.iterdir()] == ["lin-manuel.result.json"]  # never a frame
 
@@ -517,13 +517,13 @@ def test_a_door_request_with_nobody_in_view_says_so(samples, tmp_path):
     """Frames 1 to 60 (2 s) show an empty stage."""
     store = tmp_path / "greeter.sqlite3"
     greeter, runner, gate, _ = start_gated(samples, store, 1, seconds=2.0)
-    ask(store, "lin-manuel", "Lin-Manuel Miranda")
+    ask(store.parent, "lin-manuel", "Lin-Manuel Miranda")
     wait_for(lambda: greeter.door.collecting)
     gate.set()
-    wait_for(lambda: result_for(store, "lin-manuel") is not None, 120)
+    wait_for(lambda: result_for(store.parent, "lin-manuel") is not None, 120)
     greeter.stop()
     runner.join(timeout=300)
-    result = result_for(store, "lin-manuel")
+    result = result_for(store.parent, "lin-manuel")
     assert (result.enrolled, result.reason) == (0, NOBODY)
     assert result.message.startswith("nobody was in front of the camera for 2 s")
     assert not store.exists()  # nothing enrolled, nothing created

@@ -215,10 +215,10 @@ def test_a_person_is_greeted_in_their_own_language_else_the_files():
 def test_the_door_desk_serves_a_request_and_answers_nobody_in_view(tmp_path):
     store = tmp_path / "greeter.sqlite3"
     Store(store).close()
-    desk = DoorDesk(store, DoorRules(seconds=2.0), EnrolmentSettings())
+    desk = DoorDesk(lambda: Store(store), store.parent, DoorRules(seconds=2.0), EnrolmentSettings())
     desk.take_request()
     assert not desk.collecting and desk.prompt(0.0) is None
-    ask(store, "bo", "Bo Example")
+    ask(store.parent, "bo", "Bo Example")
     desk.take_request()
     assert desk.collecting
     desk.frame_drawn(100.0)  # the first frame starts the request's time
@@ -231,11 +231,11 @@ def test_the_door_desk_serves_a_request_and_answers_nobody_in_view(tmp_path):
     thanked = "not yet"
     while time.monotonic() < deadline:
         thanked = desk.step()
-        if result_for(store, "bo") is not None:
+        if result_for(store.parent, "bo") is not None:
             break
         time.sleep(0.05)
     assert desk.close() is None and thanked is None, "nobody enrolled: nobody thanked"
-    result = result_for(store, "bo")
+    result = result_for(store.parent, "bo")
     assert (result.enrolled, result.reason) == (0, "nobody in view")
 
 
@@ -243,10 +243,10 @@ def test_the_door_desk_serves_a_request_and_answers_nobody_in_view(tmp_path):
 def test_the_door_desk_takes_one_request_at_a_time(tmp_path, ask_twice):
     store = tmp_path / "greeter.sqlite3"
     Store(store).close()
-    desk = DoorDesk(store, DoorRules(), EnrolmentSettings())
-    ask(store, "bo", "Bo Example")
+    desk = DoorDesk(lambda: Store(store), store.parent, DoorRules(), EnrolmentSettings())
+    ask(store.parent, "bo", "Bo Example")
     if ask_twice:
-        ask(store, "zoe", "Zoë Example")
+        ask(store.parent, "zoe", "Zoë Example")
     desk.take_request()
     desk.take_request()
     assert desk.collection.request.person == "bo"

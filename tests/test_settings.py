@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from greeter.cli import main
 from greeter.errors import ConfigError
-from greeter.settings import Settings, environment_values, unknown_variables
+from greeter.settings import ServerAddress, Settings, environment_values, unknown_variables
 
 
 def test_nested_variables_set_section_fields():
@@ -180,13 +180,35 @@ def test_a_misspelt_setting_stops_a_command_with_its_name(tmp_path):
     assert "GREETER_MATCHING__TRESHOLD: Extra inputs are not permitted" in result.stderr
 
 
-@pytest.mark.parametrize("url", ["postgresql://robot@venue/guests", "sqlite:///data/x.sqlite3",
-                                 "https://example.org/store"])
+@pytest.mark.parametrize("url", ["sqlite:///data/x.sqlite3", "https://example.org/store"])
 def test_a_url_is_never_taken_for_the_stores_file(url, tmp_path, monkeypatch):
     scheme = url.split(":")[0]
-    with pytest.raises(ConfigError, match=f"a {scheme}:// URL is not a file"):
+    with pytest.raises(ConfigError, match=f"a {scheme}:// URL is not a store"):
         Settings.load(environ={"GREETER_STORE": url})
     monkeypatch.chdir(tmp_path)
     result = cli_runner().invoke(main, ["--store", url, "people", "list"])
-    assert result.exit_code != 0 and f"a {scheme}:// URL is not a file" in result.stderr
+    assert result.exit_code != 0 and f"a {scheme}:// URL is not a store" in result.stderr
     assert list(tmp_path.iterdir()) == [], "no folder named after the scheme"
+
+
+def test_a_postgresql_url_is_a_server_and_never_a_file(tmp_path, monkeypatch):
+    url = "postgresql://robot@127.0.0.1:1/guests"  # nothing listens on port 1
+    settings = Settings.load(environ={"GREETER_STORE": url})
+    assert isinstance(settings.store, ServerAddress) and settings.store == url
+    assert (settings.store.host, settings.store.database) == ("127.0.0.1:1", "guests")
+    assert settings.local_folder == Path("data")
+    monkeypatch.chdir(tmp_path)
+    result = cli_runner().invoke(main, ["--store", url, "people", "list"])
+    assert result.exit_code == 1
+    assert "cannot reach the store's server 127.0.0.1:1" in result.stderr
+    assert list(tmp_path.iterdir()) == [], "no folder named after the scheme"
+
+
+@pytest.mark.parametrize("url, refusal", [
+    ("postgresql://robot:hunter2@venue/guests", "holds a password"),
+    ("postgresql://venue/guests", "needs a user, a host and a database"),
+    ("postgresql://robot@venue/", "needs a user, a host and a database"),
+])
+def test_a_server_address_with_a_password_or_without_its_parts_is_refused(url, refusal):
+    with pytest.raises(ConfigError, match=refusal):
+        Settings.load(environ={"GREETER_STORE": url})

@@ -20,7 +20,8 @@ import click
 
 from greeter import __version__
 from greeter.errors import GreeterError
-from greeter.people.store import Store
+from greeter.people import store as people_store
+from greeter.people.store import StoreBase
 from greeter.settings import Settings
 
 #: The commands, each the object of the same name in the module of the same name.
@@ -50,10 +51,12 @@ class GreeterGroup(click.Group):
 @click.group(cls=GreeterGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--store",
-    type=click.Path(dir_okay=False, path_type=Path),
     envvar="GREETER_STORE",
     show_envvar=True,
-    help="Embedding store (SQLite).  [default: data/greeter.sqlite3]",
+    metavar="FILE|URL",
+    help="Where enrolled people are kept: an SQLite file, or a server shared by several "
+    "robots, postgresql://USER@HOST[:PORT]/DB (the password in ~/.pgpass or passfile=).  "
+    "[default: data/greeter.sqlite3]",
 )
 @click.option(
     "--greetings",
@@ -65,7 +68,7 @@ class GreeterGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(__version__, prog_name="greeter")
 @click.pass_context
-def main(ctx: click.Context, store: Optional[Path], greetings: Optional[Path],
+def main(ctx: click.Context, store: Optional[str], greetings: Optional[Path],
          verbose: int) -> None:
     """Edge face-recognition greeter: enrol guests, manage greetings, run the robot."""
     logging.basicConfig(
@@ -82,6 +85,7 @@ def settings_of(ctx: click.Context) -> Settings:
     return ctx.find_root().obj
 
 
-def open_store(ctx: click.Context, create: bool = False) -> Store:
+def open_store(ctx: click.Context, create: bool = False) -> StoreBase:
     """The store named by the settings; read-only commands do not create one."""
-    return Store(settings_of(ctx).store, create=create)
+    settings = settings_of(ctx)
+    return people_store.open_store(settings.store, settings.local_folder, create=create)

@@ -32,7 +32,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _credentials(ctx: click.Context) -> Credentials:
-    return Credentials(settings_of(ctx).store.parent)
+    return Credentials(settings_of(ctx).local_folder)
 
 
 @click.group(invoke_without_command=True)

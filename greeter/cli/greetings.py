@@ -14,6 +14,7 @@ from greeter.greetings.read import greetings_warnings, load_greetings, screen_te
 from greeter.greetings.render import message_for, messages_for
 from greeter.greetings.schema import Greetings
 from greeter.names import check_person_id
+from greeter.people.store import NoStoreYet
 
 
 @click.group()
@@ -168,11 +169,11 @@ def _warn_if_not_enrolled(person_id: str, enrolled: Optional[Dict[str, str]]) ->
 
 def _enrolled_names(ctx: click.Context) -> Optional[Dict[str, str]]:
     """Id -> display name of everybody enrolled; None when there is no store to ask."""
-    if not settings_of(ctx).store.exists():
-        return None
     try:
         with open_store(ctx) as store:
             return {person.id: person.name for person in store.people()}
+    except NoStoreYet:
+        return None
     except StoreError as error:
         problem(f"warning: {error}; enrolled people not consulted")
         return None

@@ -20,7 +20,13 @@ from greeter.people.bundle import (
 from greeter.people.enrolment import face_advice
 from greeter.people.erasure import erase_person
 from greeter.people.hints import quality_hint
-from greeter.people.store import IMPORT_ADDED, IMPORT_REPLACED, IMPORT_SKIPPED, StoreDamaged
+from greeter.people.store import (
+    IMPORT_ADDED,
+    IMPORT_REPLACED,
+    IMPORT_SKIPPED,
+    NoStoreYet,
+    StoreDamaged,
+)
 from greeter.recognition.faces import MODEL_ID
 
 
@@ -124,10 +130,8 @@ def _people_or_nobody(ctx: click.Context):
     the damage named on stderr."""
     try:
         store = open_store(ctx)
-    except StoreError:
-        if not ctx.find_root().obj.store.exists():
-            return [], {}
-        raise
+    except NoStoreYet:
+        return [], {}
     with store:
         everyone = store.people()
         try:
@@ -190,7 +194,7 @@ def import_people(ctx: click.Context, file: Path, dry_run: bool) -> None:
         bundle = bundle_from_bytes(click.open_file("-", "rb").read(), file, MODEL_ID)
     else:
         bundle = read_bundle(file, MODEL_ID)
-    report = import_bundle(bundle, store_path, dry_run=dry_run)
+    report = import_bundle(bundle, lambda create: open_store(ctx, create), dry_run=dry_run)
     for person in report.people:
         verb = _IMPORT_VERBS[person.outcome][dry_run]
         if person.outcome == IMPORT_SKIPPED:

@@ -114,7 +114,7 @@ async def remove_person(console, request, owner) -> Response:
 
 @api
 async def robot_status(console, request, owner) -> Response:
-    reading = await in_thread(read_status, status_path(console.settings.store))
+    reading = await in_thread(read_status, status_path(console.settings.local_folder))
     status = reading.status.model_dump(mode="json") if reading.status else None
     return JSONResponse({"running": reading.running, "age_seconds": reading.age_seconds,
                          "status": status})

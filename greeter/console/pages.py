@@ -341,19 +341,19 @@ async def door_ask(console, request, session, form) -> Response:
         return console.render("enrol.html", request, session, status_code=400, **values)
     person_id = values["person_id"]
     name = await in_thread(_door_name, console, person_id, values["name"])
-    await in_thread(ask, console.settings.store, person_id, name)
+    await in_thread(ask, console.settings.local_folder, person_id, name)
     return RedirectResponse(f"/door/{person_id}", status_code=303)
 
 
 def _door_state(console: Console, person_id: str) -> dict:
-    store = console.settings.store
+    folder = console.settings.local_folder
     try:
-        running = read_status(status_path(store)).running
+        running = read_status(status_path(folder)).running
     except GreeterError:
         running = False
     rules = DoorRules()
-    return {"person_id": person_id, "waiting": pending(store, person_id, rules),
-            "result": result_for(store, person_id), "robot_running": running,
+    return {"person_id": person_id, "waiting": pending(folder, person_id, rules),
+            "result": result_for(folder, person_id), "robot_running": running,
             "expire_seconds": int(rules.expire_after_seconds)}
 
 
@@ -660,7 +660,7 @@ STATUS_REFRESH_SECONDS = 5
 
 @page
 async def status(console, request, session, form) -> Response:
-    path = status_path(console.settings.store)
+    path = status_path(console.settings.local_folder)
     try:
         reading, problem = await in_thread(read_status, path), ""
     except GreeterError as error:

@@ -32,7 +32,13 @@ from greeter.console.uploads import BadForm, Form, Limits, TooLarge, TooSlow, Up
 from greeter.errors import GreeterError, StoreError
 from greeter.names import NAME_MAX_LENGTH, check_name
 from greeter.people.enrolment import Enroller, PhotoJob, PhotoOutcome
-from greeter.people.store import NameConflict, Store, check_person_id, check_same_name
+from greeter.people.store import (
+    NameConflict,
+    StoreBase,
+    check_person_id,
+    check_same_name,
+    open_store,
+)
 from greeter.recognition.faces import FaceEngine
 from greeter.settings import Settings
 
@@ -50,7 +56,7 @@ class Console:
                  clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.limits = limits or Limits()
-        self.credentials = Credentials(Path(settings.store).parent)
+        self.credentials = Credentials(settings.local_folder)
         try:
             for repaired in self.credentials.make_private():
                 log.warning("%s", repaired)
@@ -62,17 +68,18 @@ class Console:
                                      autoescape=select_autoescape(["html"]))
         # the form fields' limits are the library's rule for names
         self.templates.globals["name_max_length"] = NAME_MAX_LENGTH
-        self._store: Optional[Store] = None
+        self._store: Optional[StoreBase] = None
         self._store_lock = threading.Lock()
         # One enrolment at a time: dlib holds the GIL, and the robot needs the other core.
         self._enrol_lock = threading.Lock()
         self._engine: Optional[FaceEngine] = None
 
-    def store(self) -> Store:
+    def store(self) -> StoreBase:
         """The store, opened (and created) on first use and kept open."""
         with self._store_lock:
             if self._store is None:
-                self._store = Store(self.settings.store, create=True)
+                self._store = open_store(self.settings.store, self.settings.local_folder,
+                                         create=True)
             return self._store
 
     def close(self) -> None:

@@ -12,11 +12,12 @@ is served every scan is a full one: its "several faces" rule needs every face in
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from greeter.people.door import DoorCollection, DoorInbox, DoorResult, DoorRules
+from greeter.people.store import StoreBase
 from greeter.recognition.faces import Box, FaceEngine
 from greeter.screen.display import ShownGreeting
 from greeter.settings import EnrolmentSettings
@@ -27,11 +28,13 @@ log = logging.getLogger(__name__)
 class DoorDesk:
     """Serves the console's requests to enrol at the door, one at a time."""
 
-    def __init__(self, store_path: Path, rules: DoorRules, enrolment: EnrolmentSettings):
-        self._store_path = store_path
+    def __init__(self, open_store: Callable[[], StoreBase], local_folder: Path,
+                 rules: DoorRules, enrolment: EnrolmentSettings):
+        self._open_store = open_store
         self._rules = rules
         self._enrolment = enrolment
-        self._inbox = DoorInbox(store_path, rules)
+        self._local_folder = local_folder
+        self._inbox = DoorInbox(local_folder, rules)
         #: The request being served: its frames are being collected.
         self.collection: Optional[DoorCollection] = None
         #: The worker that measures, embeds and stores the faces, and its engine.
@@ -63,7 +66,8 @@ class DoorDesk:
         if self._engine is None:
             self._engine = FaceEngine()
         self.collection = DoorCollection(request, self._rules, self._enrolment,
-                                         self._store_path, self._worker, self._engine)
+                                         self._open_store, self._local_folder, self._worker,
+                                         self._engine)
 
     def frame_drawn(self, t: float) -> None:
         """A frame at `t` was drawn: stop collecting once the request's time is up."""

@@ -87,6 +87,7 @@ from greeter.live.throttle import Throttle, open_memory_reader
 from greeter.live.tracking import Tracker
 from greeter.live.voice import Speaker
 from greeter.people.door import DoorRules
+from greeter.people.store import open_store
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.figures import FIGURES, tracking_for
 from greeter.recognition.recogniser import Recogniser
@@ -196,7 +197,9 @@ class Greeter:
         self.tracker = Tracker(tracking_for(settings.tracking, figures))
         self.policy = GreetingPolicy(settings.greeting_policy)
         self.throttle = Throttle(settings.throttle, open_memory_reader())
-        self.door = DoorDesk(settings.store, options.door, settings.enrolment)
+        self.door = DoorDesk(
+            lambda: open_store(settings.store, settings.local_folder, create=True),
+            settings.local_folder, options.door, settings.enrolment)
         # the stages off the drawing thread; a finished scan or job wakes the loop from its
         # wait for the next frame, rather than being noticed with the next frame (~16 ms
         # later on average, twice or more per greeting)
@@ -246,7 +249,7 @@ class Greeter:
         if self.options.speak:
             outputs.append(Voice(Speaker(self.greetings.current.language,
                                          self.options.voice_command)))
-        outputs.append(StatusFile(status_path(self.settings.store), self._counters,
+        outputs.append(StatusFile(status_path(self.settings.local_folder), self._counters,
                                   enrolled=self.gallery.enrolled))
         return outputs
 

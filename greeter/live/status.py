@@ -126,9 +126,9 @@ def loop_rates(before: Sample, after: Sample) -> LoopRates:
                  100.0 * max(0.0, after.cpu - before.cpu) / elapsed)
 
 
-def status_path(store_path: Union[str, Path]) -> Path:
-    """Where the robot using the store `store_path` publishes its status."""
-    return Path(store_path).parent / STATUS_FILE_NAME
+def status_path(local_folder: Union[str, Path]) -> Path:
+    """Where the robot publishes its status, in its `Settings.local_folder`."""
+    return Path(local_folder) / STATUS_FILE_NAME
 
 
 def write_status(path: Union[str, Path], status: RobotStatus) -> None:

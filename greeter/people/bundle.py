@@ -46,7 +46,7 @@ from collections import Counter
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 from pydantic import (
@@ -69,8 +69,10 @@ from greeter.people.store import (
     EmbeddingRecord,
     ImportedPerson,
     ImportReport,
+    NoStoreYet,
     PersonRecord,
     Store,
+    StoreBase,
     now_iso,
 )
 from greeter.recognition.matching import EMBEDDING_SIZE
@@ -242,7 +244,7 @@ def bundle_document(people: Sequence[PersonRecord], model_id: str) -> Dict[str, 
 # -- export ---------------------------------------------------------------------------------
 
 
-def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
+def export_bundle(store: StoreBase, path: Union[str, Path]) -> List[PersonRecord]:
     """Write everybody in `store` to the bundle `path` and return who was written.
 
     The file is replaced atomically (a temporary file in the same folder, fsynced, renamed),
@@ -253,7 +255,7 @@ def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
     if path.is_dir():
         raise BundleError(f"{path}: is a directory; name the bundle file, e.g. "
                           f"{path / 'people.bundle'}")
-    if _same_file(path, store.path):
+    if isinstance(store, Store) and _same_file(path, store.path):
         raise BundleError(f"{path}: is the store itself; name the bundle another file, e.g. "
                           "people.bundle")
     people, content = bundle_content(store)
@@ -264,12 +266,12 @@ def export_bundle(store: Store, path: Union[str, Path]) -> List[PersonRecord]:
     return people
 
 
-def bundle_content(store: Store) -> Tuple[List[PersonRecord], bytes]:
+def bundle_content(store: StoreBase) -> Tuple[List[PersonRecord], bytes]:
     """Everybody in `store` and their bundle's content, as `export_bundle` writes it (the
     console sends it as a download, the CLI to standard output)."""
     people = store.export_people()
     if not people:
-        raise BundleError(f"{store.path}: nobody is enrolled, so there is nothing to export")
+        raise BundleError(f"{store.location}: nobody is enrolled, so there is nothing to export")
     text = json.dumps(bundle_document(people, store.model_id), indent=1, ensure_ascii=True)
     return people, (text + "\n").encode("ascii")
 
@@ -334,17 +336,18 @@ def bundle_from_bytes(content: bytes, path: Union[str, Path], model_id: str) -> 
         raise BundleError(f"{path}: invalid bundle: {_first_problem(error)}") from None
 
 
-def import_bundle(bundle: Bundle, store_path: Union[str, Path],
+def import_bundle(bundle: Bundle, open_store: Callable[[bool], StoreBase],
                   dry_run: bool = False) -> ImportReport:
-    """Import `bundle` into the store at `store_path` (see `Store.import_people`), creating the
-    store when there is none yet; with `dry_run`, report what would happen and write nothing,
-    not even a new store."""
-    store_path = Path(store_path)
+    """Import `bundle` into the store `open_store(create)` opens (see
+    `StoreBase.import_people`), creating the store when there is none yet; with `dry_run`,
+    report what would happen and write nothing, not even a new store."""
     people = bundle.records()
-    if dry_run and not store_path.exists():  # a new store: everybody would be added
+    try:
+        store = open_store(not dry_run)
+    except NoStoreYet:  # a dry run on a new store: everybody would be added
         return ImportReport([ImportedPerson(person.id, person.name, IMPORT_ADDED,
                                             len(person.embeddings), 0) for person in people], [])
-    with Store(store_path, create=not dry_run) as store:
+    with store:
         return store.import_people(people, bundle.model_id, dry_run=dry_run)
 
 

@@ -59,7 +59,7 @@ from greeter.people.enrolment import (
     more_embeddings,
     release_more_models,
 )
-from greeter.people.store import Store
+from greeter.people.store import StoreBase
 from greeter.recognition.faces import Box, FaceEngine, box_size, sharpness
 from greeter.recognition.sface import FaceCrop
 from greeter.settings import EnrolmentSettings
@@ -128,9 +128,9 @@ class DoorResult(_DoorFile):
     message: str
 
 
-def door_folder(store_path: Union[str, Path]) -> Path:
-    """The request folder of the robot using the store `store_path`."""
-    return Path(store_path).parent / FOLDER_NAME
+def door_folder(local_folder: Union[str, Path]) -> Path:
+    """The request folder in `local_folder` (`Settings.local_folder`: beside a store file)."""
+    return Path(local_folder) / FOLDER_NAME
 
 
 def _utc_now() -> datetime:
@@ -140,31 +140,31 @@ def _utc_now() -> datetime:
 # -- the console's side ---------------------------------------------------------------------
 
 
-def ask(store_path: Union[str, Path], person_id: str, name: str,
+def ask(local_folder: Union[str, Path], person_id: str, name: str,
         now: Optional[datetime] = None) -> DoorRequest:
     """Ask the robot to enrol the person in front of its camera as `person_id`."""
     person_id = check_person_id(person_id)
     request = DoorRequest(person=person_id, name=check_name(name, person_id),
                           requested=now or _utc_now())
-    folder = private_folder(door_folder(store_path))
+    folder = private_folder(door_folder(local_folder))
     _remove(folder / f"{person_id}{RESULT_SUFFIX}")
     replace_file(folder / f"{person_id}{REQUEST_SUFFIX}",
                  request.model_dump_json().encode("utf-8"), mode=0o600)
     return request
 
 
-def pending(store_path: Union[str, Path], person_id: str,
+def pending(local_folder: Union[str, Path], person_id: str,
             rules: Optional[DoorRules] = None,
             now: Optional[datetime] = None) -> Optional[DoorRequest]:
     """The request for `person_id` the robot has not taken yet. One older than
     `DoorRules.expire_after_seconds` is answered as expired here, as the robot would: when no
     robot runs, nobody else ever would, and the console would wait for ever."""
-    path = door_folder(store_path) / f"{person_id}{REQUEST_SUFFIX}"
+    path = door_folder(local_folder) / f"{person_id}{REQUEST_SUFFIX}"
     request = _read(path, DoorRequest)
     rules = rules or DoorRules()
     if request is not None and _expired(request, rules, now or _utc_now()):
         _remove(path)
-        write_result(store_path, _expiry(request, rules))
+        write_result(local_folder, _expiry(request, rules))
         return None
     return request
 
@@ -178,15 +178,15 @@ def _expiry(request: DoorRequest, rules: DoorRules) -> DoorResult:
                    f"{rules.expire_after_seconds:g} s (is it running?): ask again")
 
 
-def result_for(store_path: Union[str, Path], person_id: str) -> Optional[DoorResult]:
+def result_for(local_folder: Union[str, Path], person_id: str) -> Optional[DoorResult]:
     """The robot's answer to the last request for `person_id`."""
-    return _read(door_folder(store_path) / f"{person_id}{RESULT_SUFFIX}", DoorResult)
+    return _read(door_folder(local_folder) / f"{person_id}{RESULT_SUFFIX}", DoorResult)
 
 
-def forget(store_path: Union[str, Path], person_id: str) -> int:
+def forget(local_folder: Union[str, Path], person_id: str) -> int:
     """Delete the request and the result of `person_id` (they hold their name): part of
     erasing a person. Returns how many files there were."""
-    folder = door_folder(store_path)
+    folder = door_folder(local_folder)
     forgotten = 0
     for suffix in (REQUEST_SUFFIX, RESULT_SUFFIX):
         with suppress(FileNotFoundError):
@@ -214,8 +214,8 @@ def _remove(path: Path) -> None:
 # -- the robot's side -----------------------------------------------------------------------
 
 
-def write_result(store_path: Union[str, Path], result: DoorResult) -> None:
-    folder = private_folder(door_folder(store_path))
+def write_result(local_folder: Union[str, Path], result: DoorResult) -> None:
+    folder = private_folder(door_folder(local_folder))
     replace_file(folder / f"{result.person}{RESULT_SUFFIX}",
                  result.model_dump_json().encode("utf-8"), mode=0o600)
 
@@ -229,10 +229,10 @@ def _result(request: DoorRequest, enrolled: int, reason: Optional[str],
 class DoorInbox:
     """The robot's end of the channel: takes requests, answers expired ones."""
 
-    def __init__(self, store_path: Union[str, Path], rules: DoorRules,
+    def __init__(self, local_folder: Union[str, Path], rules: DoorRules,
                  clock: Callable[[], float] = time.monotonic):
-        self.store_path = Path(store_path)
-        self.folder = door_folder(store_path)
+        self.local_folder = Path(local_folder)
+        self.folder = door_folder(local_folder)
         self.rules = rules
         self._clock = clock
         self._seen: Optional[FileState] = None
@@ -265,7 +265,7 @@ class DoorInbox:
         for _, path, request in waiting:
             _remove(Path(path))
             if _expired(request, self.rules, now):
-                write_result(self.store_path, _expiry(request, self.rules))
+                write_result(self.local_folder, _expiry(request, self.rules))
                 continue
             self._seen = None  # others may be waiting
             return request
@@ -324,7 +324,8 @@ class DoorCollection:
     cost it almost nothing; the faces are measured, embedded and stored on `worker`."""
 
     def __init__(self, request: DoorRequest, rules: DoorRules, enrolment: EnrolmentSettings,
-                 store_path: Path, worker: ThreadPoolExecutor, engine: FaceEngine,
+                 open_store: Callable[[], StoreBase], local_folder: Path,
+                 worker: ThreadPoolExecutor, engine: FaceEngine,
                  clock: Callable[[], float] = time.monotonic):
         self.request = request
         #: The time of the first frame after the request (the camera's clock, or the video's).
@@ -333,7 +334,8 @@ class DoorCollection:
         self._taken_at = clock()
         self.rules = rules
         self._enrolment = enrolment
-        self._store_path = store_path
+        self._open_store = open_store
+        self._local_folder = local_folder
         self._worker = worker
         self._engine = engine
         self._candidates: List[Candidate] = []
@@ -378,7 +380,7 @@ class DoorCollection:
             log.exception("door enrolment of %s failed", self.request.person)
             result = _result(self.request, 0, FAILED, f"the robot could not enrol the frames "
                              f"({type(error).__name__}; details in its log): ask again")
-        write_result(self._store_path, result)
+        write_result(self._local_folder, result)
         log.info("door enrolment of %s: %s", result.person, result.message)
         return result
 
@@ -417,7 +419,8 @@ class DoorCollection:
         stamp = request.requested.strftime("%Y%m%d-%H%M%S")
         stored = 0
         try:
-            with Store(self._store_path) as store:
+            # one transaction: on a shared store another desk may enrol the same face meanwhile
+            with self._open_store() as store, store.exclusive("nothing was enrolled"):
                 gallery = store.gallery()
                 for embedding in embeddings:
                     problem = identity_problem(embedding, request.person, gallery, enrolment)

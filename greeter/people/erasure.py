@@ -25,7 +25,7 @@ from typing import Optional, Union
 from greeter.errors import ConfigError
 from greeter.greetings.edit import remove_greeting
 from greeter.people import door
-from greeter.people.store import Store
+from greeter.people.store import StoreBase
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,11 @@ class Erasure:
         return text
 
 
-def erase_person(store: Store, greetings_path: Union[str, Path], person_id: str) -> Erasure:
+def erase_person(store: StoreBase, greetings_path: Union[str, Path], person_id: str) -> Erasure:
     """Erase `person_id` everywhere; `StoreError` (nothing erased) if nobody is enrolled under
     it or the store refuses the change."""
     embeddings = store.remove(person_id)
-    door_files = door.forget(store.path, person_id)
+    door_files = door.forget(store.local_folder, person_id)
     try:
         removed, problem = remove_greeting(greetings_path, person_id), None
     except ConfigError as error:

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Optional, Sequence, Tuple
 import psycopg
 
 from greeter.errors import StoreError
-from greeter.people.store import SCHEMA_VERSION, StoreBase, StoreUnavailable
+from greeter.people.store import SCHEMA_VERSION, NoStoreYet, StoreBase, StoreUnavailable
 from greeter.recognition.faces import MODEL_ID
 from greeter.settings import ServerAddress
 
@@ -215,7 +215,7 @@ class ServerStore(StoreBase):
                                     "('schema', 'model_id')").fetchall()) if found else {}
         if not stamp:
             if not create:
-                raise StoreError(f"{self.location}: no store here yet (enrol somebody first)")
+                raise NoStoreYet(f"{self.location}: no store here yet (enrol somebody first)")
             with self._transaction("the new store was not set up") as db:
                 db.connection.execute(_SCHEMA)
                 self._set_meta(db, [("schema", str(SCHEMA_VERSION)),

@@ -198,6 +198,11 @@ def check_same_name(person: Optional["Person"], name: Optional[str]) -> None:
         raise NameConflict(person.id, person.name, name)
 
 
+class NoStoreYet(StoreError):
+    """Opened without `create` where there is no store: no file, or a database without
+    greeter's tables."""
+
+
 class StoreProblem(StoreError):
     """A store that cannot be used as asked, with the problem and its fix apart (``greeter
     doctor`` shows them on their own) and, for a change, what was not done."""
@@ -595,7 +600,7 @@ class Store(StoreBase):
         self._lock = threading.RLock()
         if not self.path.exists():
             if not create:
-                raise StoreError(f"{self.path}: no store here yet (enrol somebody first)")
+                raise NoStoreYet(f"{self.path}: no store here yet (enrol somebody first)")
             _create_private_file(self.path)
         elif self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a store file")
