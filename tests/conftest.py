@@ -75,3 +75,24 @@ def flat_png(path, width, height):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream)
                      + chunk(b"IEND", b""))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the whole session (tests/postgres.py)."""
+    from postgres import ThrowawayServer, require_server_programs
+
+    server = ThrowawayServer(require_server_programs())
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def server_address(postgres, request):
+    """The address of a new, empty database on the session's server, for one test."""
+    from greeter.settings import ServerAddress
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[-50:].lower()
+    postgres.sql(f"DROP DATABASE IF EXISTS {name}", database="postgres")
+    postgres.sql(f"CREATE DATABASE {name}", database="postgres")
+    return ServerAddress.parse(postgres.url(name))

@@ -1,4 +1,5 @@
-"""The SQLite store: a real file in a temporary folder."""
+"""The store: a real SQLite file in a temporary folder and, for every test taking the `store`
+fixture, the same on a real PostgreSQL server (tests/postgres.py)."""
 
 import os
 import sqlite3
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from greeter.errors import StoreError
-from greeter.people.store import Store, check_person_id, name_from_id
+from greeter.people.store import Store, check_person_id, name_from_id, open_store
 from greeter.recognition.matching import MatchPolicy
 
 
@@ -16,9 +17,13 @@ def vector(seed):
     return np.random.default_rng(seed).normal(size=128).astype(np.float32)
 
 
-@pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "data" / "greeter.sqlite3") as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        location = tmp_path / "data" / "greeter.sqlite3"
+    else:
+        location = request.getfixturevalue("server_address")
+    with open_store(location, tmp_path) as opened:
         yield opened
 
 
@@ -150,9 +155,8 @@ def test_a_failed_write_leaves_the_store_as_it_was(store, monkeypatch):
     class FailingAfterPersonInsert:
         """Fails the embedding insert: the person insert before it must be rolled back."""
 
-        @property
-        def in_transaction(self):
-            return original.in_transaction
+        def __getattr__(self, name):
+            return getattr(original, name)
 
         def execute(self, sql, *args):
             if sql.startswith("INSERT INTO embeddings"):

@@ -58,6 +58,11 @@ class GalleryReload:
         """Whether the people enrolled now are the store's (it is open and was read)."""
         return self.store is not None and self.problem is None
 
+    @property
+    def store_problem(self) -> Optional[str]:
+        """What the robot's status says is wrong with the store, or None."""
+        return self.problem
+
     def enrolled(self, person: str) -> bool:
         return person in self.recogniser.names
 

@@ -272,6 +272,8 @@ class RobotCounters:
     memory_level: str
     camera: str
     cpu_seconds: float = 0.0
+    #: What is wrong with the store now (unreadable, or its server unreachable), or None.
+    store_problem: Optional[str] = None
 
 
 class StatusFile(Output):
@@ -345,7 +347,8 @@ class StatusFile(Output):
             written=datetime.now(timezone.utc), pid=os.getpid(), fps=round(measured.fps, 1),
             detection_rate=round(measured.detection_rate, 1),
             cpu_percent=round(measured.cpu_percent, 1), memory_level=counters.memory_level,
-            camera=counters.camera, greeted=list(self._greeted))
+            camera=counters.camera, store_problem=counters.store_problem,
+            greeted=list(self._greeted))
 
 
 class Outputs:

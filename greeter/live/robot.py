@@ -58,7 +58,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple, Union
 
 from greeter.greetings.render import first_name_of, language_of, message_for
 from greeter.greetings.watch import GreetingsWatcher
@@ -82,6 +82,7 @@ from greeter.live.outputs import (
 from greeter.live.pictures import ScreenPictures
 from greeter.live.policy import GreetingDue, GreetingPolicy
 from greeter.live.scan import FULL, Scan, plan_scan
+from greeter.live.shared_gallery import SharedGallery
 from greeter.live.status import Sample, loop_rates, status_path
 from greeter.live.throttle import Throttle, open_memory_reader
 from greeter.live.tracking import Tracker
@@ -92,7 +93,7 @@ from greeter.recognition.faces import FaceEngine
 from greeter.recognition.figures import FIGURES, tracking_for
 from greeter.recognition.recogniser import Recogniser
 from greeter.screen.display import Scene, Screen, Style
-from greeter.settings import Settings
+from greeter.settings import ServerAddress, Settings
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,11 @@ class Greeter:
         self.screen.handle_events()
         # who is known, and who is greeted when
         figures = FIGURES[settings.recognition.model]
-        self.gallery = GalleryReload(settings.store, FaceEngine(), settings.matching, figures)
+        self.gallery: Union[GalleryReload, SharedGallery] = (
+            SharedGallery(settings.store, settings.local_folder, FaceEngine(), settings.matching,
+                          figures)
+            if isinstance(settings.store, ServerAddress)
+            else GalleryReload(settings.store, FaceEngine(), settings.matching, figures))
         self.tracker = Tracker(tracking_for(settings.tracking, figures))
         self.policy = GreetingPolicy(settings.greeting_policy)
         self.throttle = Throttle(settings.throttle, open_memory_reader())
@@ -564,7 +569,8 @@ class Greeter:
         state = self.reader.state
         camera = {ReaderState.LOST: "lost", ReaderState.STARTING: "reopening"}.get(state, "ok")
         return RobotCounters(self.summary.frames, self.summary.detections,
-                             self.throttle.level.name.lower(), camera, time.process_time())
+                             self.throttle.level.name.lower(), camera, time.process_time(),
+                             self.gallery.store_problem)
 
     def _sample(self) -> Sample:
         return Sample(time.monotonic(), time.process_time(), self.summary.frames,
@@ -579,6 +585,8 @@ class Greeter:
         problems = []
         if self.gallery.problem:
             problems.append("store unreadable")
+        elif self.gallery.store_problem:
+            problems.append("store's server unreachable, greeting from the snapshot")
         if self.outputs.failing():
             problems.append(f"outputs failing: {self.outputs.failing()}")
         log.info("status: %.1f fps drawn, %.1f detections/s, CPU %.0f %%, %d faces, memory %s, "

@@ -15,6 +15,7 @@ is opened between them. Format, version 1, UTF-8 JSON::
       "cpu_percent": 23.5,
       "memory_level": "normal",
       "camera": "ok",
+      "store_problem": null,
       "greeted": [{"time": "2026-06-01T09:29:58+00:00", "person": "alex-m",
                    "name": "Alex Müller"}]
     }
@@ -22,7 +23,9 @@ is opened between them. Format, version 1, UTF-8 JSON::
 ``fps`` counts frames drawn per second, ``detection_rate`` detections (scans of a frame or of
 regions of it) per second, ``cpu_percent`` the robot's CPU time over the same span in percent of
 one core (absent from files written before it existed), ``memory_level`` is the throttle's level
-(normal, pressure, critical), ``camera`` is ``ok``, ``reopening`` or ``lost``, and ``greeted``
+(normal, pressure, critical), ``camera`` is ``ok``, ``reopening`` or ``lost``,
+``store_problem`` what is wrong with the store now (unreadable, or its server unreachable while
+the robot greets from its snapshot; null when all is well, absent from older files), and ``greeted``
 holds the last greetings of *enrolled* people, newest first: nothing about strangers ever goes
 into this file. The file holds names, so it is private (``0600``) like the store.
 
@@ -82,6 +85,7 @@ class RobotStatus(BaseModel):
     cpu_percent: Optional[float] = Field(None, ge=0)
     memory_level: Literal["normal", "pressure", "critical"]
     camera: Literal["ok", "reopening", "lost"]
+    store_problem: Optional[str] = Field(None, max_length=2000)
     greeted: List[RecentGreeting] = Field(default_factory=list, max_length=MAX_GREETED)
 
 

@@ -540,8 +540,10 @@ class Enroller:
         self.engine = engine
         self.largest_hint = largest_hint
         #: Who is enrolled, for `identity_problem`: read at the first analysed photo, then
-        #: kept up to date with each photo this run enrols.
-        self._gallery: Optional[Gallery] = None
+        #: brought up to date before each photo is stored (`_gallery_row`: the newest row
+        #: read), with this run's photos and those other desks enrolled meanwhile.
+        self._gallery = Gallery.empty()
+        self._gallery_row = 0
 
     def run(
         self,
@@ -624,16 +626,19 @@ class Enroller:
         try:
             if isinstance(result, GreeterError):
                 raise result
-            if self._gallery is None:
-                self._gallery = self.store.gallery()
-            problem = identity_problem(result.embedding, job.person_id, self._gallery,
-                                       self.enrolment)
-            if problem:
-                return PhotoOutcome(job.path, job.person_id, REJECTED, problem)
-            self.store.add_embedding(job.person_id, job.name, result.embedding, digest,
-                                     job.path.name, result.face_size, result.sharpness,
-                                     result.more)
-            self._gallery = self._gallery.with_row(job.person_id, result.embedding)
+            # the check and the write in one transaction: on a shared store another desk may
+            # enrol the same face under another id at the same moment
+            with self.store.exclusive("the photo was analysed but not stored"):
+                rows, self._gallery_row = self.store.rows_after(self._gallery_row)
+                if rows:
+                    self._gallery = self._gallery.changed((), rows)
+                problem = identity_problem(result.embedding, job.person_id, self._gallery,
+                                           self.enrolment)
+                if problem:
+                    return PhotoOutcome(job.path, job.person_id, REJECTED, problem)
+                self.store.add_embedding(job.person_id, job.name, result.embedding, digest,
+                                         job.path.name, result.face_size, result.sharpness,
+                                         result.more)
         except GreeterError as error:
             reason = _reason(error, job.path)
             if isinstance(error, SeveralFacesError) and self.largest_hint:

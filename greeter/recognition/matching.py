@@ -31,7 +31,7 @@ lfw-dev it reaches 67.5 % correct at 1 % strangers (`benchmarks/openset_lfw.py -
 """
 
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -129,10 +129,27 @@ class Gallery:
     def empty(cls) -> "Gallery":
         return cls((), np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.int64))
 
-    def with_row(self, person_id: str, embedding: np.ndarray) -> "Gallery":
-        """This gallery and one more embedding of `person_id` (a new gallery)."""
-        return Gallery.from_rows(list(zip((self.person_ids[index] for index in self.row_person),
-                                          self.matrix)) + [(person_id, embedding)])
+    def changed(self, people: Collection[str],
+                rows: Sequence[Tuple[str, np.ndarray]]) -> "Gallery":
+        """This gallery with every row of `people` taken away and `rows` added (a new
+        gallery): how a robot applies another machine's enrolment or erasure without reading
+        the whole store again. Costs one copy of the matrix and a sort of its row labels
+        (10,000 people with 2 photos each: see benchmarks/shared_store.py)."""
+        changing = set(people)
+        dropped = np.array([person in changing for person in self.person_ids], dtype=bool)
+        kept = ~dropped[self.row_person] if len(self.row_person) else np.zeros(0, bool)
+        labels = np.concatenate([
+            np.array(self.person_ids, dtype=object)[self.row_person[kept]]
+            if kept.any() else np.zeros(0, object),
+            np.array([person for person, _ in rows], dtype=object)])
+        matrix = np.concatenate([
+            self.matrix[kept],
+            np.array([vector for _, vector in rows], np.float32).reshape(-1, EMBEDDING_SIZE)])
+        if not len(labels):
+            return Gallery.empty()
+        order = np.argsort(labels, kind="stable")
+        person_ids, row_person = np.unique(labels[order], return_inverse=True)
+        return Gallery(list(person_ids), matrix[order], row_person.reshape(-1))
 
     def __len__(self) -> int:
         """Number of people (not embeddings)."""

@@ -1,0 +1,227 @@
+"""Who the running robot knows when its store is a server shared by several robots.
+
+* **A local snapshot.** The robot greets from `snapshot.sqlite3` in its local folder (an
+  ordinary store file, ``0600``), which mirrors the server's people and embeddings. It starts
+  from it at once, so a robot switched on during an outage greets everybody it knew.
+* **Changes, not reloads.** A follower thread LISTENs on the server
+  (`greeter.people.server_store.CHANNEL`): every committed change to a person, made by any
+  machine, names them; the follower reads only those people, writes them into the snapshot
+  and builds the changed gallery (`Gallery.changed`) off the drawing thread; `poll` swaps it in.
+* **Outages.** When the server cannot be reached the robot keeps greeting from the snapshot;
+  the problem is logged once and published in the robot's status (`server_problem`), and the
+  follower tries again every `RETRY_SECONDS`. On reconnecting it compares the server's people
+  and photo hashes with the snapshot's and applies the difference, erasures included: an
+  erased person leaves the snapshot, the matcher, and (`forget_erased`) the events file and
+  the screenshots.
+* Calibration is read from the server when the follower (re)connects; a calibration saved
+  while the robot runs applies at its next reconnection or start.
+"""
+
+import logging
+import threading
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+import numpy as np
+
+from greeter.errors import StoreError
+from greeter.live.outputs import Outputs
+from greeter.people.store import PersonRecord, Store
+from greeter.recognition.faces import FaceEngine
+from greeter.recognition.figures import DLIB, ModelFigures
+from greeter.recognition.matching import Gallery, MatchPolicy
+from greeter.recognition.recogniser import Recogniser, resolve_policy, resolve_track_policy
+from greeter.settings import MatchingSettings, ServerAddress
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_NAME = "snapshot.sqlite3"
+
+#: How long the follower waits before trying an unreachable server again.
+RETRY_SECONDS = 2.0
+
+#: Notifications arriving within this long of the first are applied together: an import of
+#: many people is one change, not one per person.
+GATHER_SECONDS = 0.05
+
+
+class _Known:
+    """What the follower hands to the drawing thread: a whole new state, swapped in at once."""
+
+    def __init__(self, gallery: Gallery, names: Dict[str, str],
+                 calibration: Tuple[Optional[MatchPolicy], Optional[MatchPolicy]],
+                 erased: bool):
+        self.gallery = gallery
+        self.names = names
+        self.calibration = calibration
+        #: Whether somebody left: the outputs must forget them.
+        self.erased = erased
+
+
+class SharedGallery:
+    """The recogniser of a shared store (`recogniser`), following the server from a local
+    snapshot; the same surface as `greeter.live.gallery_reload.GalleryReload`."""
+
+    def __init__(self, address: ServerAddress, local_folder: Path, engine: FaceEngine,
+                 matching: MatchingSettings, figures: ModelFigures = DLIB):
+        self.address = address
+        self._engine = engine
+        self._matching = matching
+        self._figures = figures
+        self.snapshot = Store(Path(local_folder) / SNAPSHOT_NAME, create=True)
+        #: A snapshot cannot be broken the way a shared file can: it is this robot's own.
+        self.problem: Optional[str] = None
+        names = {person.id: person.name for person in self.snapshot.people()}
+        calibration = (self.snapshot.calibration(figures.model_id),
+                       self.snapshot.track_calibration(figures.model_id))
+        self._known = _Known(self.snapshot.gallery(figures.model_id), names, calibration,
+                             erased=True)  # erased while the robot was off
+        self.recogniser = self._recogniser(self._known)
+        self._forget_due = True
+        self._newer: Optional[_Known] = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        #: Why the server cannot be reached now (None: following it).
+        self.server_problem: Optional[str] = None
+        #: Set once the follower has caught up with the server at least once.
+        self.caught_up = threading.Event()
+        self._follower = threading.Thread(target=self._follow, name="store-follower",
+                                          daemon=True)
+        self._follower.start()
+
+    @property
+    def read(self) -> bool:
+        return True
+
+    @property
+    def store_problem(self) -> Optional[str]:
+        """What the robot's status says is wrong with the store, or None."""
+        return self.server_problem
+
+    def enrolled(self, person: str) -> bool:
+        return person in self.recogniser.names
+
+    def poll(self) -> None:
+        """Swap in what the follower prepared, if anything (no store access here)."""
+        with self._lock:
+            newer, self._newer = self._newer, None
+        if newer is None:
+            return
+        self.recogniser = self._recogniser(newer)
+        self._forget_due |= newer.erased
+        log.info("store changed: %d people enrolled", len(newer.names))
+
+    def forget_erased(self, outputs: Outputs) -> None:
+        """Erase the events and screenshots of people no longer enrolled, when somebody left."""
+        if not self._forget_due:
+            return
+        erased = outputs.forget(self.enrolled)
+        if erased is None:
+            return  # an output failed (logged): asked again after the next change
+        self._forget_due = False
+        for description, count in erased.items():
+            log.info("%s: erased %d greeting%s of people no longer enrolled", description,
+                     count, "s" if count != 1 else "")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._follower.join(timeout=10)
+        self.snapshot.close()
+
+    def _recogniser(self, known: _Known) -> Recogniser:
+        still, track = known.calibration
+        people = len(known.gallery)
+        return Recogniser(
+            self._engine, known.gallery, known.names,
+            resolve_policy(self._matching, still, people, self._figures.policy),
+            resolve_track_policy(self._matching, track, people, self._figures.track_policy))
+
+    # -- the follower thread -------------------------------------------------------------
+
+    def _follow(self) -> None:
+        # psycopg is imported here, on the follower's thread: a robot alone never loads it
+        import psycopg
+
+        from greeter.people.server_store import ServerStore, explain, listening
+
+        while not self._stop.is_set():
+            try:
+                with ServerStore(self.address, self.snapshot.local_folder) as server, \
+                        listening(self.address) as listener:
+                    self._catch_up(server)
+                    self._listen(server, listener)
+            except StoreError as error:
+                self._lost(str(error))
+            except psycopg.Error as error:
+                self._lost(str(explain(self.address, error, None)))
+            except Exception as error:  # noqa: BLE001 - the robot greets on, whatever broke
+                self._lost(f"following the store's server failed ({type(error).__name__}: "
+                           f"{error})")
+            self._stop.wait(RETRY_SECONDS)
+
+    def _lost(self, problem: str) -> None:
+        if problem != self.server_problem:
+            log.error("%s; greeting from this robot's snapshot (%d people) until it is back",
+                      problem, len(self._known.names))
+            self.server_problem = problem
+
+    def _catch_up(self, server) -> None:
+        """Apply every difference between the server and the snapshot (an outage, or the
+        robot's first start), and the server's calibration."""
+        theirs = server.people_and_photos()
+        ours = self.snapshot.people_and_photos()
+        changed = [person for person, entry in theirs.items() if ours.get(person) != entry]
+        gone = sorted(set(ours) - set(theirs))
+        calibration = (server.calibration(self._figures.model_id),
+                       server.track_calibration(self._figures.model_id))
+        if calibration != self._known.calibration and calibration[0] is not None:
+            self.snapshot.save_calibration(calibration[0], calibration[1],
+                                           self._figures.model_id)
+        self._apply(server.export_people(changed), gone, calibration)
+        if self.server_problem is not None:
+            log.warning("the store's server %s is back: %d changed, %d erased meanwhile",
+                        self.address.host, len(changed), len(gone))
+            self.server_problem = None
+        self.caught_up.set()
+
+    def _listen(self, server, listener) -> None:
+        """Apply each notified change until told to stop; a lost connection raises."""
+        while not self._stop.is_set():
+            people: Set[str] = set()
+            for notice in listener.notifies(timeout=1.0, stop_after=1):
+                people.add(notice.payload)
+            if not people:
+                listener.execute("SELECT 1")  # a server gone quietly is noticed within a second
+                continue
+            for notice in listener.notifies(timeout=GATHER_SECONDS):
+                people.add(notice.payload)
+            records = server.export_people(sorted(people))
+            self._apply(records, sorted(people - {record.id for record in records}),
+                        self._known.calibration)
+
+    def _apply(self, records: List[PersonRecord], gone: List[str],
+               calibration: Tuple[Optional[MatchPolicy], Optional[MatchPolicy]]) -> None:
+        """Write the change into the snapshot, then prepare the matcher's new state."""
+        if not records and not gone and calibration == self._known.calibration:
+            return
+        self.snapshot.mirror(records, gone)
+        model = self._figures.model_id
+        rows = [(record.id, vector) for record in records for photo in record.embeddings
+                for vector in [_vector_of(photo, model, self.snapshot.model_id)]
+                if vector is not None]
+        names = {person: name for person, name in self._known.names.items()
+                 if person not in gone}
+        names.update((record.id, record.name) for record in records)
+        known = _Known(self._known.gallery.changed([*gone, *(r.id for r in records)], rows),
+                       names, calibration, erased=bool(gone))
+        self._known = known
+        with self._lock:
+            if self._newer is not None:
+                known.erased |= self._newer.erased
+            self._newer = known
+
+
+def _vector_of(photo, model_id: str, store_model: str) -> Optional[np.ndarray]:
+    """A photo's embedding by `model_id`: its own, or one of `more` (None when that model was
+    not installed where it was enrolled)."""
+    return photo.vector if model_id == store_model else photo.more.get(model_id)
