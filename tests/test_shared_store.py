@@ -1,0 +1,167 @@
+"""Several robots, one guest list: the store on a real PostgreSQL server (tests/postgres.py),
+what its notifications carry, erasure on the server, the fleet-wide rules, and a robot's
+snapshot following the server through an outage (`greeter.live.shared_gallery`)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import psycopg
+import pytest
+from conftest import REPO
+from postgres import ThrowawayServer, require_server_programs
+
+from greeter.live.shared_gallery import SNAPSHOT_NAME, SharedGallery
+from greeter.people.server_store import _WRITE_LOCK, listening
+from greeter.people.store import Store, StoreUnavailable, open_store
+from greeter.recognition.faces import FaceEngine
+from greeter.settings import MatchingSettings, ServerAddress
+
+
+def vector(seed):
+    return np.random.default_rng(seed).normal(size=128).astype(np.float32)
+
+
+def add(store, person_id, seed, name=None):
+    store.add_embedding(person_id, name, vector(seed), f"sha-{seed}", f"{seed}.jpg", 120, 80.0)
+
+
+def wait_for(condition, seconds=10.0, step=0.05):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+def test_every_change_to_a_person_notifies_their_id_at_commit(server_address, tmp_path):
+    with open_store(server_address, tmp_path) as store, listening(server_address) as listener:
+        add(store, "alex", 1)
+        add(store, "alex", 2)
+        store.rename("alex", "Alexandra")
+        add(store, "zoe", 3)
+        store.remove("alex")
+        heard = [notice.payload for notice in listener.notifies(timeout=1.0)]
+    # each commit delivers its ids once (PostgreSQL folds a transaction's duplicates)
+    assert heard == ["alex", "alex", "alex", "zoe", "alex"]
+
+
+def test_an_erased_persons_rows_are_not_left_in_the_servers_table_files(
+        postgres, server_address, tmp_path):
+    secret = vector(42)
+    with open_store(server_address, tmp_path) as store:
+        store.add_embedding("alex", None, secret, "sha-secret", "a.jpg", 100, 50.0)
+        add(store, "zoe", 1)
+        store.remove("alex")
+    database = server_address.database
+    postgres.sql("CHECKPOINT", database)  # the tables' pages, as they are now, on disk
+    files = postgres.sql("SELECT pg_relation_filepath(c) FROM unnest(ARRAY['people', "
+                         "'embeddings']::regclass[]) c", database).split()
+    raw = b"".join((postgres.data / path).read_bytes() for path in files)
+    assert vector(1).tobytes() in raw, "the check reads the right files"
+    assert secret.tobytes() not in raw and b"sha-secret" not in raw
+
+
+def test_the_servers_refusals_name_the_problem_and_the_fix(postgres, tmp_path):
+    wrong = tmp_path / "pgpass"
+    wrong.write_text(f"127.0.0.1:{postgres.port}:*:greeter:not-the-password\n")
+    wrong.chmod(0o600)
+    url = postgres.url().replace(str(postgres.passfile), str(wrong))
+    with pytest.raises(StoreUnavailable, match="refused user greeter.*passfile="):
+        open_store(ServerAddress.parse(url), tmp_path)
+    missing = ServerAddress.parse(postgres.url("no_such_db"))
+    with pytest.raises(StoreUnavailable, match="has no database no_such_db.*createdb -O greeter"):
+        open_store(missing, tmp_path)
+
+
+def test_two_desks_enrolling_one_face_under_two_ids_at_once_enrol_it_once(
+        postgres, server_address, samples, tmp_path):
+    """Two `greeter enroll` processes, another photo of the same face each, under two ids,
+    held at the fleet's write lock until both are waiting there: whichever goes second sees
+    the first's photo, and is refused."""
+    env = dict(os.environ, GREETER_STORE=server_address, GREETER_LOCAL=str(tmp_path),
+               PYTHONPATH=str(REPO))
+    with psycopg.connect(str(server_address), autocommit=True) as holder:
+        open_store(server_address, tmp_path).close()  # the tables, before anybody waits
+        holder.execute("SELECT pg_advisory_lock(%s)", (_WRITE_LOCK,))
+        desks = [subprocess.Popen(
+            [sys.executable, "-m", "greeter", "enroll", "--person", person,
+             str(samples / photo)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True) for person, photo in (("obama", "obama.jpg"), ("barack", "obama2.jpg"))]
+        waiting = lambda: holder.execute(  # noqa: E731
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()[0] == 2
+        assert wait_for(waiting, seconds=120), [desk.communicate() for desk in desks]
+        holder.execute("SELECT pg_advisory_unlock(%s)", (_WRITE_LOCK,))
+        outputs = [desk.communicate(timeout=120)[0] for desk in desks]
+    with open_store(server_address, tmp_path) as store:
+        enrolled = [person.id for person in store.people()]
+    assert len(enrolled) == 1, outputs
+    refused = outputs[1] if enrolled == ["obama"] else outputs[0]
+    assert f"looks like {enrolled[0]}, already enrolled" in refused
+
+
+def test_a_robot_follows_the_server_and_greets_on_through_an_outage(tmp_path):
+    server = ThrowawayServer(require_server_programs())
+    try:
+        address = ServerAddress.parse(server.url())
+        robot = SharedGallery(address, tmp_path / "robot", FaceEngine(), MatchingSettings())
+        try:
+            assert robot.caught_up.wait(10) and robot.store_problem is None
+            with open_store(address, tmp_path / "desk") as desk:
+                add(desk, "alex", 1, "Alex")
+                add(desk, "zoe", 2, "Zoë")
+            assert wait_for(lambda: robot.poll() or "zoe" in robot.recogniser.names, 2.0), \
+                "a change reaches the matcher within 2 s"
+            np.testing.assert_array_equal(robot.recogniser.gallery.matrix, [vector(1), vector(2)])
+
+            server.stop()
+            assert wait_for(lambda: robot.store_problem is not None, 5.0)
+            assert "cannot reach the store's server" in robot.store_problem
+            robot.poll()
+            assert set(robot.recogniser.names) == {"alex", "zoe"}, "greets on from the snapshot"
+
+            server.start()  # back: an erasure and an enrolment made before it reconnects
+            with open_store(address, tmp_path / "desk") as desk:
+                desk.remove("alex")
+                add(desk, "bo", 3, "Bo")
+            assert wait_for(lambda: robot.poll() or (
+                robot.store_problem is None and set(robot.recogniser.names) == {"zoe", "bo"}),
+                10.0), (robot.store_problem, robot.recogniser.names)
+            assert [p.id for p in robot.snapshot.people()] == ["bo", "zoe"]
+        finally:
+            robot.close()
+    finally:
+        server.close()
+
+
+def test_a_robot_started_after_an_erasure_forgets_the_person_at_once(
+        server_address, tmp_path):
+    """The snapshot holds somebody erased while the robot was off: gone after its catch-up,
+    and from the snapshot file's pages too."""
+    with open_store(server_address, tmp_path / "desk") as desk:
+        add(desk, "alex", 1)
+        add(desk, "zoe", 2)
+    first = SharedGallery(server_address, tmp_path / "robot", FaceEngine(), MatchingSettings())
+    assert first.caught_up.wait(10)
+    first.close()
+    with open_store(server_address, tmp_path / "desk") as desk:
+        desk.remove("alex")
+    with Store(tmp_path / "robot" / SNAPSHOT_NAME) as snapshot:
+        assert [p.id for p in snapshot.people()] == ["alex", "zoe"]
+    again = SharedGallery(server_address, tmp_path / "robot", FaceEngine(), MatchingSettings())
+    try:
+        assert "alex" in again.recogniser.names, "the snapshot at once, before the server"
+        assert again.caught_up.wait(10)
+        again.poll()
+        assert set(again.recogniser.names) == {"zoe"}
+    finally:
+        again.close()
+    raw = b"".join(path.read_bytes() for path in (tmp_path / "robot").iterdir()
+                   if path.is_file())
+    assert vector(1).tobytes() not in raw and vector(2).tobytes() in raw
+    assert oct((tmp_path / "robot" / SNAPSHOT_NAME).stat().st_mode & 0o777) == "0o600"
+
