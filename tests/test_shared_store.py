@@ -10,13 +10,15 @@ import time
 import numpy as np
 import psycopg
 import pytest
-from conftest import REPO
+from conftest import REPO, cli_runner
 from postgres import ThrowawayServer, require_server_programs
 
+from greeter.cli import main
 from greeter.live.shared_gallery import SNAPSHOT_NAME, SharedGallery
 from greeter.people.server_store import _WRITE_LOCK, listening
 from greeter.people.store import Store, StoreUnavailable, open_store
 from greeter.recognition.faces import FaceEngine
+from greeter.recognition.matching import MatchPolicy
 from greeter.settings import MatchingSettings, ServerAddress
 
 
@@ -165,3 +167,42 @@ def test_a_robot_started_after_an_erasure_forgets_the_person_at_once(
     assert vector(1).tobytes() not in raw and vector(2).tobytes() in raw
     assert oct((tmp_path / "robot" / SNAPSHOT_NAME).stat().st_mode & 0o777) == "0o600"
 
+
+
+def test_store_copy_moves_an_event_onto_a_server_and_back(server_address, samples, tmp_path):
+    """`greeter enroll` into a file, `greeter store copy` onto the server and back into a new
+    file: the same people, embeddings of every model and calibration; a second copy onto
+    the server (no longer empty) is refused and changes nothing."""
+    first = tmp_path / "event" / "greeter.sqlite3"
+    enrolled = cli_runner().invoke(main, ["--store", str(first), "enroll", "--person", "obama",
+                                          str(samples / "obama.jpg")])
+    assert enrolled.exit_code == 0, enrolled.output + enrolled.stderr
+    with Store(first) as store:
+        add(store, "zoe", 7, "Zoë")
+        store.save_calibration(MatchPolicy(0.41, 0.9), MatchPolicy(0.5, 0.88))
+        original = store.export_people()
+
+    onto = cli_runner().invoke(main, ["store", "copy", str(first), server_address])
+    assert onto.exit_code == 0, onto.output + onto.stderr
+    assert onto.output.startswith("copied 2 people and 2 photos (")
+    checksum = onto.output.split("sha256 ")[1].strip(" )\n")
+    back_path = tmp_path / "after" / "greeter.sqlite3"
+    back = cli_runner().invoke(main, ["store", "copy", server_address, str(back_path)])
+    assert back.exit_code == 0, back.output + back.stderr
+    assert checksum in back.output
+
+    with Store(back_path) as copied:
+        again = copied.export_people()
+        assert copied.calibration() == MatchPolicy(0.41, 0.9)
+        assert copied.track_calibration() == MatchPolicy(0.5, 0.88)
+    assert [(p.id, p.name, p.created) for p in again] == [
+        (p.id, p.name, p.created) for p in original]
+    for before, after in zip(original, again):
+        for photo, copy in zip(before.embeddings, after.embeddings):
+            np.testing.assert_array_equal(photo.vector, copy.vector)
+            assert photo.more.keys() == copy.more.keys()
+    assert oct(back_path.stat().st_mode & 0o777) == "0o600"
+
+    twice = cli_runner().invoke(main, ["store", "copy", str(first), server_address])
+    assert twice.exit_code == 1
+    assert "already holds 2 people: copy into an empty store" in twice.stderr

@@ -26,7 +26,7 @@ from greeter.settings import Settings
 
 #: The commands, each the object of the same name in the module of the same name.
 COMMANDS = ("calibrate", "console", "demo", "doctor", "enroll", "greetings", "identify",
-            "people", "run")
+            "people", "run", "store")
 
 
 class GreeterGroup(click.Group):

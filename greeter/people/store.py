@@ -536,6 +536,28 @@ class StoreBase:
         with self._transaction("the calibration was not saved") as db:
             self._set_meta(db, values)
 
+    def calibration_entries(self) -> Dict[str, str]:
+        """Every saved calibration value by its key (what `greeter store copy` carries; the
+        store's schema and model stamps are not among them)."""
+        with self._reading() as db:
+            return dict(db.execute("SELECT key, value FROM meta WHERE key NOT IN "
+                                   "('schema', 'model_id')").fetchall())
+
+    def copy_from(self, people: Sequence[PersonRecord], calibration: Mapping[str, str],
+                  model_id: str) -> None:
+        """Fill this empty store with `people` and `calibration`, in one transaction
+        (`greeter store copy`); refused when it holds anybody already."""
+        with self.exclusive("nothing was copied"):
+            present = self.people_and_photos()
+            if present:
+                raise StoreError(
+                    f"{self.location} already holds {len(present)} "
+                    f"{'person' if len(present) == 1 else 'people'}: copy into an empty store, "
+                    "or merge into this one with `greeter people import` of an export")
+            self.import_people(people, model_id)
+            with self._transaction("nothing was copied") as db:
+                self._set_meta(db, sorted(calibration.items()))
+
     def rows_after(self, row_id: int) -> Tuple[List[Tuple[str, np.ndarray]], int]:
         """``(person_id, vector)`` of the store's own model for each photo enrolled after the
         row `row_id` (0: every photo), and the newest row's id (`row_id` if none is newer).
