@@ -25,6 +25,7 @@ greeter to open it creates the tables.
 
 import re
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Tuple
@@ -41,6 +42,9 @@ CHANNEL = "greeter_people"
 
 #: One number for the advisory lock that serialises every greeter change on a server.
 _WRITE_LOCK = 0x67726565  # "gree"
+
+#: A connection idle this long is probed before use (`ServerStore._connected`).
+IDLE_PROBE_SECONDS = 1.0
 
 #: How long to wait for the server to answer a connection before calling it unreachable.
 CONNECT_TIMEOUT_SECONDS = 5
@@ -162,6 +166,7 @@ class ServerStore(StoreBase):
         self.model_id = model_id
         self._lock = threading.RLock()
         self._db = _Portable(connect(address))
+        self._used_at = time.monotonic()
         try:
             self._migrate(create)
         except BaseException:
@@ -180,15 +185,29 @@ class ServerStore(StoreBase):
             raise explain(self.address, error, not_done) from None
 
     def _connected(self) -> _Portable:
-        """The connection, opened again if the server dropped it (restarted, network lost)."""
-        if self._db.connection.closed or self._db.connection.broken:
-            self._db = _Portable(connect(self.address))
+        """The connection, opened again if the server dropped it (restarted, network lost).
+
+        A connection the server closed while it was idle looks sound until it is used, and a
+        change must not fail for that (the console stays open for days): one idle for
+        `IDLE_PROBE_SECONDS` is asked ``SELECT 1`` first, a round trip."""
+        connection = self._db.connection
+        idle = time.monotonic() - self._used_at
+        self._used_at = time.monotonic()
+        if not (connection.closed or connection.broken):
+            if idle < IDLE_PROBE_SECONDS:
+                return self._db
+            try:
+                connection.execute("SELECT 1")
+                return self._db
+            except psycopg.OperationalError:
+                connection.close()
+        self._db = _Portable(connect(self.address))
         return self._db
 
     @contextmanager
     def _reading(self) -> Iterator[_Portable]:
         with self._lock, self._translated():
-            yield self._connected()
+            yield self._db if self._depth else self._connected()  # never reconnect mid-change
 
     @contextmanager
     def _transaction(self, not_done: str) -> Iterator[_Portable]:
