@@ -206,3 +206,32 @@ def test_store_copy_moves_an_event_onto_a_server_and_back(server_address, sample
     twice = cli_runner().invoke(main, ["store", "copy", str(first), server_address])
     assert twice.exit_code == 1
     assert "already holds 2 people: copy into an empty store" in twice.stderr
+
+
+def test_doctor_reaches_the_server_and_says_what_is_wrong(postgres, server_address, tmp_path):
+    def doctor(address):
+        result = cli_runner().invoke(main, ["doctor", "--no-camera", "--headless"],
+                                     env={"GREETER_STORE": address,
+                                          "GREETER_LOCAL": str(tmp_path / "robot")})
+        return {line[6:].split(":")[0]: line for line in result.output.splitlines()
+                if line[:6].strip() in ("OK", "WARN", "FAIL", "INFO")}
+
+    found = doctor(server_address)
+    assert found["server"].startswith(
+        f"OK    server: 127.0.0.1:{postgres.port}/{server_address.database}: PostgreSQL ")
+    assert "not encrypted" in found["server"]  # on loopback: no warning
+    assert found["store"].startswith("WARN  store: ") and "nobody enrolled yet" in found["store"]
+
+    loose = tmp_path / "pgpass"
+    loose.write_text(postgres.passfile.read_text())
+    loose.chmod(0o640)
+    found = doctor(server_address.replace(str(postgres.passfile), str(loose)))
+    assert found["server"] == (f"FAIL  server: {loose}: readable by others, so libpq ignores "
+                               f"it (and anybody could read the password); fix: `chmod 600 "
+                               f"{loose}`")
+
+    found = doctor(f"postgresql://greeter@127.0.0.1:1/{server_address.database}")
+    assert found["server"].startswith("FAIL  server: cannot reach the store's server "
+                                      "127.0.0.1:1 (")
+    assert "`nc -vz 127.0.0.1 1`" in found["server"]
+    assert found["store"] == "INFO  store: not checked: the server cannot be used"

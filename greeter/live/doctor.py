@@ -18,10 +18,11 @@ import re
 import sys
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import psutil
 
@@ -29,13 +30,14 @@ from greeter.atomicfile import make_private
 from greeter.errors import ConfigError, StoreError
 from greeter.greetings.read import load_greetings
 from greeter.live.camera import SourceError, open_source
+from greeter.live.shared_gallery import SNAPSHOT_NAME
 from greeter.live.status import STATUS_FILE_NAME
 from greeter.live.throttle import MemoryReading, open_memory_reader
-from greeter.people.store import Store, StoreProblem
+from greeter.people.store import NoStoreYet, StoreProblem, open_store
 from greeter.recognition.faces import model_path
 from greeter.recognition.figures import FIGURES
 from greeter.recognition.sface import WEIGHTS, why_not_runnable
-from greeter.settings import CameraSettings, Settings
+from greeter.settings import CameraSettings, ServerAddress, Settings
 
 OK = "ok"
 WARN = "warn"
@@ -105,8 +107,8 @@ def run_checks(settings: Settings, camera: Optional[str] = "0", headless: bool =
         *check_dlib(on_jetson=release is not None),
         check_models(),
         check_sface_models(required=settings.recognition.model == "sface"),
-        check_store(settings.store, settings.recognition.model),
-        check_private_files(settings.store),
+        *_store_checks(settings),
+        check_private_files(settings.store, settings.local_folder),
         check_greetings(settings.greetings),
         check_camera(camera, camera_timeout, settings.camera) if camera is not None
         else Check("camera", INFO, "not checked (--no-camera)"),
@@ -220,21 +222,69 @@ def check_sface_models(opencv_version: Optional[str] = None, required: bool = Fa
 # -- data -----------------------------------------------------------------------------------
 
 
-def check_store(path: Path, model: str = "dlib") -> Check:
+def _store_checks(settings: Settings) -> List[Check]:
+    """The store; with a server, the server first (the store is not checked when the server
+    cannot be reached: the same failure twice says nothing more)."""
+    if not isinstance(settings.store, ServerAddress):
+        return [check_store(settings.store, settings.recognition.model)]
+    server = check_server(settings.store)
+    if server.status == FAIL:
+        return [server, Check("store", INFO, "not checked: the server cannot be used")]
+    return [server, check_store(settings.store, settings.recognition.model,
+                                settings.local_folder)]
+
+
+def check_server(address: ServerAddress) -> Check:
+    """The shared store's server answers this user over the network, and how: its version,
+    whether the connection is encrypted, the password file's mode. A server on another machine
+    reached without TLS is a warning (guests' names and faces cross the venue's network)."""
+    import psycopg
+
+    from greeter.people.server_store import connect
+
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(address).query))
+    passfile = query.get("passfile") or os.environ.get("PGPASSFILE")
+    if passfile and Path(passfile).is_file() and Path(passfile).stat().st_mode & 0o077:
+        return Check("server", FAIL, f"{passfile}: readable by others, so libpq ignores it "
+                     "(and anybody could read the password)", f"`chmod 600 {passfile}`")
+    try:
+        with connect(address) as connection:
+            version = connection.info.parameter_status("server_version") or "?"
+            encrypted = connection.pgconn.ssl_in_use
+    except StoreProblem as error:
+        return Check("server", FAIL, error.problem, error.fix)
+    except psycopg.Error as error:
+        return Check("server", FAIL, f"{address.host}: {error}", "see the server's log")
+    found = (f"{address.host}/{address.database}: PostgreSQL {version}, "
+             f"{'TLS' if encrypted else 'not encrypted'}")
+    loopback = urllib.parse.urlsplit(address).hostname in ("localhost", "127.0.0.1", "::1")
+    if not encrypted and not loopback:
+        return Check("server", WARN, found + ": names and faces cross the network in clear",
+                     "turn on ssl on the server and add ?sslmode=verify-full&sslrootcert=FILE "
+                     "to the address (deploy/jetbot/README.md, Several robots)")
+    return Check("server", OK, found)
+
+
+def check_store(location: Union[Path, ServerAddress], model: str = "dlib",
+                local_folder: Optional[Path] = None) -> Check:
     """The store opens as this user, with this greeter's model, and its pages are intact
     (what the robot checks at start-up); nobody enrolled is only a warning, and so are photos
     without an embedding of the `model` the robot recognises with (enrolled before SFace was
     installed)."""
     enrol = ("enrol people (`greeter enroll`), or import them from the laptop "
              "(`greeter people import people.bundle`)")
-    if not path.exists():
+    path = location if isinstance(location, ServerAddress) else Path(location)
+    if not isinstance(location, ServerAddress) and not path.exists():
         return Check("store", WARN, f"{path}: no store yet, nobody enrolled yet", enrol)
     try:
-        with Store(path, create=False) as store:
+        with open_store(location, local_folder, create=False) as store:
+            path = store.location
             store.check_integrity()
             people = store.people()
             model_id = store.model_id
             counts = store.model_counts()
+    except NoStoreYet:
+        return Check("store", WARN, f"{path}: no store yet, nobody enrolled yet", enrol)
     except StoreProblem as error:
         return Check("store", FAIL, error.problem, error.fix)
     except StoreError as error:
@@ -257,12 +307,18 @@ def check_store(path: Path, model: str = "dlib") -> Check:
     return Check("store", OK, found)
 
 
-def check_private_files(store: Path) -> Check:
-    """Every file beside the store is its owner's only: the store and its journal (faces), the
-    console's password and token files, the robot's status and the door's requests (names).
-    One readable by others is made private again, and the check says which."""
-    store = Path(store)
-    folder = store.parent
+def check_private_files(location: Union[Path, ServerAddress],
+                        local_folder: Optional[Path] = None) -> Check:
+    """Every file of this machine's own is its owner's only: the store and its journal (faces)
+    or, with a server, the robot's snapshot of it, the console's password and token files, the
+    robot's status and the door's requests (names). One readable by others is made private
+    again, and the check says which."""
+    if isinstance(location, ServerAddress):
+        folder = Path(local_folder or "data")
+        store = folder / SNAPSHOT_NAME
+    else:
+        store = Path(location)
+        folder = store.parent
     if not folder.is_dir():
         return Check("private files", INFO, f"{folder}: not there yet")
     candidates = [store, store.with_name(f"{store.name}-wal"), store.with_name(f"{store.name}-shm"),

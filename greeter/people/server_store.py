@@ -124,8 +124,10 @@ def explain(address: ServerAddress, error: Exception, not_done: Optional[str]) -
     if isinstance(error, psycopg.OperationalError):
         return StoreUnavailable(
             f"cannot reach {where} ({text})",
-            "check that the server runs and that this machine reaches it (`greeter doctor`); "
-            "the robots keep greeting from their snapshots meanwhile", not_done)
+            f"check that the server runs (on it: `pg_lsclusters`), that it listens on the "
+            f"network (listen_addresses, pg_hba.conf) and that this machine reaches it (`nc -vz "
+            f"{address.host.replace(':', ' ')}`); robots greet from their snapshots meanwhile",
+            not_done)
     return StoreError(f"{where}: {text}" + (f"; {not_done}" if not_done else ""))
 
 
