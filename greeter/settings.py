@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import socket
 import urllib.parse
 from pathlib import Path
 from typing import (
@@ -638,6 +639,11 @@ class Settings(StrictModel):
         description="This machine's own files when the store is a server: the snapshot the "
         "robot greets from during an outage, its status, the console's password. With a store "
         "file they sit beside it and this is not used.")
+    robot_name: str = Field(
+        default_factory=lambda: socket.gethostname() or "robot", min_length=1, max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="How the console's Robots page and door requests name this robot, among "
+        "the robots of a shared store (default: the machine's host name).")
     greetings: Path = Field(
         Path("config/greetings.json"), description="What the robot says to whom."
     )

@@ -3,6 +3,7 @@ remove, greetings with `greeter greetings check`'s messages, bundles and status.
 
 import html
 import json
+import re
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -365,6 +366,20 @@ def test_status_page_and_api_read_the_robots_file(console):
     assert body["running"] is True and body["status"]["greeted"][0]["person"] == "alex-m"
 
 
+def test_the_robots_page_lists_the_robot_beside_a_store_file(console):
+    client, _, settings = console
+    page = client.get("/robots").text
+    assert settings.robot_name in page and "no status published yet" in page
+    write_status(status_path(settings.store.parent), _status(datetime.now(timezone.utc)))
+    page = client.get("/robots").text
+    assert re.search(r"<td class=\"ok\">running</td>\s*<td class=\"ok\">ok</td>\s*"
+                     r"<td>24.5</td>", page), page
+    token = Credentials(settings.store.parent).create_token("desk")
+    listed = client.get("/api/robots", headers={"authorization": f"Bearer {token}"}).json()
+    assert [(robot["name"], robot["running"]) for robot in listed] == [
+        (settings.robot_name, True)]
+
+
 def test_a_stale_status_means_the_robot_is_not_running(tmp_path):
     path = tmp_path / "robot-status.json"
     written = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
@@ -429,7 +444,8 @@ def test_an_unknown_api_route_is_a_json_404_naming_the_routes(console, path):
     assert response.json() == {"error": f"no API route {path}; the routes are GET /api/people, "
                                         "POST /api/people/{person_id}/photos, "
                                         "GET /api/people/{person_id}, "
-                                        "DELETE /api/people/{person_id}, GET /api/status"}
+                                        "DELETE /api/people/{person_id}, GET /api/status, "
+                                        "GET /api/robots"}
 
 
 def test_pages_answer_a_method_they_do_not_take_with_an_error_page(console):
@@ -485,7 +501,7 @@ def test_a_damaged_status_file_is_named_on_the_page(console):
     path = status_path(settings.store.parent)
     path.write_text('{"format": "greeter-status", "version": 1}')
     page = html.unescape(client.get("/status").text)
-    assert f"{path}: not a greeter status file" in page
+    assert f"{path}: not a greeter status (" in page
 
 
 def test_the_status_file_is_private(tmp_path):

@@ -87,7 +87,7 @@ def test_two_robots_and_a_console_share_one_guest_list_through_an_outage(samples
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "greeter", "-v", "run", "--source", str(truth.path),
                  "--realtime", "--headless", "--events-out", str(tmp_path / f"{name}.jsonl")],
-                env=dict(env, GREETER_LOCAL=str(folder)),
+                env=dict(env, GREETER_LOCAL=str(folder), GREETER_ROBOT_NAME=name),
                 stdout=open(tmp_path / f"{name}.log", "wb"), stderr=subprocess.STDOUT))
         logs = lambda: "\n".join(  # noqa: E731
             f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
@@ -98,6 +98,12 @@ def test_two_robots_and_a_console_share_one_guest_list_through_an_outage(samples
         wait_for(lambda: all(status_of(folder) for folder in robots.values()), 60,
                  "both robots running")
         wait_for(lambda: _answers(api), 60, "the console answering")
+
+        wait_for(lambda: [robot["name"] for robot in api.get("/api/robots").json()
+                          if robot["running"]] == list(ROBOTS), 15, "both on the Robots page")
+        listed = api.get("/api/robots").json()
+        assert [(robot["status"]["camera"], robot["status"]["store_problem"])
+                for robot in listed] == [("ok", None), ("ok", None)]
 
         photo = samples / "obama2.jpg"
         enrolled = api.post("/api/people/obama/photos", data={"name": "Barack Obama"},

@@ -10,6 +10,8 @@
   415 for a body that is not a multipart form;
 * ``DELETE /api/people/{id}``: the erasure of ``greeter people remove``, 204;
 * ``GET /api/status``: the robot's published status (nothing about strangers).
+* ``GET /api/robots``: every robot of the store with its status (with a shared store, each
+  robot that published one on the server; with a store file, the robot beside it).
 """
 
 import logging
@@ -19,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from greeter.console.routing import Console, api, in_thread
 from greeter.console.uploads import MULTIPART, media_type, read_form
 from greeter.errors import StoreError
-from greeter.live.status import read_status, status_path
+from greeter.live.status import read_status, robot_readings, status_path
 from greeter.people.enrolment import ENROLLED, REJECTED
 from greeter.people.erasure import erase_person
 from greeter.people.hints import photo_verdict, quality_hint
@@ -120,9 +122,21 @@ async def robot_status(console, request, owner) -> Response:
                          "status": status})
 
 
+@api
+async def robots(console, request, owner) -> Response:
+    readings = await in_thread(robot_readings, console.settings, console.store)
+    return JSONResponse([{
+        "name": robot.name, "problem": robot.problem or None,
+        "running": robot.reading.running if robot.reading else False,
+        "age_seconds": robot.reading.age_seconds if robot.reading else None,
+        "status": robot.reading.status.model_dump(mode="json")
+        if robot.reading and robot.reading.status else None} for robot in readings])
+
+
 ROUTES = [
     ("/api/people", list_people, ["GET"]),
     ("/api/people/{person_id}/photos", add_photo, ["POST"]),
     ("/api/people/{person_id}", person, ["GET", "DELETE"]),
     ("/api/status", robot_status, ["GET"]),
+    ("/api/robots", robots, ["GET"]),
 ]

@@ -37,7 +37,7 @@ from greeter.greetings.edit import (
 from greeter.greetings.read import load_greetings, parse_greetings, screen_texts
 from greeter.greetings.render import message_for, messages_for
 from greeter.greetings.schema import Greetings
-from greeter.live.status import read_status, status_path
+from greeter.live.status import read_status, robot_readings, status_path
 from greeter.names import PersonTextError, check_name, name_from_id, suggest_person_id
 from greeter.people.bundle import bundle_content, bundle_from_bytes
 from greeter.people.door import DoorRules, ask, pending, result_for
@@ -669,6 +669,17 @@ async def status(console, request, session, form) -> Response:
                           path=path, refresh_seconds=STATUS_REFRESH_SECONDS)
 
 
+@page
+async def robots(console, request, session, form) -> Response:
+    try:
+        readings, problem = await in_thread(robot_readings, console.settings,
+                                            console.store), ""
+    except GreeterError as error:
+        readings, problem = [], str(error)
+    return console.render("robots.html", request, session, readings=readings,
+                          problem=problem, refresh_seconds=STATUS_REFRESH_SECONDS)
+
+
 ROUTES = [
     ("/login", login, ["GET", "POST"]),
     ("/logout", logout, ["POST"]),
@@ -688,4 +699,5 @@ ROUTES = [
     ("/bundles/export", bundle_export, ["GET"]),
     ("/bundles/import", bundle_import, ["POST"]),
     ("/status", status, ["GET"]),
+    ("/robots", robots, ["GET"]),
 ]

@@ -288,9 +288,12 @@ class StatusFile(Output):
 
     def __init__(self, path: Path, counters: Callable[[], RobotCounters],
                  every_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic,
-                 enrolled: Callable[[str], bool] = lambda person: True):
+                 enrolled: Callable[[str], bool] = lambda person: True,
+                 publish: Optional[Callable[[status.RobotStatus], None]] = None):
         """`enrolled` tells whether a person is still enrolled: somebody erased since their
-        greeting leaves the published list at the next write."""
+        greeting leaves the published list at the next write. `publish`, when given, also
+        sends each status elsewhere (a shared store's server), after the file and on the same
+        thread; its failure is this output's like the file's."""
         self.path = Path(path)
         self._counters = counters
         self._enrolled = enrolled
@@ -299,6 +302,7 @@ class StatusFile(Output):
         self._next_at = float("-inf")
         self._last: Optional[status.Sample] = None
         self._greeted: Deque[status.RecentGreeting] = deque(maxlen=status.MAX_GREETED)
+        self._publish = publish
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="status")
         self._writing: Optional[Future] = None
 
@@ -321,8 +325,7 @@ class StatusFile(Output):
             # due again in `every_seconds` even when this write fails: a broken folder costs
             # one attempt every few seconds, not one per frame
             self._next_at = now + self._every
-            self._writing = self._writer.submit(status.write_status, self.path,
-                                                self._snapshot())
+            self._writing = self._writer.submit(self._write, self._snapshot())
         if finished is not None and finished.exception() is not None:
             raise finished.exception()
 
@@ -334,7 +337,12 @@ class StatusFile(Output):
     def close(self) -> None:
         self.wait()
         self._writer.shutdown(wait=True)
-        status.write_status(self.path, self._snapshot())
+        self._write(self._snapshot())
+
+    def _write(self, snapshot: status.RobotStatus) -> None:
+        status.write_status(self.path, snapshot)
+        if self._publish is not None:
+            self._publish(snapshot)
 
     def _snapshot(self) -> status.RobotStatus:
         now, counters = self._clock(), self._counters()

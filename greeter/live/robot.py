@@ -196,7 +196,7 @@ class Greeter:
         figures = FIGURES[settings.recognition.model]
         self.gallery: Union[GalleryReload, SharedGallery] = (
             SharedGallery(settings.store, settings.local_folder, FaceEngine(), settings.matching,
-                          figures)
+                          figures, robot_name=settings.robot_name)
             if isinstance(settings.store, ServerAddress)
             else GalleryReload(settings.store, FaceEngine(), settings.matching, figures))
         self.tracker = Tracker(tracking_for(settings.tracking, figures))
@@ -255,7 +255,9 @@ class Greeter:
             outputs.append(Voice(Speaker(self.greetings.current.language,
                                          self.options.voice_command)))
         outputs.append(StatusFile(status_path(self.settings.local_folder), self._counters,
-                                  enrolled=self.gallery.enrolled))
+                                  enrolled=self.gallery.enrolled,
+                                  publish=self.gallery.publish_status
+                                  if isinstance(self.gallery, SharedGallery) else None))
         return outputs
 
     @property

@@ -20,18 +20,22 @@
 import logging
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
 from greeter.errors import StoreError
 from greeter.live.outputs import Outputs
+from greeter.live.status import RobotStatus
 from greeter.people.store import PersonRecord, Store
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.figures import DLIB, ModelFigures
 from greeter.recognition.matching import Gallery, MatchPolicy
 from greeter.recognition.recogniser import Recogniser, resolve_policy, resolve_track_policy
 from greeter.settings import MatchingSettings, ServerAddress
+
+if TYPE_CHECKING:
+    from greeter.people.server_store import ServerStore
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +67,12 @@ class SharedGallery:
     snapshot; the same surface as `greeter.live.gallery_reload.GalleryReload`."""
 
     def __init__(self, address: ServerAddress, local_folder: Path, engine: FaceEngine,
-                 matching: MatchingSettings, figures: ModelFigures = DLIB):
+                 matching: MatchingSettings, figures: ModelFigures = DLIB,
+                 robot_name: str = "robot"):
         self.address = address
+        self.robot_name = robot_name
+        #: The server while the follower is connected to it, else None.
+        self._server: Optional[ServerStore] = None
         self._engine = engine
         self._matching = matching
         self._figures = figures
@@ -123,6 +131,14 @@ class SharedGallery:
             log.info("%s: erased %d greeting%s of people no longer enrolled", description,
                      count, "s" if count != 1 else "")
 
+    def publish_status(self, status: RobotStatus) -> None:
+        """Publish the robot's status on the server, for every console's Robots page (called
+        on the status output's thread); skipped while the server cannot be reached: the page
+        then shows the last one and how old it is."""
+        server = self._server
+        if server is not None:
+            server.publish_status(self.robot_name, status.model_dump_json())
+
     def close(self) -> None:
         self._stop.set()
         self._follower.join(timeout=10)
@@ -149,7 +165,11 @@ class SharedGallery:
                 with ServerStore(self.address, self.snapshot.local_folder) as server, \
                         listening(self.address) as listener:
                     self._catch_up(server)
-                    self._listen(server, listener)
+                    self._server = server
+                    try:
+                        self._listen(server, listener)
+                    finally:
+                        self._server = None
             except StoreError as error:
                 self._lost(str(error))
             except psycopg.Error as error:

@@ -37,12 +37,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import List, Literal, Optional, Union
+from typing import Callable, List, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from greeter.atomicfile import replace_file
 from greeter.errors import GreeterError
+from greeter.people.store import StoreBase
+from greeter.settings import ServerAddress, Settings
 
 FORMAT = "greeter-status"
 VERSION = 1
@@ -153,12 +155,53 @@ def read_status(path: Union[str, Path], now: Optional[datetime] = None) -> Statu
         return StatusReading(None, False, None)
     except OSError as error:
         raise StatusError(f"{path}: cannot be read ({error.strerror})") from None
-    try:
-        status = RobotStatus.model_validate(json.loads(content.decode("utf-8")))
-    except (ValueError, ValidationError) as error:
-        first = str(error).splitlines()[0]
-        raise StatusError(f"{path}: not a greeter status file ({first})") from None
+    status = parse_status(content, str(path))
     written = status.written if status.written.tzinfo else status.written.replace(
         tzinfo=timezone.utc)
     age = ((now or datetime.now(timezone.utc)) - written).total_seconds()
     return StatusReading(status, age <= STALE_AFTER.total_seconds(), age)
+
+
+def parse_status(content: Union[bytes, str], source: str) -> RobotStatus:
+    """A status as published (the file's bytes, a shared store's row); `StatusError` naming
+    `source` when it is not one."""
+    try:
+        return RobotStatus.model_validate(json.loads(content))
+    except (ValueError, ValidationError) as error:
+        first = str(error).splitlines()[0]
+        raise StatusError(f"{source}: not a greeter status ({first})") from None
+
+
+def published_reading(content: str, age_seconds: float, source: str) -> StatusReading:
+    """A status read from a shared store with its age by the server's clock."""
+    return StatusReading(parse_status(content, source),
+                         age_seconds <= STALE_AFTER.total_seconds(), age_seconds)
+
+
+@dataclass(frozen=True)
+class RobotReading:
+    """One robot as the console's Robots page lists it: its name, its last status (None when
+    it never published one) and what went wrong reading it."""
+
+    name: str
+    reading: Optional[StatusReading]
+    problem: str = ""
+
+
+def robot_readings(settings: Settings, store: Callable[[], StoreBase]) -> List[RobotReading]:
+    """Every robot of the settings' store, by name: with a shared store, each robot that
+    published its status on the server (`store()` opens it); with a store file, the one robot
+    beside it, from its status file."""
+    if not isinstance(settings.store, ServerAddress):
+        try:
+            reading = read_status(status_path(settings.local_folder))
+        except StatusError as error:
+            return [RobotReading(settings.robot_name, None, str(error))]
+        return [RobotReading(settings.robot_name, reading)]
+    readings = []
+    for name, content, age in store().robot_statuses():
+        try:
+            readings.append(RobotReading(name, published_reading(content, age, name)))
+        except StatusError as error:
+            readings.append(RobotReading(name, None, str(error)))
+    return readings

@@ -28,7 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import psycopg
 
@@ -76,6 +76,11 @@ CREATE TABLE IF NOT EXISTS more_embeddings (
     model_id     TEXT NOT NULL,
     vector       BYTEA NOT NULL,
     PRIMARY KEY (embedding_id, model_id)
+);
+CREATE TABLE IF NOT EXISTS robots (
+    name   TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    seen   TIMESTAMPTZ NOT NULL
 );
 CREATE OR REPLACE FUNCTION greeter_person_changed() RETURNS trigger AS $$
 BEGIN
@@ -261,6 +266,23 @@ class ServerStore(StoreBase):
             db = self._connected()
             with db.connection.transaction(force_rollback=True):
                 db.execute("UPDATE meta SET value=value WHERE key='model_id'")
+
+    def publish_status(self, robot: str, status: str) -> None:
+        """Publish `robot`'s status (`greeter.live.status.RobotStatus` as JSON) for every
+        console: one row per robot, replaced; `seen` is the server's clock, so robots with
+        wrong clocks are still compared fairly."""
+        with self._lock, self._translated("the status was not published"):
+            self._connected().connection.execute(
+                "INSERT INTO robots (name, status, seen) VALUES (%s, %s, now()) ON CONFLICT "
+                "(name) DO UPDATE SET status = excluded.status, seen = excluded.seen",
+                (robot, status))
+
+    def robot_statuses(self) -> List[Tuple[str, str, float]]:
+        """Every robot that published a status: (name, status JSON, seconds since), by name."""
+        with self._reading() as db:
+            return [(name, status, float(age)) for name, status, age in db.connection.execute(
+                "SELECT name, status, extract(epoch FROM now() - seen) FROM robots "
+                "ORDER BY name").fetchall()]
 
     @contextmanager
     def _snapshot(self, db: _Portable) -> Iterator[None]:

@@ -558,6 +558,11 @@ class StoreBase:
             with self._transaction("nothing was copied") as db:
                 self._set_meta(db, sorted(calibration.items()))
 
+    def robot_statuses(self) -> List[Tuple[str, str, float]]:
+        """Robots' published statuses: (name, status JSON, seconds since). A store file has
+        none: its one robot writes its status file beside it (`greeter.live.status`)."""
+        return []
+
     def rows_after(self, row_id: int) -> Tuple[List[Tuple[str, np.ndarray]], int]:
         """``(person_id, vector)`` of the store's own model for each photo enrolled after the
         row `row_id` (0: every photo), and the newest row's id (`row_id` if none is newer).
