@@ -3,8 +3,8 @@ remove, greetings with `greeter greetings check`'s messages, bundles and status.
 
 import html
 import json
-import re
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -144,6 +144,35 @@ def test_greeting_saved_with_the_clis_locked_write_and_previewed(console):
     assert "Welcome back, Alex!" in page
     assert "Good morning, Alex Müller!" in page or "Good afternoon, Alex Müller!" in page \
         or "Good evening, Alex Müller!" in page
+
+
+def test_an_admin_saving_over_another_admins_change_is_told_and_loses_nothing(console):
+    """Two admins open Alex's greeting; the second saves first; the first's save is refused
+    and says what the greeting is now; saving again, knowingly, replaces it."""
+    client, csrf, settings = console
+    first_page = client.get("/greetings/people/alex-m").text
+    based_on = re.search(r'name="based_on" value="([0-9a-f]+)"', first_page).group(1)
+    other = client.post("/greetings/people/alex-m", data={
+        "csrf": csrf, "name": "Alex Müller", "first_name": "", "action": "save",
+        "messages": "Hi from the other admin", "based_on": based_on})
+    assert other.status_code == 303
+
+    mine = {"csrf": csrf, "name": "Alex Müller", "first_name": "", "action": "save",
+            "messages": "Welcome, {first_name}!", "based_on": based_on}
+    refused = client.post("/greetings/people/alex-m", data=mine)
+    assert refused.status_code == 409
+    text = html.unescape(refused.text)
+    assert ("somebody else changed alex-m's greeting while you were editing it, so yours was "
+            "not saved; theirs is now: Hi from the other admin. Save again") in text
+    assert "Welcome, {first_name}!" in text  # what this admin typed is still in the form
+    assert load_greetings(settings.greetings).people["alex-m"].messages == [
+        "Hi from the other admin"]
+
+    again = re.search(r'name="based_on" value="([0-9a-f]+)"', refused.text).group(1)
+    saved = client.post("/greetings/people/alex-m", data=dict(mine, based_on=again))
+    assert saved.status_code == 303
+    assert load_greetings(settings.greetings).people["alex-m"].messages == [
+        "Welcome, {first_name}!"]
 
 
 def test_live_preview_answers_json_without_writing(console):

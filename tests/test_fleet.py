@@ -76,19 +76,18 @@ def test_two_robots_and_a_console_share_one_guest_list_through_an_outage(samples
         console_folder = tmp_path / "console"
         token = Credentials(console_folder).create_token("registration")
         port = free_port()
-        log = open(tmp_path / "console.log", "wb")
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "greeter", "console", "--listen", f"127.0.0.1:{port}"],
-            env=dict(env, GREETER_LOCAL=str(console_folder)), stdout=log, stderr=log))
+        processes.append(started(["console", "--listen", f"127.0.0.1:{port}"],
+                                 dict(env, GREETER_LOCAL=str(console_folder)),
+                                 tmp_path / "console.log"))
         robots = {}
         for name in ROBOTS:
             folder = tmp_path / name
             robots[name] = folder
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "greeter", "-v", "run", "--source", str(truth.path),
-                 "--realtime", "--headless", "--events-out", str(tmp_path / f"{name}.jsonl")],
-                env=dict(env, GREETER_LOCAL=str(folder), GREETER_ROBOT_NAME=name),
-                stdout=open(tmp_path / f"{name}.log", "wb"), stderr=subprocess.STDOUT))
+            processes.append(started(
+                ["-v", "run", "--source", str(truth.path), "--realtime", "--headless",
+                 "--events-out", str(tmp_path / f"{name}.jsonl")],
+                dict(env, GREETER_LOCAL=str(folder), GREETER_ROBOT_NAME=name),
+                tmp_path / f"{name}.log"))
         logs = lambda: "\n".join(  # noqa: E731
             f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
             for path in sorted(tmp_path.glob("*.log")))
@@ -140,6 +139,13 @@ def test_two_robots_and_a_console_share_one_guest_list_through_an_outage(samples
                 process.terminate()
                 process.wait(timeout=30)
         server.close()
+
+
+def started(arguments, env, log: Path) -> subprocess.Popen:
+    """`greeter ARGUMENTS` in a process of its own, its output in `log`."""
+    with open(log, "wb") as output:  # the child keeps its own descriptor
+        return subprocess.Popen([sys.executable, "-m", "greeter", *arguments], env=env,
+                                stdout=output, stderr=subprocess.STDOUT)
 
 
 def _answers(api: httpx.Client) -> bool:

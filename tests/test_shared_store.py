@@ -2,6 +2,7 @@
 what its notifications carry, erasure on the server, the fleet-wide rules, and a robot's
 snapshot following the server through an outage (`greeter.live.shared_gallery`)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from conftest import REPO, cli_runner
 from postgres import ThrowawayServer, require_server_programs
 
 from greeter.cli import main
+from greeter.greetings.edit import update_greetings, with_greeting
+from greeter.greetings.read import load_greetings
 from greeter.live.shared_gallery import SNAPSHOT_NAME, SharedGallery
 from greeter.people.server_store import _WRITE_LOCK, listening
 from greeter.people.store import Store, StoreUnavailable, open_store
@@ -235,3 +238,52 @@ def test_doctor_reaches_the_server_and_says_what_is_wrong(postgres, server_addre
                                       "127.0.0.1:1 (")
     assert "`nc -vz 127.0.0.1 1`" in found["server"]
     assert found["store"] == "INFO  store: not checked: the server cannot be used"
+
+
+def test_two_admins_on_two_machines_edit_the_greetings_at_once_and_lose_nothing(
+        server_address, tmp_path):
+    """`greeter greetings set` on two machines (each its own greetings file), held at the
+    fleet's write lock until both wait there: both changes are kept, on the server and, once
+    read, in either machine's file."""
+    open_store(server_address, tmp_path).close()
+    machines = {name: dict(os.environ, GREETER_STORE=server_address, PYTHONPATH=str(REPO),
+                           GREETER_LOCAL=str(tmp_path / name),
+                           GREETER_GREETINGS=str(tmp_path / name / "greetings.json"))
+                for name in ("desk", "door")}
+    with psycopg.connect(str(server_address), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_WRITE_LOCK,))
+        admins = [subprocess.Popen(
+            [sys.executable, "-m", "greeter", "greetings", "set", person, "--message", message],
+            env=machines[machine], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for machine, person, message in (("desk", "alex-m", "Hi Alex!"),
+                                             ("door", "zoe", "Hello Zoë!"))]
+        waiting = lambda: holder.execute(  # noqa: E731
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()[0] == 2
+        assert wait_for(waiting, seconds=60), [admin.communicate() for admin in admins]
+        holder.execute("SELECT pg_advisory_unlock(%s)", (_WRITE_LOCK,))
+        outputs = [admin.communicate(timeout=60)[0] for admin in admins]
+    assert [admin.returncode for admin in admins] == [0, 0], outputs
+    listed = subprocess.run([sys.executable, "-m", "greeter", "greetings", "list", "--json"],
+                            env=machines["desk"], capture_output=True, text=True, check=True)
+    assert [(entry["id"], entry["messages"]) for entry in json.loads(listed.stdout)] == [
+        ("alex-m", ["Hi Alex!"]), ("zoe", ["Hello Zoë!"])]
+    assert set(load_greetings(tmp_path / "desk" / "greetings.json").people) == {"alex-m", "zoe"}
+
+
+def test_a_robot_follows_greetings_edited_on_another_machine(server_address, tmp_path):
+    robot_file = tmp_path / "robot" / "greetings.json"
+    robot = SharedGallery(server_address, tmp_path / "robot", FaceEngine(), MatchingSettings(),
+                          greetings_path=robot_file)
+    try:
+        assert robot.caught_up.wait(10)
+        assert not robot_file.exists(), "nothing edited on the server yet: the file stands"
+        with open_store(server_address, tmp_path / "desk") as desk:
+            update_greetings(tmp_path / "desk" / "greetings.json", lambda greetings:
+                             with_greeting(greetings, "alex-m", ["Welcome back, Alex!"]),
+                             desk.greetings_home())
+        assert wait_for(lambda: robot_file.exists() and "alex-m" in load_greetings(
+            robot_file).people, 2.0), "a greeting reaches the robot's file within 2 s"
+        assert oct(robot_file.stat().st_mode & 0o777) == "0o600"
+    finally:
+        robot.close()

@@ -13,16 +13,18 @@ May import: ground, recognition, screen, greetings, people, live, console
 
 import importlib
 import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import click
 
 from greeter import __version__
 from greeter.errors import GreeterError
+from greeter.greetings.edit import GreetingsHome, current_greetings
 from greeter.people import store as people_store
 from greeter.people.store import StoreBase
-from greeter.settings import Settings
+from greeter.settings import ServerAddress, Settings
 
 #: The commands, each the object of the same name in the module of the same name.
 COMMANDS = ("calibrate", "console", "demo", "doctor", "enroll", "greetings", "identify",
@@ -83,6 +85,21 @@ def main(ctx: click.Context, store: Optional[str], greetings: Optional[Path],
 
 def settings_of(ctx: click.Context) -> Settings:
     return ctx.find_root().obj
+
+
+@contextmanager
+def shared_greetings(ctx: click.Context) -> Iterator[Optional[GreetingsHome]]:
+    """With a shared store (a server), its greetings, kept for the command, and this machine's
+    greetings file brought up to date from them (commands that read the file read the
+    fleet's); None with a store file."""
+    settings = settings_of(ctx)
+    if not isinstance(settings.store, ServerAddress):
+        yield None
+        return
+    with open_store(ctx, create=True) as store:
+        home = store.greetings_home()
+        current_greetings(settings.greetings, home)
+        yield home
 
 
 def open_store(ctx: click.Context, create: bool = False) -> StoreBase:

@@ -1,12 +1,13 @@
 """``greeter greetings``: check, list, edit and preview what the robot says to whom."""
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import click
 
-from greeter.cli import open_store, settings_of
+from greeter.cli import open_store, settings_of, shared_greetings
 from greeter.cli.output import print_json, print_table, problem
 from greeter.errors import ConfigError, StoreError
 from greeter.greetings.edit import dump_greetings, remove_greeting, update_greetings, with_greeting
@@ -33,7 +34,8 @@ def check(ctx: click.Context, file: Optional[Path]) -> None:
     """
     path = file or settings_of(ctx).greetings
     try:
-        config = load_greetings(path)
+        with shared_greetings(ctx) if file is None else contextlib.nullcontext():
+            config = load_greetings(path)
     except ConfigError as error:
         for line in str(error).splitlines():
             problem(line)
@@ -57,7 +59,8 @@ def list_greetings(ctx: click.Context, as_json: bool) -> None:
     Everybody with a greeting of their own, then what strangers and the other enrolled people
     are told.
     """
-    config = load_greetings(settings_of(ctx).greetings)
+    with shared_greetings(ctx):
+        config = load_greetings(settings_of(ctx).greetings)
     if as_json:
         print_json([{"id": person_id, **entry.model_dump(mode="json", exclude_none=True)}
                     for person_id, entry in sorted(config.people.items())])
@@ -91,9 +94,9 @@ def set_greeting(ctx: click.Context, person_id: str, name: Optional[str],
     enrolled = _enrolled_names(ctx)
     name_in_store = (enrolled or {}).get(person_id)
     _warn_if_not_enrolled(person_id, enrolled)
-    before, after = update_greetings(
-        path, lambda config: with_greeting(config, person_id, messages, name, add, name_in_store)
-    )
+    with shared_greetings(ctx) as home:
+        before, after = update_greetings(path, lambda config: with_greeting(
+            config, person_id, messages, name, add, name_in_store), home)
     if dump_greetings(before) == dump_greetings(after):
         click.echo(f"{person_id} already has these messages; {path} is unchanged")
     else:
@@ -111,9 +114,10 @@ def remove_greeting_command(ctx: click.Context, person_id: str) -> None:
     If they are enrolled, they get the greeting for enrolled people without one.
     """
     path = settings_of(ctx).greetings
-    load_greetings(path)  # a missing or invalid file is reported as such
-    if not remove_greeting(path, person_id):
-        raise ConfigError(f"{path}: no greeting for '{person_id}'")
+    with shared_greetings(ctx) as home:
+        load_greetings(path)  # a missing or invalid file is reported as such
+        if not remove_greeting(path, person_id, home):
+            raise ConfigError(f"{path}: no greeting for '{person_id}'")
     click.echo(f"removed the greeting for {person_id} from {path}")
 
 
@@ -128,7 +132,8 @@ def preview(ctx: click.Context, person_id: Optional[str], stranger: bool) -> Non
     """
     if stranger == (person_id is not None):
         raise click.UsageError("give either an ID or --stranger")
-    config = load_greetings(settings_of(ctx).greetings)
+    with shared_greetings(ctx):
+        config = load_greetings(settings_of(ctx).greetings)
     name_in_store = None
     if person_id is not None:
         check_person_id(person_id)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from greeter.cli import open_store, settings_of
+from greeter.cli import open_store, settings_of, shared_greetings
 from greeter.cli.output import print_json, print_table, problem
 from greeter.errors import ConfigError, StoreError
 from greeter.greetings.edit import rename_greeting
@@ -95,8 +95,9 @@ def rename(ctx: click.Context, person_id: str, name: str, own_name_too: bool) ->
     click.echo(f"{person_id} is now called {escaped(name)}")
     path = settings_of(ctx).greetings
     try:
-        renamed = rename_greeting(path, person_id, name, before.name if before else None,
-                                  own_name_too)
+        with shared_greetings(ctx) as home:
+            renamed = rename_greeting(path, person_id, name, before.name if before else None,
+                                      own_name_too, home)
     except ConfigError as error:
         raise ConfigError(f"{error}\n{person_id}'s greeting in {path} still has the old name: "
                           f"fix the file, then run `greeter greetings set {person_id} --name "

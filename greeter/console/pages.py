@@ -5,6 +5,7 @@ carrying the session's CSRF token, answered with a redirect (or, for enrolment a
 with the outcome of each photo or person).
 """
 
+import hashlib
 import json
 import logging
 import re
@@ -29,12 +30,14 @@ from greeter.console.routing import (
 from greeter.console.uploads import BadForm, TooLarge, TooSlow, read_form
 from greeter.errors import ConfigError, GreeterError, StoreError
 from greeter.greetings.edit import (
+    GreetingsHome,
+    current_greetings,
     remove_greeting,
     rename_greeting,
     set_first_name,
     update_greetings,
 )
-from greeter.greetings.read import load_greetings, parse_greetings, screen_texts
+from greeter.greetings.read import parse_greetings, screen_texts
 from greeter.greetings.render import message_for, messages_for
 from greeter.greetings.schema import Greetings
 from greeter.live.status import read_status, robot_readings, status_path
@@ -213,7 +216,7 @@ def _current_greetings_or_default(console: Console) -> Greetings:
     """The greetings file's greetings; the built-in ones while it cannot be read (the
     greetings page says why)."""
     try:
-        return _current_greetings(Path(console.settings.greetings))
+        return _current_greetings(console)
     except ConfigError:
         return Greetings()
 
@@ -232,11 +235,12 @@ async def person_rename(console, request, session, form) -> Response:
     message = f"{person_id} is now called {name}"
     path = console.settings.greetings
     try:
+        home = await in_thread(_home, console)
         if await in_thread(rename_greeting, path, person_id, name, before.name,
-                           bool(form.get("greeting_name"))):
+                           bool(form.get("greeting_name")), home):
             message += "; their greeting too"
         if first_name:
-            await in_thread(set_first_name, path, person_id, first_name, name)
+            await in_thread(set_first_name, path, person_id, first_name, name, home)
             message += f"; the robot calls them {first_name}"
     except ConfigError as error:
         message += f"; {person_id}'s greeting in {path} is unchanged: {error}"
@@ -372,8 +376,15 @@ def _lines(text: str) -> List[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _current_greetings(path: Path) -> Greetings:
-    return load_greetings(path) if path.exists() else Greetings()
+def _current_greetings(console: Console) -> Greetings:
+    """The greetings now: the file's, or with a shared store the server's (this machine's
+    file brought up to date with them)."""
+    return current_greetings(console.settings.greetings, _home(console))
+
+
+def _home(console: Console) -> Optional[GreetingsHome]:
+    """The shared store's greetings (`GreetingsHome`), None with a store file."""
+    return console.store().greetings_home()
 
 
 def _checked(path: Path, greetings: Greetings, edit: Callable[[dict], None]) -> Greetings:
@@ -424,9 +435,10 @@ def _edit_greetings(console: Console, edit: Callable[[dict], None],
     path = Path(console.settings.greetings)
     try:
         if save:
-            _, after = update_greetings(path, lambda before: _checked(path, before, edit))
+            _, after = update_greetings(path, lambda before: _checked(path, before, edit),
+                                        _home(console))
         else:
-            after = _checked(path, _current_greetings(path), edit)
+            after = _checked(path, _current_greetings(console), edit)
     except ConfigError as error:
         return None, _problems(error, path)
     return after, []
@@ -479,7 +491,7 @@ def _greetings_overview(console: Console) -> dict:
     path = Path(console.settings.greetings)
     names = _store_names(console)
     try:
-        greetings, problems = _current_greetings(path), []
+        greetings, problems = _current_greetings(console), []
     except ConfigError as error:
         greetings, problems = None, _problems(error, path)
     people = []
@@ -544,18 +556,29 @@ async def greetings_defaults(console, request, session, form) -> Response:
 def _person_greeting_values(console: Console, person_id: str) -> Tuple[dict, Greetings]:
     """What the person's greeting page shows of the file as it is, and the file's greetings."""
     names = _store_names(console)
-    greetings = _current_greetings(Path(console.settings.greetings))
+    greetings = _current_greetings(console)
     entry = greetings.people.get(person_id)
     if entry is None and person_id not in names:
         raise GreeterError(f"nobody with id '{person_id}' is enrolled or has a greeting")
     return {
         "person_id": person_id, "has_entry": entry is not None,
         "enrolled": person_id in names,
+        "based_on": _entry_digest(entry.model_dump(mode="json", exclude_none=True)
+                                  if entry else None),
         "form": {"name": entry.name if entry else names.get(person_id, ""),
                  "first_name": (entry.first_name or "") if entry else "",
                  "messages": "\n".join(entry.messages if entry else greetings.enrolled)},
         "preview": _rendered(greetings, person_id, names.get(person_id)),
     }, greetings
+
+
+class EditedMeanwhile(ConfigError):
+    """The greeting changed between the page being shown and its form being saved."""
+
+
+def _entry_digest(entry: Optional[dict]) -> str:
+    """What a person's greeting form was based on, for telling whether it changed since."""
+    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 
 @page
@@ -567,8 +590,19 @@ async def person_greeting(console, request, session, form) -> Response:
         return console.render("greeting.html", request, session, problems=[],
                               warnings=warnings, **values)
     submitted = {key: form.get(key) for key in ("name", "first_name", "messages")}
+    based_on = form.get("based_on")
+    save = form.get("action") != "preview"
 
     def edit(data: dict) -> None:
+        now = data.get("people", {}).get(person_id)
+        if save and based_on and based_on != _entry_digest(now):
+            # another admin saved this greeting since the page was shown: theirs stays, and
+            # this admin is told (the form keeps what they typed; saving again replaces it)
+            raise EditedMeanwhile(
+                f"somebody else changed {person_id}'s greeting while you were editing it, so "
+                f"yours was not saved; theirs is now: "
+                f"{' | '.join(now['messages']) if now else '(removed)'}. Save again to replace "
+                f"it with yours")
         entry = {"name": submitted["name"].strip(), "messages": _lines(submitted["messages"])}
         if submitted["first_name"].strip():
             entry["first_name"] = submitted["first_name"].strip()
@@ -577,7 +611,6 @@ async def person_greeting(console, request, session, form) -> Response:
             entry["language"] = language
         data.setdefault("people", {})[person_id] = entry
 
-    save = form.get("action") != "preview"
     after, problems = await in_thread(_edit_greetings, console, edit, save)
     preview = _rendered(after, person_id, None) if after else []
     if request.headers.get("x-preview"):
@@ -586,9 +619,14 @@ async def person_greeting(console, request, session, form) -> Response:
     if after is not None and save:  # the page it lands on shows the saved greeting's warnings
         session.flash.append(f"saved {person_id}'s greeting")
         return RedirectResponse(f"/greetings/people/{person_id}", status_code=303)
-    # the heading keeps the saved name: the form shows what was typed
+    # the heading keeps the saved name: the form shows what was typed; after another admin's
+    # change it is based on theirs, so saving again replaces it on purpose
     values.update(heading_name=values["form"]["name"], form=submitted, preview=preview)
-    return console.render("greeting.html", request, session, status_code=200 if after else 422,
+    meanwhile = any(problem.startswith("somebody else changed") for problem in problems)
+    if not meanwhile:
+        values["based_on"] = based_on or values["based_on"]
+    return console.render("greeting.html", request, session,
+                          status_code=200 if after else 409 if meanwhile else 422,
                           problems=problems,
                           warnings=await in_thread(_screen_warnings, after, person_id),
                           **values)
@@ -597,7 +635,8 @@ async def person_greeting(console, request, session, form) -> Response:
 @page
 async def person_greeting_remove(console, request, session, form) -> Response:
     person_id = check_person_id(request.path_params["person_id"])
-    if await in_thread(remove_greeting, console.settings.greetings, person_id):
+    if await in_thread(remove_greeting, console.settings.greetings, person_id,
+                       _home(console)):
         session.flash.append(f"removed the greeting for {person_id}")
     else:
         session.flash.append(f"{person_id} had no greeting of their own")

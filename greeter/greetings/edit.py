@@ -1,21 +1,38 @@
 """Editing the greetings file safely: validated before writing, locked against the other
 editors (CLI, console) for the whole read-change-write, replaced atomically so it is never
-half-written."""
+half-written.
+
+With a shared store the greetings also live on its server, which every robot follows
+(`GreetingsHome`): an edit then starts from the server's text under the fleet's lock, so two
+admins on two machines never lose one another's change, and writes both the server and this
+machine's file."""
 
 import fcntl
 import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Callable, ContextManager, Iterator, Optional, Protocol, Sequence, Tuple, Union
 
 from pydantic import ValidationError
 
 from greeter.atomicfile import replace_file
 from greeter.errors import ConfigError
-from greeter.greetings.read import load_greetings, validation_problems
+from greeter.greetings.read import load_greetings, parse_greetings, validation_problems
 from greeter.greetings.schema import Greetings, PersonGreeting
 from greeter.names import name_from_id
+
+
+class GreetingsHome(Protocol):
+    """Where the greetings are kept besides this machine's file, when several machines share
+    them: a shared store's server (`greeter.people.server_store.SharedGreetings`).
+
+    `editing` holds the fleet's lock on them for a read-change-write and yields their text
+    (None when never saved there) and a function that saves new text; `text` reads them."""
+
+    def editing(self) -> ContextManager[Tuple[Optional[str], Callable[[str], None]]]: ...
+
+    def text(self) -> Optional[str]: ...
 
 
 def dump_greetings(greetings: Greetings) -> str:
@@ -67,22 +84,54 @@ def _editing_lock(path: Path) -> Iterator[None]:
 
 
 def update_greetings(
-    path: Union[str, Path], change: Callable[[Greetings], Greetings]
+    path: Union[str, Path], change: Callable[[Greetings], Greetings],
+    home: Optional[GreetingsHome] = None,
 ) -> Tuple[Greetings, Greetings]:
     """Apply `change` to the file under its lock, so that concurrent edits (two admins,
     ``greeter people remove`` during ``greeter greetings set``) never lose one another.
 
-    A missing file starts from the defaults. The file is written only when the greetings
-    changed. Returns the greetings before and after.
+    With a `home` (a shared store's server) the change applies to its text under its lock,
+    and is saved there and in the file. A missing file starts from the defaults. Nothing is
+    written when the greetings did not change. Returns the greetings before and after.
     """
     path = Path(path)
     with _editing_lock(path):
-        before = load_greetings(path) if path.exists() else Greetings()
-        text_before = dump_greetings(before)
-        after = change(before)
-        if dump_greetings(after) != text_before:
-            save_greetings(path, after)
+        if home is None:
+            before = load_greetings(path) if path.exists() else Greetings()
+            after = change(before)
+            if dump_greetings(after) != dump_greetings(before):
+                save_greetings(path, after)
+            return before, after
+        with home.editing() as (text, save_text):
+            before = _from_home(text, path)
+            after = change(before)
+            if dump_greetings(after) != dump_greetings(before):
+                save_greetings(path, after)  # validates before the server is written
+                save_text(dump_greetings(after))
     return before, after
+
+
+def current_greetings(path: Union[str, Path], home: Optional[GreetingsHome] = None
+                      ) -> Greetings:
+    """The greetings as they are now: the `home`'s (a shared store's server), else the
+    file's; the defaults when there are none. With a home, this machine's file is brought up
+    to date, so the pages and commands that read the file read the fleet's greetings."""
+    path = Path(path)
+    if home is None:
+        return load_greetings(path) if path.exists() else Greetings()
+    greetings = _from_home(home.text(), path)
+    if home.text() is not None and (not path.exists() or path.read_text(encoding="utf-8")
+                                    != dump_greetings(greetings)):
+        save_greetings(path, greetings)
+    return greetings
+
+
+def _from_home(text: Optional[str], path: Path) -> Greetings:
+    """The greetings of a home's `text`; the file's (or the defaults) when it has none yet,
+    so the first edit on a new server starts from what this machine had."""
+    if text is None:
+        return load_greetings(path) if path.exists() else Greetings()
+    return parse_greetings(text.encode("utf-8"), path)
 
 
 def with_greeting(
@@ -114,7 +163,7 @@ def with_greeting(
 
 
 def set_first_name(path: Union[str, Path], person_id: str, first_name: str,
-                   name_if_new: str) -> None:
+                   name_if_new: str, home: Optional[GreetingsHome] = None) -> None:
     """Greet `person_id` by `first_name` (``{first_name}``); a person without an entry gets
     one, with the messages for enrolled people and `name_if_new`."""
     def edit(greetings: Greetings) -> Greetings:
@@ -124,28 +173,31 @@ def set_first_name(path: Union[str, Path], person_id: str, first_name: str,
         people[person_id] = entry.model_copy(update={"first_name": first_name})
         return greetings.model_copy(update={"people": people})
 
-    update_greetings(path, edit)
+    update_greetings(path, edit, home)
 
 
-def remove_greeting(path: Union[str, Path], person_id: str) -> bool:
-    """Delete the entry of `person_id`, as erasing a person must erase their name here too.
+def remove_greeting(path: Union[str, Path], person_id: str,
+                    home: Optional[GreetingsHome] = None) -> bool:
+    """Delete the entry of `person_id`, as erasing a person must erase their name here too
+    (and, with a `home`, on the shared store's server: every robot's copy follows).
 
-    False when there was none. The file is read first and locked only if there is something
-    to remove: removing somebody without a greeting needs no write access and creates nothing.
+    False when there was none. The greetings are read first and locked only if there is
+    something to remove: removing somebody without a greeting needs no write access and
+    creates nothing.
     """
-    if not Path(path).exists() or person_id not in load_greetings(path).people:
+    if person_id not in current_greetings(path, home).people:
         return False
     before, _ = update_greetings(
         path,
         lambda greetings: greetings.model_copy(update={"people": {
             key: entry for key, entry in greetings.people.items() if key != person_id
-        }}),
-    )
+        }}), home)
     return person_id in before.people
 
 
 def rename_greeting(path: Union[str, Path], person_id: str, name: str,
-                    previous: Optional[str] = None, own_name_too: bool = False) -> bool:
+                    previous: Optional[str] = None, own_name_too: bool = False,
+                    home: Optional[GreetingsHome] = None) -> bool:
     """Give the entry of `person_id` the display name `name`, as renaming a person renames them
     on the screen too (an entry's ``name`` wins over the store's): when the entry's name is the
     person's `previous` one (it followed the store), or with `own_name_too`. An entry with a
@@ -153,9 +205,9 @@ def rename_greeting(path: Union[str, Path], person_id: str, name: str,
 
     False when nothing was renamed; like `remove_greeting`, nothing is locked or written then.
     """
-    entry = load_greetings(path).people.get(person_id) if Path(path).exists() else None
+    entry = current_greetings(path, home).people.get(person_id)
     if entry is None or entry.name == name or not (own_name_too or entry.name == previous):
         return False
     update_greetings(path, lambda greetings: with_greeting(
-        greetings, person_id, greetings.people[person_id].messages, name=name))
+        greetings, person_id, greetings.people[person_id].messages, name=name), home)
     return True

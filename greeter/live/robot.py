@@ -196,7 +196,8 @@ class Greeter:
         figures = FIGURES[settings.recognition.model]
         self.gallery: Union[GalleryReload, SharedGallery] = (
             SharedGallery(settings.store, settings.local_folder, FaceEngine(), settings.matching,
-                          figures, robot_name=settings.robot_name)
+                          figures, robot_name=settings.robot_name,
+                          greetings_path=settings.greetings)
             if isinstance(settings.store, ServerAddress)
             else GalleryReload(settings.store, FaceEngine(), settings.matching, figures))
         self.tracker = Tracker(tracking_for(settings.tracking, figures))

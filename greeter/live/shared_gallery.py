@@ -13,6 +13,10 @@
   and photo hashes with the snapshot's and applies the difference, erasures included: an
   erased person leaves the snapshot, the matcher, and (`forget_erased`) the events file and
   the screenshots.
+* **Greetings too.** The fleet's greetings document is on the server; the follower writes it
+  into the robot's greetings file whenever it changes there (and at each catch-up), and the
+  robot's `GreetingsWatcher` reloads the file as it does for a local edit. During an outage
+  the file stays as it was.
 * Calibration is read from the server when the follower (re)connects; a calibration saved
   while the robot runs applies at its next reconnection or start.
 """
@@ -24,7 +28,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from greeter.errors import StoreError
+from greeter.errors import ConfigError, StoreError
+from greeter.greetings.edit import save_greetings
+from greeter.greetings.read import parse_greetings
 from greeter.live.outputs import Outputs
 from greeter.live.status import RobotStatus
 from greeter.people.store import PersonRecord, Store
@@ -68,8 +74,9 @@ class SharedGallery:
 
     def __init__(self, address: ServerAddress, local_folder: Path, engine: FaceEngine,
                  matching: MatchingSettings, figures: ModelFigures = DLIB,
-                 robot_name: str = "robot"):
+                 robot_name: str = "robot", greetings_path: Optional[Path] = None):
         self.address = address
+        self.greetings_path = greetings_path
         self.robot_name = robot_name
         #: The server while the follower is connected to it, else None.
         self._server: Optional[ServerStore] = None
@@ -158,7 +165,13 @@ class SharedGallery:
         # psycopg is imported here, on the follower's thread: a robot alone never loads it
         import psycopg
 
-        from greeter.people.server_store import ServerStore, explain, listening
+        from greeter.people.server_store import (
+            GREETINGS_CHANNEL,
+            ServerStore,
+            explain,
+            listening,
+        )
+        self._greetings_channel = GREETINGS_CHANNEL
 
         while not self._stop.is_set():
             try:
@@ -198,6 +211,7 @@ class SharedGallery:
             self.snapshot.save_calibration(calibration[0], calibration[1],
                                            self._figures.model_id)
         self._apply(server.export_people(changed), gone, calibration)
+        self._follow_greetings(server)
         if self.server_problem is not None:
             log.warning("the store's server %s is back: %d changed, %d erased meanwhile",
                         self.address.host, len(changed), len(gone))
@@ -208,16 +222,42 @@ class SharedGallery:
         """Apply each notified change until told to stop; a lost connection raises."""
         while not self._stop.is_set():
             people: Set[str] = set()
-            for notice in listener.notifies(timeout=1.0, stop_after=1):
-                people.add(notice.payload)
-            if not people:
+            greetings = False
+            notices = list(listener.notifies(timeout=1.0, stop_after=1))
+            if not notices:
                 listener.execute("SELECT 1")  # a server gone quietly is noticed within a second
                 continue
-            for notice in listener.notifies(timeout=GATHER_SECONDS):
-                people.add(notice.payload)
+            notices += listener.notifies(timeout=GATHER_SECONDS)
+            for notice in notices:
+                if notice.channel == self._greetings_channel:
+                    greetings = True
+                else:
+                    people.add(notice.payload)
+            if greetings:
+                self._follow_greetings(server)
+            if not people:
+                continue
             records = server.export_people(sorted(people))
             self._apply(records, sorted(people - {record.id for record in records}),
                         self._known.calibration)
+
+    def _follow_greetings(self, server) -> None:
+        """Write the server's greetings into the robot's file when they differ from it."""
+        if self.greetings_path is None:
+            return
+        text = server.greetings_home().text()
+        if text is None:
+            return  # never edited on the server: the robot's own file stands
+        path = Path(self.greetings_path)
+        try:
+            if path.exists() and path.read_text(encoding="utf-8") == text:
+                return
+            save_greetings(path, parse_greetings(text.encode("utf-8"), path))
+        except (ConfigError, OSError) as error:
+            log.error("the server's greetings could not be written to %s (%s); the robot "
+                      "greets with the file as it was", path, error)
+            return
+        log.info("greetings updated from the store's server")
 
     def _apply(self, records: List[PersonRecord], gone: List[str],
                calibration: Tuple[Optional[MatchPolicy], Optional[MatchPolicy]]) -> None:

@@ -56,7 +56,8 @@ def erase_person(store: StoreBase, greetings_path: Union[str, Path], person_id: 
     embeddings = store.remove(person_id)
     door_files = door.forget(store.local_folder, person_id)
     try:
-        removed, problem = remove_greeting(greetings_path, person_id), None
+        removed, problem = remove_greeting(greetings_path, person_id,
+                                           store.greetings_home()), None
     except ConfigError as error:
         removed, problem = False, (
             f"{error}\n{person_id}'s greeting is still in {greetings_path}: fix the file, then "

@@ -28,7 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import psycopg
 
@@ -39,6 +39,9 @@ from greeter.settings import ServerAddress
 
 #: The LISTEN/NOTIFY channel of person changes: the payload is the person's id.
 CHANNEL = "greeter_people"
+
+#: The channel of greetings changes (no payload: robots read the whole document, a few KB).
+GREETINGS_CHANNEL = "greeter_greetings"
 
 #: One number for the advisory lock that serialises every greeter change on a server.
 _WRITE_LOCK = 0x67726565  # "gree"
@@ -76,6 +79,11 @@ CREATE TABLE IF NOT EXISTS more_embeddings (
     model_id     TEXT NOT NULL,
     vector       BYTEA NOT NULL,
     PRIMARY KEY (embedding_id, model_id)
+);
+CREATE TABLE IF NOT EXISTS documents (
+    name    TEXT PRIMARY KEY,
+    body    TEXT NOT NULL,
+    version BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS robots (
     name   TEXT PRIMARY KEY,
@@ -267,6 +275,9 @@ class ServerStore(StoreBase):
             with db.connection.transaction(force_rollback=True):
                 db.execute("UPDATE meta SET value=value WHERE key='model_id'")
 
+    def greetings_home(self) -> "SharedGreetings":
+        return SharedGreetings(self)
+
     def publish_status(self, robot: str, status: str) -> None:
         """Publish `robot`'s status (`greeter.live.status.RobotStatus` as JSON) for every
         console: one row per robot, replaced; `seen` is the server's clock, so robots with
@@ -308,12 +319,39 @@ class ServerStore(StoreBase):
             db.execute("VACUUM people, embeddings, more_embeddings")
 
 
+class SharedGreetings:
+    """The fleet's greetings on the server, one document (`greeter.greetings.edit.GreetingsHome`):
+    edited under the fleet's write lock, each save notifying `GREETINGS_CHANNEL`."""
+
+    def __init__(self, store: ServerStore):
+        self._store = store
+
+    def text(self) -> Optional[str]:
+        with self._store._reading() as db:
+            row = db.execute("SELECT body FROM documents WHERE name = 'greetings'").fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def editing(self) -> Iterator[Tuple[Optional[str], Callable[[str], None]]]:
+        with self._store._transaction("the greetings were not saved") as db:
+            row = db.execute("SELECT body FROM documents WHERE name = 'greetings'").fetchone()
+            saved: List[str] = []
+            yield (row[0] if row else None), saved.append
+            if saved:
+                db.execute("INSERT INTO documents (name, body, version) VALUES ('greetings', ?, "
+                           "1) ON CONFLICT (name) DO UPDATE SET body = excluded.body, "
+                           "version = documents.version + 1", (saved[-1],))
+                db.execute("SELECT pg_notify(?, '')", (GREETINGS_CHANNEL,))
+
+
 def listening(address: ServerAddress) -> psycopg.Connection:
-    """A connection LISTENing on `CHANNEL` (autocommit: notifications arrive between
-    statements). `StoreUnavailable` when the server cannot be reached."""
+    """A connection LISTENing on `CHANNEL` and `GREETINGS_CHANNEL` (autocommit:
+    notifications arrive between statements). `StoreUnavailable` when the server cannot be
+    reached."""
     connection = connect(address)
     try:
         connection.execute(f"LISTEN {CHANNEL}")
+        connection.execute(f"LISTEN {GREETINGS_CHANNEL}")
     except psycopg.Error as error:
         connection.close()
         raise explain(address, error, None) from None

@@ -38,6 +38,7 @@ import numpy as np
 
 from greeter.atomicfile import make_private
 from greeter.errors import StoreError
+from greeter.greetings.edit import GreetingsHome
 from greeter.names import check_name, check_person_id, name_from_id
 from greeter.recognition.faces import MODEL_ID
 from greeter.recognition.matching import EMBEDDING_SIZE, Gallery, MatchPolicy
@@ -557,6 +558,12 @@ class StoreBase:
             self.import_people(people, model_id)
             with self._transaction("nothing was copied") as db:
                 self._set_meta(db, sorted(calibration.items()))
+
+    def greetings_home(self) -> Optional[GreetingsHome]:
+        """Where the greetings are shared besides this machine's file
+        (`greeter.greetings.edit.GreetingsHome`): a server's `SharedGreetings`; a store file
+        has none (its robot reads the greetings file itself)."""
+        return None
 
     def robot_statuses(self) -> List[Tuple[str, str, float]]:
         """Robots' published statuses: (name, status JSON, seconds since). A store file has
