@@ -18,6 +18,19 @@ from greeter.cli import main
 from greeter.greetings.edit import update_greetings, with_greeting
 from greeter.greetings.read import load_greetings
 from greeter.live.shared_gallery import SNAPSHOT_NAME, SharedGallery
+from greeter.people.door import (
+    REQUEST,
+    RESULT,
+    DoorFolder,
+    DoorInbox,
+    DoorResult,
+    DoorRules,
+    ask,
+    pending,
+    result_for,
+    write_result,
+)
+from greeter.people.erasure import erase_person
 from greeter.people.server_store import _WRITE_LOCK, listening
 from greeter.people.store import Store, StoreUnavailable, open_store
 from greeter.recognition.faces import FaceEngine
@@ -287,3 +300,42 @@ def test_a_robot_follows_greetings_edited_on_another_machine(server_address, tmp
         assert oct(robot_file.stat().st_mode & 0o777) == "0o600"
     finally:
         robot.close()
+
+
+def test_a_door_request_reaches_the_chosen_robot_only_and_its_answer_comes_back(
+        server_address, tmp_path):
+    """A console asks robot north (through the server) to enrol Alex at its door: north's
+    follower moves the request into its door folder, where its loop takes requests, and its
+    answer back to the server; robot south never sees it. Erasing Alex deletes what is left
+    for every robot."""
+    with open_store(server_address, tmp_path / "console") as console:
+        robots = {name: SharedGallery(server_address, tmp_path / name, FaceEngine(),
+                                      MatchingSettings(), robot_name=name)
+                  for name in ("north", "south")}
+        try:
+            assert all(robot.caught_up.wait(10) for robot in robots.values())
+            ask(console.door("north"), "alex-m", "Alex Müller")
+            ask(console.door("south"), "zoe", "Zoë")
+            assert wait_for(lambda: DoorFolder(tmp_path / "north").get(
+                "alex-m", REQUEST) is not None, 3.0), "relayed within a second or two"
+            request = DoorInbox(tmp_path / "north", DoorRules()).take()
+            assert (request.person, request.name) == ("alex-m", "Alex Müller")
+            assert DoorFolder(tmp_path / "south").get("alex-m", REQUEST) is None
+            assert pending(console.door("north"), "alex-m") is None, "taken off the server"
+
+            write_result(tmp_path / "north", DoorResult(
+                person="alex-m", name="Alex Müller", requested=request.requested,
+                finished=request.requested, enrolled=3, message="enrolled 3 frames"))
+            assert wait_for(lambda: result_for(console.door("north"), "alex-m") is not None,
+                            3.0)
+            assert result_for(console.door("north"), "alex-m").enrolled == 3
+            assert DoorFolder(tmp_path / "north").get("alex-m", RESULT) is None
+            assert wait_for(lambda: DoorFolder(tmp_path / "south").get(
+                "zoe", REQUEST) is not None, 3.0)
+        finally:
+            for robot in robots.values():
+                robot.close()
+        add(console, "zoe", 5, "Zoë")
+        ask(console.door("south"), "zoe", "Zoë")  # south is off: it waits on the server
+        assert erase_person(console, tmp_path / "greetings.json", "zoe").door_files == 1
+        assert pending(console.door("south"), "zoe") is None

@@ -15,6 +15,7 @@ import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -55,6 +56,7 @@ from greeter.people.store import (
     check_same_name,
 )
 from greeter.recognition.faces import MODEL_ID
+from greeter.settings import ServerAddress
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +306,21 @@ async def _enrol_page(console: Console, person_id: str, name: str) -> dict:
     """The Enrol page's values before any outcome: its forms filled with `person_id` and
     `name`, the people enrolled for the id field's suggestions."""
     return {"people": await in_thread(console.store().people), "person_id": person_id,
-            "name": name, "outcomes": None, "largest_label": LARGEST_LABEL}
+            "name": name, "outcomes": None, "largest_label": LARGEST_LABEL,
+            "robots": await in_thread(_door_robots, console)}
+
+
+def _door_robots(console: Console) -> List[str]:
+    """The robots a door request may go to, running ones first: with a shared store, every
+    robot that published a status on the server; else none to choose (the one beside)."""
+    if not isinstance(console.settings.store, ServerAddress):
+        return []
+    try:
+        readings = robot_readings(console.settings, console.store)
+    except GreeterError:
+        return []
+    return [robot.name for robot in sorted(readings, key=lambda robot: not (
+        robot.reading and robot.reading.running))]
 
 
 def _id_is_valid(values: dict) -> bool:
@@ -344,20 +360,27 @@ async def door_ask(console, request, session, form) -> Response:
     if not _id_is_valid(values):
         return console.render("enrol.html", request, session, status_code=400, **values)
     person_id = values["person_id"]
+    robot = _door_robot(console, form.get("robot"))
     name = await in_thread(_door_name, console, person_id, values["name"])
-    await in_thread(ask, console.settings.local_folder, person_id, name)
-    return RedirectResponse(f"/door/{person_id}", status_code=303)
+    await in_thread(ask, console.store().door(robot), person_id, name)
+    shared = isinstance(console.settings.store, ServerAddress)  # else the robot beside
+    return RedirectResponse(f"/door/{person_id}" + (f"?robot={quote(robot, safe='')}"
+                                                   if shared else ""), status_code=303)
 
 
-def _door_state(console: Console, person_id: str) -> dict:
-    folder = console.settings.local_folder
-    try:
-        running = read_status(status_path(folder)).running
-    except GreeterError:
-        running = False
+def _door_robot(console: Console, asked: Optional[str]) -> str:
+    """The robot a door request is for: the one chosen, else this machine's."""
+    return (asked or "").strip() or console.settings.robot_name
+
+
+def _door_state(console: Console, person_id: str, robot: str) -> dict:
+    channel = console.store().door(robot)
+    running = any(reading.name == robot and reading.reading and reading.reading.running
+                  for reading in robot_readings(console.settings, console.store))
     rules = DoorRules()
-    return {"person_id": person_id, "waiting": pending(folder, person_id, rules),
-            "result": result_for(folder, person_id), "robot_running": running,
+    return {"person_id": person_id, "waiting": pending(channel, person_id, rules),
+            "result": result_for(channel, person_id), "robot_running": running,
+            "robot": robot, "shared": isinstance(console.settings.store, ServerAddress),
             "expire_seconds": int(rules.expire_after_seconds)}
 
 
@@ -365,7 +388,8 @@ def _door_state(console: Console, person_id: str) -> dict:
 async def door_page(console, request, session, form) -> Response:
     """The request's state; while the robot has not answered, the page reloads itself."""
     person_id = check_person_id(request.path_params["person_id"])
-    values = await in_thread(_door_state, console, person_id)
+    robot = _door_robot(console, request.query_params.get("robot"))
+    values = await in_thread(_door_state, console, person_id, robot)
     return console.render("door.html", request, session, **values)
 
 

@@ -17,6 +17,9 @@
   into the robot's greetings file whenever it changes there (and at each catch-up), and the
   robot's `GreetingsWatcher` reloads the file as it does for a local edit. During an outage
   the file stays as it was.
+* **Door requests** addressed to this robot (`greeter.people.server_store.ServerDoor`) are
+  moved by the follower into the robot's door folder, and its answers back to the server,
+  once a second: the robot's loop serves them as it serves a local console's.
 * Calibration is read from the server when the follower (re)connects; a calibration saved
   while the robot runs applies at its next reconnection or start.
 """
@@ -33,6 +36,7 @@ from greeter.greetings.edit import save_greetings
 from greeter.greetings.read import parse_greetings
 from greeter.live.outputs import Outputs
 from greeter.live.status import RobotStatus
+from greeter.people.door import REQUEST, RESULT, RESULT_SUFFIX, DoorFolder, forget
 from greeter.people.store import PersonRecord, Store
 from greeter.recognition.faces import FaceEngine
 from greeter.recognition.figures import DLIB, ModelFigures
@@ -224,6 +228,7 @@ class SharedGallery:
             people: Set[str] = set()
             greetings = False
             notices = list(listener.notifies(timeout=1.0, stop_after=1))
+            self._relay_door(server)
             if not notices:
                 listener.execute("SELECT 1")  # a server gone quietly is noticed within a second
                 continue
@@ -240,6 +245,19 @@ class SharedGallery:
             records = server.export_people(sorted(people))
             self._apply(records, sorted(people - {record.id for record in records}),
                         self._known.calibration)
+
+    def _relay_door(self, server) -> None:
+        """Requests for this robot from the server into its door folder; its answers back."""
+        theirs, ours = server.door(self.robot_name), DoorFolder(self.snapshot.local_folder)
+        for person, content in theirs.waiting() or []:
+            ours.put(person, REQUEST, content)
+            theirs.delete(person, REQUEST)
+        for path in sorted(ours.folder.glob(f"*{RESULT_SUFFIX}")):
+            person = path.name[:-len(RESULT_SUFFIX)]
+            content = ours.get(person, RESULT)
+            if content is not None:
+                theirs.put(person, RESULT, content)
+                ours.delete(person, RESULT)
 
     def _follow_greetings(self, server) -> None:
         """Write the server's greetings into the robot's file when they differ from it."""
@@ -265,6 +283,8 @@ class SharedGallery:
         if not records and not gone and calibration == self._known.calibration:
             return
         self.snapshot.mirror(records, gone)
+        for person in gone:  # a request relayed before the erasure holds their name
+            forget(DoorFolder(self.snapshot.local_folder), person)
         model = self._figures.model_id
         rows = [(record.id, vector) for record in records for photo in record.embeddings
                 for vector in [_vector_of(photo, model, self.snapshot.model_id)]

@@ -38,7 +38,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Literal, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -133,6 +133,82 @@ def door_folder(local_folder: Union[str, Path]) -> Path:
     return Path(local_folder) / FOLDER_NAME
 
 
+#: What travels: a request (console to robot) or its result (robot to console).
+REQUEST, RESULT = "request", "result"
+
+
+class DoorChannel(Protocol):
+    """Where requests and results travel between consoles and a robot, by person: the folder
+    beside a store file (`DoorFolder`), or a shared store's server, addressed to one robot
+    (`greeter.people.server_store.ServerDoor`). Contents are a request's or result's JSON."""
+
+    def put(self, person: str, kind: str, content: bytes) -> None: ...
+
+    def get(self, person: str, kind: str) -> Optional[bytes]: ...
+
+    def delete(self, person: str, kind: str) -> bool: ...
+
+    def waiting(self) -> Optional[List[Tuple[str, bytes]]]:
+        """Every request waiting, as (where, content); None when nothing can have changed
+        since the last look (the robot asks once a second: it must cost next to nothing)."""
+
+
+class DoorFolder:
+    """The channel as files in ``door-requests/`` (see the module docstring)."""
+
+    def __init__(self, local_folder: Union[str, Path],
+                 clock: Callable[[], float] = time.monotonic):
+        self.folder = door_folder(local_folder)
+        self._clock = clock
+        self._seen: Optional[FileState] = None
+        self._listed_at = float("-inf")
+
+    def _path(self, person: str, kind: str) -> Path:
+        return self.folder / f"{person}{REQUEST_SUFFIX if kind == REQUEST else RESULT_SUFFIX}"
+
+    def put(self, person: str, kind: str, content: bytes) -> None:
+        private_folder(self.folder)
+        replace_file(self._path(person, kind), content, mode=0o600)
+
+    def get(self, person: str, kind: str) -> Optional[bytes]:
+        path = self._path(person, kind)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise GreeterError(f"{path}: cannot be read ({error.strerror})") from None
+
+    def delete(self, person: str, kind: str) -> bool:
+        try:
+            self._path(person, kind).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    def waiting(self) -> Optional[List[Tuple[str, bytes]]]:
+        """The folder is listed only when it changed since it was last found empty
+        (`greeter.filechange`), or `RELIST_SECONDS` ago (a change in the same clock tick as
+        the last listing leaves its times as they were)."""
+        state = file_state(self.folder)
+        if state is None:
+            return None
+        if state == self._seen and self._clock() - self._listed_at < RELIST_SECONDS:
+            return None
+        self._listed_at = self._clock()
+        found = []
+        for path in sorted(self.folder.glob(f"*{REQUEST_SUFFIX}")):
+            with suppress(FileNotFoundError):
+                found.append((path.name[:-len(REQUEST_SUFFIX)], path.read_bytes()))
+        self._seen = state if not found else None  # others may be waiting
+        return found
+
+
+def _channel(where: Union[DoorChannel, str, Path]) -> DoorChannel:
+    """A channel as given, or the folder channel of a local folder's path."""
+    return DoorFolder(where) if isinstance(where, (str, Path)) else where
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -140,31 +216,31 @@ def _utc_now() -> datetime:
 # -- the console's side ---------------------------------------------------------------------
 
 
-def ask(local_folder: Union[str, Path], person_id: str, name: str,
+def ask(channel: Union[DoorChannel, str, Path], person_id: str, name: str,
         now: Optional[datetime] = None) -> DoorRequest:
-    """Ask the robot to enrol the person in front of its camera as `person_id`."""
+    """Ask the robot at the other end of `channel` (or whose local folder it is) to enrol
+    the person in front of it as `person_id`."""
+    channel = _channel(channel)
     person_id = check_person_id(person_id)
     request = DoorRequest(person=person_id, name=check_name(name, person_id),
                           requested=now or _utc_now())
-    folder = private_folder(door_folder(local_folder))
-    _remove(folder / f"{person_id}{RESULT_SUFFIX}")
-    replace_file(folder / f"{person_id}{REQUEST_SUFFIX}",
-                 request.model_dump_json().encode("utf-8"), mode=0o600)
+    channel.delete(person_id, RESULT)
+    channel.put(person_id, REQUEST, request.model_dump_json().encode("utf-8"))
     return request
 
 
-def pending(local_folder: Union[str, Path], person_id: str,
+def pending(channel: Union[DoorChannel, str, Path], person_id: str,
             rules: Optional[DoorRules] = None,
             now: Optional[datetime] = None) -> Optional[DoorRequest]:
     """The request for `person_id` the robot has not taken yet. One older than
     `DoorRules.expire_after_seconds` is answered as expired here, as the robot would: when no
     robot runs, nobody else ever would, and the console would wait for ever."""
-    path = door_folder(local_folder) / f"{person_id}{REQUEST_SUFFIX}"
-    request = _read(path, DoorRequest)
+    channel = _channel(channel)
+    request = _parsed(channel.get(person_id, REQUEST), DoorRequest, person_id)
     rules = rules or DoorRules()
     if request is not None and _expired(request, rules, now or _utc_now()):
-        _remove(path)
-        write_result(local_folder, _expiry(request, rules))
+        channel.delete(person_id, REQUEST)
+        write_result(channel, _expiry(request, rules))
         return None
     return request
 
@@ -178,46 +254,33 @@ def _expiry(request: DoorRequest, rules: DoorRules) -> DoorResult:
                    f"{rules.expire_after_seconds:g} s (is it running?): ask again")
 
 
-def result_for(local_folder: Union[str, Path], person_id: str) -> Optional[DoorResult]:
+def result_for(channel: Union[DoorChannel, str, Path], person_id: str) -> Optional[DoorResult]:
     """The robot's answer to the last request for `person_id`."""
-    return _read(door_folder(local_folder) / f"{person_id}{RESULT_SUFFIX}", DoorResult)
+    return _parsed(_channel(channel).get(person_id, RESULT), DoorResult, person_id)
 
 
-def forget(local_folder: Union[str, Path], person_id: str) -> int:
+def forget(channel: Union[DoorChannel, str, Path], person_id: str) -> int:
     """Delete the request and the result of `person_id` (they hold their name): part of
-    erasing a person. Returns how many files there were."""
-    folder = door_folder(local_folder)
-    forgotten = 0
-    for suffix in (REQUEST_SUFFIX, RESULT_SUFFIX):
-        with suppress(FileNotFoundError):
-            (folder / f"{person_id}{suffix}").unlink()
-            forgotten += 1
-    return forgotten
+    erasing a person. Returns how many there were."""
+    channel = _channel(channel)
+    return sum(channel.delete(person_id, kind) for kind in (REQUEST, RESULT))
 
 
-def _read(path: Path, model):
-    try:
-        return model.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
+def _parsed(content: Optional[bytes], model, person_id: str):
+    if content is None:
         return None
-    except OSError as error:
-        raise GreeterError(f"{path}: cannot be read ({error.strerror})") from None
+    try:
+        return model.model_validate_json(content)
     except ValidationError:
-        raise GreeterError(f"{path}: not a greeter door file; delete it") from None
-
-
-def _remove(path: Path) -> None:
-    with suppress(FileNotFoundError):
-        path.unlink()
+        raise GreeterError(f"the door {model.__name__[4:].lower()} of {person_id} is not a "
+                           "greeter door file; delete it") from None
 
 
 # -- the robot's side -----------------------------------------------------------------------
 
 
-def write_result(local_folder: Union[str, Path], result: DoorResult) -> None:
-    folder = private_folder(door_folder(local_folder))
-    replace_file(folder / f"{result.person}{RESULT_SUFFIX}",
-                 result.model_dump_json().encode("utf-8"), mode=0o600)
+def write_result(channel: Union[DoorChannel, str, Path], result: DoorResult) -> None:
+    _channel(channel).put(result.person, RESULT, result.model_dump_json().encode("utf-8"))
 
 
 def _result(request: DoorRequest, enrolled: int, reason: Optional[str],
@@ -229,47 +292,40 @@ def _result(request: DoorRequest, enrolled: int, reason: Optional[str],
 class DoorInbox:
     """The robot's end of the channel: takes requests, answers expired ones."""
 
-    def __init__(self, local_folder: Union[str, Path], rules: DoorRules,
+    def __init__(self, channel: Union[DoorChannel, str, Path], rules: DoorRules,
                  clock: Callable[[], float] = time.monotonic):
-        self.local_folder = Path(local_folder)
-        self.folder = door_folder(local_folder)
+        self.channel = DoorFolder(channel, clock) if isinstance(channel, (str, Path)) \
+            else channel
         self.rules = rules
-        self._clock = clock
-        self._seen: Optional[FileState] = None
-        self._listed_at = float("-inf")
+
+    @property
+    def folder(self) -> Path:
+        """Where the requests are, for messages (a folder channel's folder)."""
+        return getattr(self.channel, "folder", Path("."))
 
     def take(self, now: Optional[datetime] = None) -> Optional[DoorRequest]:
-        """The oldest waiting request, removed from the folder; None when there is none.
-
-        The folder is listed only when it changed since it was last found empty
-        (`greeter.filechange`), or `RELIST_SECONDS` ago (a change in the same clock tick as
-        the last listing leaves its times as they were)."""
-        state = file_state(self.folder)
-        if state is None:
+        """The oldest waiting request, removed from the channel; None when there is none.
+        A request that is not one is logged and removed; an expired one is answered."""
+        found = self.channel.waiting()
+        if not found:
             return None
-        if state == self._seen and self._clock() - self._listed_at < RELIST_SECONDS:
-            return None
-        self._listed_at = self._clock()
         waiting = []
-        for path in self.folder.glob(f"*{REQUEST_SUFFIX}"):
+        for person, content in found:
             try:
-                request = _read(path, DoorRequest)
+                request = _parsed(content, DoorRequest, person)
             except GreeterError as error:
                 log.error("%s", error)
-                _remove(path)
+                self.channel.delete(person, REQUEST)
                 continue
-            if request is not None:
-                waiting.append((_aware(request.requested), str(path), request))
+            waiting.append((_aware(request.requested), person, request))
         waiting.sort(key=lambda entry: entry[:2])
         now = now or _utc_now()
-        for _, path, request in waiting:
-            _remove(Path(path))
+        for _, person, request in waiting:
+            self.channel.delete(person, REQUEST)
             if _expired(request, self.rules, now):
-                write_result(self.local_folder, _expiry(request, self.rules))
+                write_result(self.channel, _expiry(request, self.rules))
                 continue
-            self._seen = None  # others may be waiting
             return request
-        self._seen = file_state(self.folder)
         return None
 
 

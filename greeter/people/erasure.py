@@ -54,7 +54,7 @@ def erase_person(store: StoreBase, greetings_path: Union[str, Path], person_id: 
     """Erase `person_id` everywhere; `StoreError` (nothing erased) if nobody is enrolled under
     it or the store refuses the change."""
     embeddings = store.remove(person_id)
-    door_files = door.forget(store.local_folder, person_id)
+    door_files = door.forget(store.door(None), person_id)
     try:
         removed, problem = remove_greeting(greetings_path, person_id,
                                            store.greetings_home()), None

@@ -85,6 +85,13 @@ CREATE TABLE IF NOT EXISTS documents (
     body    TEXT NOT NULL,
     version BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS door_requests (
+    robot  TEXT NOT NULL,
+    person TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (robot, person, kind)
+);
 CREATE TABLE IF NOT EXISTS robots (
     name   TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -278,6 +285,9 @@ class ServerStore(StoreBase):
     def greetings_home(self) -> "SharedGreetings":
         return SharedGreetings(self)
 
+    def door(self, robot: Optional[str]) -> "ServerDoor":
+        return ServerDoor(self, robot)
+
     def publish_status(self, robot: str, status: str) -> None:
         """Publish `robot`'s status (`greeter.live.status.RobotStatus` as JSON) for every
         console: one row per robot, replaced; `seen` is the server's clock, so robots with
@@ -342,6 +352,49 @@ class SharedGreetings:
                            "1) ON CONFLICT (name) DO UPDATE SET body = excluded.body, "
                            "version = documents.version + 1", (saved[-1],))
                 db.execute("SELECT pg_notify(?, '')", (GREETINGS_CHANNEL,))
+
+
+class ServerDoor:
+    """Enrol-at-the-door requests and results on the server, addressed to the robot `robot`
+    (`greeter.people.door.DoorChannel`); with `robot` None, `delete` reaches every robot's
+    (erasing a person). The robot's follower relays them to and from its door folder
+    (`greeter.live.shared_gallery`), so the robot's own loop never waits for the network."""
+
+    def __init__(self, store: ServerStore, robot: Optional[str]):
+        self._store = store
+        self.robot = robot
+
+    def put(self, person: str, kind: str, content: bytes) -> None:
+        with self._store._transaction(f"the door {kind} was not sent") as db:
+            db.execute("INSERT INTO door_requests (robot, person, kind, body) VALUES "
+                       "(?, ?, ?, ?) ON CONFLICT (robot, person, kind) DO UPDATE SET "
+                       "body = excluded.body", (self._robot(), person, kind,
+                                                content.decode("utf-8")))
+
+    def get(self, person: str, kind: str) -> Optional[bytes]:
+        with self._store._reading() as db:
+            row = db.execute("SELECT body FROM door_requests WHERE robot = ? AND person = ? "
+                             "AND kind = ?", (self._robot(), person, kind)).fetchone()
+        return row[0].encode("utf-8") if row else None
+
+    def delete(self, person: str, kind: str) -> bool:
+        with self._store._transaction(f"the door {kind} was not deleted") as db:
+            if self.robot is None:
+                return db.execute("DELETE FROM door_requests WHERE person = ? AND kind = ?",
+                                  (person, kind)).rowcount > 0
+            return db.execute("DELETE FROM door_requests WHERE robot = ? AND person = ? AND "
+                              "kind = ?", (self.robot, person, kind)).rowcount > 0
+
+    def waiting(self) -> Optional[List[Tuple[str, bytes]]]:
+        with self._store._reading() as db:
+            rows = db.execute("SELECT person, body FROM door_requests WHERE robot = ? AND "
+                              "kind = 'request' ORDER BY person", (self._robot(),)).fetchall()
+        return [(person, body.encode("utf-8")) for person, body in rows]
+
+    def _robot(self) -> str:
+        if self.robot is None:
+            raise StoreError("a door request needs the robot it is for")
+        return self.robot
 
 
 def listening(address: ServerAddress) -> psycopg.Connection:

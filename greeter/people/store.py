@@ -32,7 +32,19 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    FrozenSet,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
@@ -43,6 +55,9 @@ from greeter.names import check_name, check_person_id, name_from_id
 from greeter.recognition.faces import MODEL_ID
 from greeter.recognition.matching import EMBEDDING_SIZE, Gallery, MatchPolicy
 from greeter.settings import ServerAddress
+
+if TYPE_CHECKING:
+    from greeter.people.door import DoorChannel
 
 #: 1: people and one embedding per photo; 2: each photo's embeddings by the other models.
 SCHEMA_VERSION = 2
@@ -239,6 +254,8 @@ class StoreBase:
     model_id: str
     #: Where the store is, as users name it (a path, or a server's address without secrets).
     location: str
+    #: This machine's own files (`Settings.local_folder`).
+    local_folder: Path
     _lock: threading.RLock
     #: How deep the calling thread is in `exclusive` and `_transaction` blocks: the outermost
     #: opens and commits, the inner ones join it.
@@ -564,6 +581,13 @@ class StoreBase:
         (`greeter.greetings.edit.GreetingsHome`): a server's `SharedGreetings`; a store file
         has none (its robot reads the greetings file itself)."""
         return None
+
+    def door(self, robot: Optional[str]) -> "DoorChannel":
+        """The enrol-at-the-door channel to `robot` (None: every robot, for erasing): a store
+        file's robot is the one beside it, and its channel the door folder there."""
+        from greeter.people.door import DoorFolder  # door imports this module
+
+        return DoorFolder(self.local_folder)
 
     def robot_statuses(self) -> List[Tuple[str, str, float]]:
         """Robots' published statuses: (name, status JSON, seconds since). A store file has
