@@ -46,7 +46,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from postgres import ThrowawayServer, require_server_programs  # noqa: E402
 
-from greeter.console.auth import Credentials  # noqa: E402
 from greeter.live.gallery_reload import GalleryReload  # noqa: E402
 from greeter.live.shared_gallery import SharedGallery  # noqa: E402
 from greeter.people.bundle import bundle_document  # noqa: E402
@@ -127,9 +126,10 @@ def enrolment_latencies(env: Dict[str, str], folder: Path, robots: List[str], pe
     it logged its catch-up with the server, one on a file once it published its status."""
     console_folder = folder / "console"
     folder.mkdir(parents=True, exist_ok=True)
-    # the console's password and tokens are in its local folder: beside a store file
-    token = Credentials(console_folder if shared else Path(env["GREETER_STORE"]).parent
-                        ).create_token("registration")
+    # made as an admin makes it: on the server (every console's), or beside a store file
+    token = subprocess.run([sys.executable, "-m", "greeter", "console", "token", "create",
+                            "registration"], env=dict(env, GREETER_LOCAL=str(console_folder)),
+                           capture_output=True, text=True, check=True).stdout.strip()
     port = 20000 + os.getpid() % 20000
     base = dict(env, GREETER_LOCAL=str(console_folder))
     processes = [start(["console", "--listen", f"127.0.0.1:{port}"], base,

@@ -22,7 +22,6 @@ from console_helpers import free_port
 from postgres import ThrowawayServer, require_server_programs
 from scenes import Scene, Walker, render_scene
 
-from greeter.console.auth import Credentials
 from greeter.live.shared_gallery import SNAPSHOT_NAME
 
 #: The guest reaches both doors this long into the video: time to start three processes,
@@ -74,7 +73,12 @@ def test_two_robots_and_a_console_share_one_guest_list_through_an_outage(samples
         env.update(GREETER_STORE=server.url(), PYTHONPATH=str(REPO),
                    GREETER_GREETINGS=str(tmp_path / "greetings.json"))
         console_folder = tmp_path / "console"
-        token = Credentials(console_folder).create_token("registration")
+        # the registration system's token, made where the admin makes it: on the server,
+        # for every console of the fleet
+        token = subprocess.run(
+            [sys.executable, "-m", "greeter", "console", "token", "create", "registration"],
+            env=dict(env, GREETER_LOCAL=str(tmp_path / "admin")), capture_output=True,
+            text=True, check=True).stdout.strip()
         port = free_port()
         processes.append(started(["console", "--listen", f"127.0.0.1:{port}"],
                                  dict(env, GREETER_LOCAL=str(console_folder)),

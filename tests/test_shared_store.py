@@ -15,6 +15,7 @@ from conftest import REPO, cli_runner
 from postgres import ThrowawayServer, require_server_programs
 
 from greeter.cli import main
+from greeter.console.auth import Credentials
 from greeter.greetings.edit import update_greetings, with_greeting
 from greeter.greetings.read import load_greetings
 from greeter.live.shared_gallery import SNAPSHOT_NAME, SharedGallery
@@ -339,3 +340,28 @@ def test_a_door_request_reaches_the_chosen_robot_only_and_its_answer_comes_back(
         ask(console.door("south"), "zoe", "Zoë")  # south is off: it waits on the server
         assert erase_person(console, tmp_path / "greetings.json", "zoe").door_files == 1
         assert pending(console.door("south"), "zoe") is None
+
+
+def test_one_password_and_one_token_for_every_console_of_a_shared_store(
+        server_address, tmp_path):
+    """Set on one machine, the console's password and a token are the server's: another
+    machine's console accepts them, and a token revoked anywhere stops everywhere."""
+    machines = {name: {"GREETER_STORE": server_address, "GREETER_LOCAL": str(tmp_path / name)}
+                for name in ("desk", "door")}
+    runner = cli_runner()
+    assert runner.invoke(main, ["console", "set-password"], input="correct horse battery\n" * 2,
+                         env=machines["desk"]).exit_code == 0
+    made = runner.invoke(main, ["console", "token", "create", "registration"],
+                         env=machines["desk"])
+    token = made.stdout.strip()
+
+    with open_store(server_address, tmp_path / "door") as store:
+        door = Credentials(tmp_path / "door", lambda: store)
+        assert door.has_password() and door.check_password("correct horse battery")
+        assert door.token_owner(token) == "registration"
+        revoked = runner.invoke(main, ["console", "token", "revoke", "registration"],
+                                env=machines["door"])
+        assert revoked.exit_code == 0, revoked.output
+        assert door.token_owner(token) is None
+    assert (tmp_path / "desk" / "console-password.json").exists(), "starts the console unit"
+    assert not (tmp_path / "desk" / "console-tokens.json").exists(), "tokens: the server's only"

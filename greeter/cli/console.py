@@ -6,9 +6,10 @@ from typing import Optional, Tuple
 
 import click
 
-from greeter.cli import settings_of
+from greeter.cli import open_store, settings_of
 from greeter.console.auth import Credentials
 from greeter.console.serving import listening_socket, serve, url_host
+from greeter.settings import ServerAddress
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
@@ -32,7 +33,12 @@ def is_loopback(host: str) -> bool:
 
 
 def _credentials(ctx: click.Context) -> Credentials:
-    return Credentials(settings_of(ctx).local_folder)
+    """The console's credentials: this machine's files, or a shared store's server's."""
+    settings = settings_of(ctx)
+    if not isinstance(settings.store, ServerAddress):
+        return Credentials(settings.local_folder)
+    store = ctx.with_resource(open_store(ctx, create=True))
+    return Credentials(settings.local_folder, lambda: store)
 
 
 @click.group(invoke_without_command=True)

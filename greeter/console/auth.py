@@ -2,7 +2,11 @@
 
 The password and the tokens live in two private files (``0600``) beside the store, because the
 console and the robot share that folder and whoever can read the store can read the guests'
-biometric data anyway:
+biometric data anyway. With a shared store they live on its server instead (`SharedFiles`),
+so one password signs in at every robot's console and a registration system's token works
+with all of them (and a token revoked anywhere stops everywhere at once); the password's hash
+is also written to this machine's file, whose presence starts the robot's console unit
+(deploy/jetbot). The two documents:
 
 * ``console-password.json``: the admin password as a salted ``scrypt`` hash (memory-hard:
   16 MB and ~50 ms a guess), never the password;
@@ -26,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Protocol, Union
 
 from greeter.atomicfile import make_private, replace_file
 from greeter.errors import GreeterError
@@ -67,11 +71,22 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
                           maxmem=256 * r * n, dklen=32)
 
 
-class Credentials:
-    """The password and token files of one store's console."""
+class SharedFiles(Protocol):
+    """Where a shared store keeps small documents (`greeter.people.server_store.ServerStore`)."""
 
-    def __init__(self, folder: Union[str, Path]):
+    def document(self, name: str) -> Optional[str]: ...
+
+    def put_document(self, name: str, text: str) -> None: ...
+
+
+class Credentials:
+    """The password and token files of one store's console; with `shared` (a shared store,
+    opened when first needed), its server's documents of the same names."""
+
+    def __init__(self, folder: Union[str, Path],
+                 shared: Optional[Callable[[], SharedFiles]] = None):
         self.folder = Path(folder)
+        self._shared = shared
         self.password_file = self.folder / PASSWORD_FILE
         self.tokens_file = self.folder / TOKENS_FILE
         self._checking = threading.BoundedSemaphore(CHECKS_AT_ONCE)
@@ -89,6 +104,8 @@ class Credentials:
         self._write(self.password_file, record)
 
     def has_password(self) -> bool:
+        if self._shared is not None:
+            return self._shared().document(PASSWORD_FILE) is not None
         return self.password_file.is_file()
 
     def check_password(self, password: str) -> bool:
@@ -169,6 +186,16 @@ class Credentials:
     # -- files ------------------------------------------------------------------------------
 
     def _read(self, path: Path) -> Optional[dict]:
+        if self._shared is not None:
+            text = self._shared().document(path.name)
+            try:
+                value = json.loads(text) if text is not None else None
+            except ValueError:
+                value = "damaged"
+            if value is not None and not isinstance(value, dict):
+                raise AuthError(f"{path.name} on the store's server: damaged; set it again "
+                                "with `greeter console`")
+            return value
         try:
             with open(path, encoding="utf-8") as file:
                 mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
@@ -187,10 +214,14 @@ class Credentials:
         return value
 
     def _write(self, path: Path, value: dict) -> None:
+        text = json.dumps(value, indent=1, sort_keys=True) + "\n"
+        if self._shared is not None:
+            self._shared().put_document(path.name, text)
+            if path != self.password_file:
+                return  # the password's file also starts the console's unit: kept here too
         try:
             self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            replace_file(path, (json.dumps(value, indent=1, sort_keys=True) + "\n").encode(),
-                         mode=0o600)
+            replace_file(path, text.encode(), mode=0o600)
         except OSError as error:
             raise AuthError(f"{path}: cannot be written ({error.strerror})") from None
 

@@ -40,7 +40,7 @@ from greeter.people.store import (
     open_store,
 )
 from greeter.recognition.faces import FaceEngine
-from greeter.settings import Settings
+from greeter.settings import ServerAddress, Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ class Console:
                  clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.limits = limits or Limits()
-        self.credentials = Credentials(settings.local_folder)
+        self.credentials = Credentials(
+            settings.local_folder,
+            self.store if isinstance(settings.store, ServerAddress) else None)
         try:
             for repaired in self.credentials.make_private():
                 log.warning("%s", repaired)

@@ -285,6 +285,19 @@ class ServerStore(StoreBase):
     def greetings_home(self) -> "SharedGreetings":
         return SharedGreetings(self)
 
+    def document(self, name: str) -> Optional[str]:
+        """A small shared document by name (the consoles' password hash and token hashes:
+        `greeter.console.auth.Credentials`), or None."""
+        with self._reading() as db:
+            row = db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def put_document(self, name: str, text: str) -> None:
+        with self._transaction(f"{name} was not saved") as db:
+            db.execute("INSERT INTO documents (name, body, version) VALUES (?, ?, 1) ON "
+                       "CONFLICT (name) DO UPDATE SET body = excluded.body, "
+                       "version = documents.version + 1", (name, text))
+
     def door(self, robot: Optional[str]) -> "ServerDoor":
         return ServerDoor(self, robot)
 
