@@ -56,6 +56,24 @@ def wait_for(condition, seconds=10.0, step=0.05):
     return True
 
 
+def at_once(address, commands):
+    """Run each (command, environment) of `commands` as a `greeter` process while this test
+    holds the fleet's write lock, until all of them wait at it; then let them go, so that
+    their changes meet for certain. Returns their outputs and exit statuses."""
+    with psycopg.connect(str(address), autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (_WRITE_LOCK,))
+        processes = [subprocess.Popen([sys.executable, "-m", "greeter", *command], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True) for command, env in commands]
+        waiting = lambda: holder.execute(  # noqa: E731
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()[0] == len(commands)
+        assert wait_for(waiting, seconds=120), [process.communicate() for process in processes]
+        holder.execute("SELECT pg_advisory_unlock(%s)", (_WRITE_LOCK,))
+        outputs = [process.communicate(timeout=120)[0] for process in processes]
+    return outputs, [process.returncode for process in processes]
+
+
 def test_every_change_to_a_person_notifies_their_id_at_commit(server_address, tmp_path):
     with open_store(server_address, tmp_path) as store, listening(server_address) as listener:
         add(store, "alex", 1)
@@ -103,19 +121,10 @@ def test_two_desks_enrolling_one_face_under_two_ids_at_once_enrol_it_once(
     the first's photo, and is refused."""
     env = dict(os.environ, GREETER_STORE=server_address, GREETER_LOCAL=str(tmp_path),
                PYTHONPATH=str(REPO))
-    with psycopg.connect(str(server_address), autocommit=True) as holder:
-        open_store(server_address, tmp_path).close()  # the tables, before anybody waits
-        holder.execute("SELECT pg_advisory_lock(%s)", (_WRITE_LOCK,))
-        desks = [subprocess.Popen(
-            [sys.executable, "-m", "greeter", "enroll", "--person", person,
-             str(samples / photo)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True) for person, photo in (("obama", "obama.jpg"), ("barack", "obama2.jpg"))]
-        waiting = lambda: holder.execute(  # noqa: E731
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        ).fetchone()[0] == 2
-        assert wait_for(waiting, seconds=120), [desk.communicate() for desk in desks]
-        holder.execute("SELECT pg_advisory_unlock(%s)", (_WRITE_LOCK,))
-        outputs = [desk.communicate(timeout=120)[0] for desk in desks]
+    open_store(server_address, tmp_path).close()  # the tables, before anybody waits
+    outputs, _ = at_once(server_address, [
+        (["enroll", "--person", person, str(samples / photo)], env)
+        for person, photo in (("obama", "obama.jpg"), ("barack", "obama2.jpg"))])
     with open_store(server_address, tmp_path) as store:
         enrolled = [person.id for person in store.people()]
     assert len(enrolled) == 1, outputs
@@ -264,20 +273,11 @@ def test_two_admins_on_two_machines_edit_the_greetings_at_once_and_lose_nothing(
                            GREETER_LOCAL=str(tmp_path / name),
                            GREETER_GREETINGS=str(tmp_path / name / "greetings.json"))
                 for name in ("desk", "door")}
-    with psycopg.connect(str(server_address), autocommit=True) as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (_WRITE_LOCK,))
-        admins = [subprocess.Popen(
-            [sys.executable, "-m", "greeter", "greetings", "set", person, "--message", message],
-            env=machines[machine], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for machine, person, message in (("desk", "alex-m", "Hi Alex!"),
-                                             ("door", "zoe", "Hello Zoë!"))]
-        waiting = lambda: holder.execute(  # noqa: E731
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        ).fetchone()[0] == 2
-        assert wait_for(waiting, seconds=60), [admin.communicate() for admin in admins]
-        holder.execute("SELECT pg_advisory_unlock(%s)", (_WRITE_LOCK,))
-        outputs = [admin.communicate(timeout=60)[0] for admin in admins]
-    assert [admin.returncode for admin in admins] == [0, 0], outputs
+    outputs, statuses = at_once(server_address, [
+        (["greetings", "set", person, "--message", message], machines[machine])
+        for machine, person, message in (("desk", "alex-m", "Hi Alex!"),
+                                         ("door", "zoe", "Hello Zoë!"))])
+    assert statuses == [0, 0], outputs
     listed = subprocess.run([sys.executable, "-m", "greeter", "greetings", "list", "--json"],
                             env=machines["desk"], capture_output=True, text=True, check=True)
     assert [(entry["id"], entry["messages"]) for entry in json.loads(listed.stdout)] == [

@@ -31,7 +31,36 @@ from greeter.settings import MatchingSettings
 log = logging.getLogger(__name__)
 
 
-class GalleryReload:
+class KnownPeople:
+    """What the two ways of knowing the store's people share (`GalleryReload` for a store
+    file, `greeter.live.shared_gallery.SharedGallery` for a server): the recogniser now, and
+    erasing the outputs' records of people who left."""
+
+    recogniser: Recogniser
+    #: What is wrong with the store (it cannot be read), or None.
+    problem: Optional[str] = None
+    #: Whether the outputs may hold records of people erased from the store.
+    _forget_due: bool = True
+
+    def enrolled(self, person: str) -> bool:
+        return person in self.recogniser.names
+
+    def forget_erased(self, outputs: Outputs) -> None:
+        """Erase the events and screenshots of people no longer enrolled (`Output.forget`),
+        when due and the store was read (a store that cannot be read says nothing about who
+        was erased)."""
+        if not self._forget_due or self.problem is not None:
+            return
+        erased = outputs.forget(self.enrolled)
+        if erased is None:
+            return  # an output failed (logged): asked again at the next change
+        self._forget_due = False
+        for description, count in erased.items():
+            log.info("%s: erased %d greeting%s of people no longer enrolled", description,
+                     count, "s" if count != 1 else "")
+
+
+class GalleryReload(KnownPeople):
     """The recogniser of the store at `path` now (`recogniser`), reloaded by `poll`."""
 
     def __init__(self, path: Path, engine: FaceEngine, matching: MatchingSettings,
@@ -63,9 +92,6 @@ class GalleryReload:
         """What the robot's status says is wrong with the store, or None."""
         return self.problem
 
-    def enrolled(self, person: str) -> bool:
-        return person in self.recogniser.names
-
     def poll(self) -> None:
         """Reload the recogniser when the store changed (see the module docstring)."""
         read_before = self.read
@@ -78,20 +104,6 @@ class GalleryReload:
             # somebody left, or a store that could not be read says who is enrolled again
             self._forget_due |= (not read_before
                                  or not before.keys() <= self.recogniser.names.keys())
-
-    def forget_erased(self, outputs: Outputs) -> None:
-        """Erase the events and screenshots of people no longer enrolled (`Output.forget`),
-        when due and the store was read (a store that cannot be read says nothing about who
-        was erased)."""
-        if not self._forget_due or self.problem is not None:
-            return
-        erased = outputs.forget(self.enrolled)
-        if erased is None:
-            return  # an output failed (logged): asked again at the next reload
-        self._forget_due = False
-        for description, count in erased.items():
-            log.info("%s: erased %d greeting%s of people no longer enrolled", description,
-                     count, "s" if count != 1 else "")
 
     def close(self) -> None:
         if self.store is not None:

@@ -34,7 +34,7 @@ import numpy as np
 from greeter.errors import ConfigError, StoreError
 from greeter.greetings.edit import save_greetings
 from greeter.greetings.read import parse_greetings
-from greeter.live.outputs import Outputs
+from greeter.live.gallery_reload import KnownPeople
 from greeter.live.status import RobotStatus
 from greeter.people.door import REQUEST, RESULT, RESULT_SUFFIX, DoorFolder, forget
 from greeter.people.store import PersonRecord, Store
@@ -72,7 +72,7 @@ class _Known:
         self.erased = erased
 
 
-class SharedGallery:
+class SharedGallery(KnownPeople):
     """The recogniser of a shared store (`recogniser`), following the server from a local
     snapshot; the same surface as `greeter.live.gallery_reload.GalleryReload`."""
 
@@ -88,8 +88,7 @@ class SharedGallery:
         self._matching = matching
         self._figures = figures
         self.snapshot = Store(Path(local_folder) / SNAPSHOT_NAME, create=True)
-        #: A snapshot cannot be broken the way a shared file can: it is this robot's own.
-        self.problem: Optional[str] = None
+        # `problem` stays None: the snapshot is this robot's own file, never broken by others
         names = {person.id: person.name for person in self.snapshot.people()}
         calibration = (self.snapshot.calibration(figures.model_id),
                        self.snapshot.track_calibration(figures.model_id))
@@ -117,9 +116,6 @@ class SharedGallery:
         """What the robot's status says is wrong with the store, or None."""
         return self.server_problem
 
-    def enrolled(self, person: str) -> bool:
-        return person in self.recogniser.names
-
     def poll(self) -> None:
         """Swap in what the follower prepared, if anything (no store access here)."""
         with self._lock:
@@ -129,18 +125,6 @@ class SharedGallery:
         self.recogniser = self._recogniser(newer)
         self._forget_due |= newer.erased
         log.info("store changed: %d people enrolled", len(newer.names))
-
-    def forget_erased(self, outputs: Outputs) -> None:
-        """Erase the events and screenshots of people no longer enrolled, when somebody left."""
-        if not self._forget_due:
-            return
-        erased = outputs.forget(self.enrolled)
-        if erased is None:
-            return  # an output failed (logged): asked again after the next change
-        self._forget_due = False
-        for description, count in erased.items():
-            log.info("%s: erased %d greeting%s of people no longer enrolled", description,
-                     count, "s" if count != 1 else "")
 
     def publish_status(self, status: RobotStatus) -> None:
         """Publish the robot's status on the server, for every console's Robots page (called
