@@ -132,7 +132,7 @@ class SharedGallery(KnownPeople):
         then shows the last one and how old it is."""
         server = self._server
         if server is not None:
-            server.publish_status(self.robot_name, status.model_dump_json())
+            server.publish_status(self.robot_name, status.model_dump_json(exclude_none=True))
 
     def close(self) -> None:
         self._stop.set()

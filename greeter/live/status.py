@@ -15,7 +15,6 @@ is opened between them. Format, version 1, UTF-8 JSON::
       "cpu_percent": 23.5,
       "memory_level": "normal",
       "camera": "ok",
-      "store_problem": null,
       "greeted": [{"time": "2026-06-01T09:29:58+00:00", "person": "alex-m",
                    "name": "Alex Müller"}]
     }
@@ -25,7 +24,7 @@ regions of it) per second, ``cpu_percent`` the robot's CPU time over the same sp
 one core (absent from files written before it existed), ``memory_level`` is the throttle's level
 (normal, pressure, critical), ``camera`` is ``ok``, ``reopening`` or ``lost``,
 ``store_problem`` what is wrong with the store now (unreadable, or its server unreachable while
-the robot greets from its snapshot; null when all is well, absent from older files), and ``greeted``
+the robot greets from its snapshot; absent when all is well), and ``greeted``
 holds the last greetings of *enrolled* people, newest first: nothing about strangers ever goes
 into this file. The file holds names, so it is private (``0600``) like the store.
 
@@ -139,7 +138,7 @@ def status_path(local_folder: Union[str, Path]) -> Path:
 
 def write_status(path: Union[str, Path], status: RobotStatus) -> None:
     """Replace the status file with `status`, atomically, readable by its owner alone."""
-    content = status.model_dump_json(indent=1).encode("utf-8") + b"\n"
+    content = status.model_dump_json(indent=1, exclude_none=True).encode("utf-8") + b"\n"
     try:
         replace_file(Path(path), content, mode=0o600)
     except OSError as error:
