@@ -44,6 +44,14 @@ if command -v dpkg-query >/dev/null; then
     if [ -n "$missing" ]; then
         if [ "$(id -u)" = 0 ]; then
             log "installing Debian build packages: $missing"
+            if [[ " $missing " == *" postgresql "* ]]; then
+                # the tests need PostgreSQL's programs only (tests/postgres.py runs its own
+                # clusters): no "main" cluster, whose service a container cannot start (a
+                # drop-in, which createcluster.conf includes, leaves that conffile alone)
+                mkdir -p /etc/postgresql-common/createcluster.d
+                echo "create_main_cluster = false" \
+                    > /etc/postgresql-common/createcluster.d/greeter-tests.conf
+            fi
             apt-get update -qq
             # shellcheck disable=SC2086
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
