@@ -372,7 +372,8 @@ class StoreBase:
             if not values:
                 return []
             if len(values) > _MOST_VALUES:  # SQLite's limit on ?s: read all, keep those
-                return [person for person in self.export_people() if person.id in set(values)]
+                wanted = set(values)
+                return [person for person in self.export_people() if person.id in wanted]
             chosen = f" WHERE p.id IN ({', '.join('?' * len(values))})"
         with self._reading() as db, self._snapshot(db):
             rows = db.execute(
