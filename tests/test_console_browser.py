@@ -5,7 +5,8 @@ Sign in, enrol a photo, find the person in the list, set a greeting with ``{nmae
 the problem, fix it, read the warning about characters the screen cannot draw, remove the
 person; a screenshot of each page at a phone's 360 px width goes to ``$CONSOLE_SCREENSHOTS``
 (the README's come from ``CONSOLE_SCREENSHOTS=docs/console``), else to the test's temporary
-folder.
+folder. On a shared store (a throwaway PostgreSQL server): the Robots page lists the robots
+that published a status, and a door request goes to the robot chosen on the Enrol page.
 
 Skipped, with the reason, where Chromium, its driver or Selenium are missing (scripts/
 bootstrap.sh installs them when run as root); under CI (``CI=true``) that is a failure.
@@ -13,10 +14,16 @@ bootstrap.sh installs them when run as root); under CI (``CI=true``) that is a f
 
 import os
 import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from console_helpers import PASSWORD, running_console
+from conftest import REPO
+from console_helpers import PASSWORD, free_port, running_console
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +70,18 @@ def browser(tmp_path):
     driver.implicitly_wait(30)  # enrolment loads the face models on first use
     yield driver
     driver.quit()
+
+
+def wait_for_page(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/login", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _screenshot(driver, folder: Path, name: str) -> None:
@@ -163,3 +182,60 @@ def test_staff_journey_in_a_real_browser(console_url, browser, samples, tmp_path
     problems = [entry["message"] for entry in browser.get_log("browser")
                 if entry["level"] == "SEVERE" and "422" not in entry["message"]]
     assert not problems, problems  # no script error, no resource refused or missing
+
+
+def test_a_fleets_robots_and_a_door_request_to_one_of_them_in_a_real_browser(
+        server_address, browser, tmp_path):
+    """A console on a shared store, two robots' statuses published on the server (as their
+    status outputs publish them): the Robots page lists both, and enrolling at the door
+    addresses the request to the robot chosen on the Enrol page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from greeter.live.status import RobotStatus
+    from greeter.people.door import pending
+    from greeter.people.store import open_store
+
+    local = tmp_path / "console"
+    env = dict(os.environ, GREETER_STORE=server_address, GREETER_LOCAL=str(local),
+               PYTHONPATH=str(REPO))
+    subprocess.run([sys.executable, "-m", "greeter", "console", "set-password"],
+                   input=f"{PASSWORD}\n{PASSWORD}\n", env=env, text=True, check=True,
+                   capture_output=True)
+    with open_store(server_address, local) as store:
+        now = datetime.now(timezone.utc)
+        store.publish_status("north-door", RobotStatus(
+            written=now, pid=1, fps=29.5, detection_rate=8.0, memory_level="normal",
+            camera="ok").model_dump_json(exclude_none=True))
+        store.publish_status("south-door", RobotStatus(
+            written=now, pid=2, fps=0.0, detection_rate=0.0, memory_level="normal",
+            camera="lost", store_problem="cannot reach the store's server").model_dump_json(
+                exclude_none=True))
+        port = free_port()
+        with open(tmp_path / "console.log", "wb") as log:
+            console = subprocess.Popen([sys.executable, "-m", "greeter", "console", "--listen",
+                                        f"127.0.0.1:{port}"], env=env, stdout=log, stderr=log)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_for_page(url)
+            find = browser.find_element
+            browser.get(f"{url}/robots")
+            find(By.ID, "password").send_keys(PASSWORD)
+            find(By.CSS_SELECTOR, "form button[type=submit]").click()
+            rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "table tr")[1:]]
+            assert rows[0].startswith("north-door running ok 29.5 ok"), rows
+            assert rows[1].startswith("south-door running lost 0.0 cannot reach"), rows
+
+            browser.get(f"{url}/enrol")
+            assert [option.text for option in Select(find(By.ID, "door_robot")).options] == [
+                "north-door", "south-door"]
+            find(By.ID, "door_person_id").send_keys("alex-m")
+            find(By.ID, "door_name").send_keys("Alex Müller")
+            Select(find(By.ID, "door_robot")).select_by_visible_text("south-door")
+            find(By.CSS_SELECTOR, "#door-form button[type=submit]").click()
+            assert "south-door" in find(By.TAG_NAME, "h1").text
+            assert pending(store.door("south-door"), "alex-m").name == "Alex Müller"
+            assert pending(store.door("north-door"), "alex-m") is None
+        finally:
+            console.terminate()
+            console.wait(timeout=30)
