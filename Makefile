@@ -53,6 +53,7 @@ bench: bootstrap
 	$(BIN)/python benchmarks/screen.py
 	$(BIN)/python benchmarks/track_split.py
 	$(BIN)/python benchmarks/queue_busy.py
+	$(BIN)/python benchmarks/shared_store.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
