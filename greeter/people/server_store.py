@@ -29,6 +29,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -152,8 +153,6 @@ def explain(address: ServerAddress, error: Exception, not_done: Optional[str]) -
 
 
 def _user(address: ServerAddress) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(address).username or "?"
 
 
