@@ -33,7 +33,9 @@
 * **Time** is the frame's time: video time for files, the monotonic clock for cameras.
 * **Hot reload**: once a second the store (`greeter.live.gallery_reload`: a broken store means
   everybody is a stranger until it is fixed), the greetings file (`greeter.greetings.watch`)
-  and the door's request folder (`greeter.live.door_desk`) are asked whether they changed.
+  and the door's request folder (`greeter.live.door_desk`) are asked whether they changed. A
+  shared store's changes come prepared by its follower (`greeter.live.shared_gallery`) and are
+  taken at the loop's next turn, without waiting for the second.
 * **Outputs** (events file, screenshots, voice, and the status file the console reads:
   `greeter.live.outputs`) may each fail alone; the status line counts their failures.
 * **Enrol at the door** (`greeter.live.door_desk`): a request from the console makes the
@@ -288,6 +290,9 @@ class Greeter:
                     if wall >= next_reload:
                         self._reload()
                         next_reload = wall + RELOAD_EVERY_SECONDS
+                    elif self.gallery.changes_waiting():  # a shared store's, ready: now
+                        self.gallery.poll()
+                        self.gallery.forget_erased(self.outputs)
                     if wall >= next_status:
                         status_at = self._log_status(status_at)
                         next_status = wall + self.options.status_every_seconds

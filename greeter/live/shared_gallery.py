@@ -6,7 +6,8 @@
 * **Changes, not reloads.** A follower thread LISTENs on the server
   (`greeter.people.server_store.CHANNEL`): every committed change to a person, made by any
   machine, names them; the follower reads only those people, writes them into the snapshot
-  and builds the changed gallery (`Gallery.changed`) off the drawing thread; `poll` swaps it in.
+  and builds the changed gallery (`Gallery.changed`) off the drawing thread; the robot's loop
+  sees it waiting (`changes_waiting`) at its next turn and `poll` swaps it in.
 * **Outages.** When the server cannot be reached the robot keeps greeting from the snapshot;
   the problem is logged once and published in the robot's status (`server_problem`), and the
   follower tries again every `RETRY_SECONDS`. On reconnecting it compares the server's people
@@ -115,6 +116,10 @@ class SharedGallery(KnownPeople):
     def store_problem(self) -> Optional[str]:
         """What the robot's status says is wrong with the store, or None."""
         return self.server_problem
+
+    def changes_waiting(self) -> bool:
+        """Whether the follower has prepared a change (read without the lock: a hint)."""
+        return self._newer is not None
 
     def poll(self) -> None:
         """Swap in what the follower prepared, if anything (no store access here)."""
