@@ -74,10 +74,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from models import sface_vectors  # noqa: E402
 from scenes import Scene, Walker, person_id, render_scene  # noqa: E402
 from track_rule_lfw import embed_lfw  # noqa: E402
 
 from greeter.people.store import Store  # noqa: E402
+from greeter.recognition.figures import SFACE  # noqa: E402
 from greeter.recognition.matching import Gallery, accepts, default_track_policy, nearest_two  # noqa: E402
 
 FPS = 15.0
@@ -147,6 +149,12 @@ def build(data, size, seed, args) -> Tuple[Path, Path, List[dict]]:
     key_material = [size, sorted(gallery), passes]
     if args.enrolled_photos > 1:
         key_material.append(args.enrolled_photos)
+    sface = "sface" in args.rules.split(",")
+    if sface:  # the store also holds each enrolled photo's SFace embedding
+        key_material.append("sface")
+        rows = [row for person_rows in gallery.values() for row in person_rows]
+        more = dict(zip(rows, sface_vectors(args.lfw, [Path(str(data["path"][row]))
+                                                         for row in rows])))
     key = hashlib.sha256(json.dumps(key_material, default=str).encode()).hexdigest()[:12]
     folder = args.cache / f"passes-{size}-{key}"
     truth_file = folder / "passes.json"
@@ -155,10 +163,12 @@ def build(data, size, seed, args) -> Tuple[Path, Path, List[dict]]:
         with Store(folder / "greeter.sqlite3") as store:
             for person, rows in gallery.items():
                 for row in rows:
+                    vector = more.get(row) if sface else None
                     store.add_embedding(person_id(person), person.replace("_", " "),
                                         data["embedding"][row], f"{row:064x}"[-64:],
                                         Path(str(data["path"][row])).name,
-                                        int(data["size"][row]), float(data["sharpness"][row]))
+                                        int(data["size"][row]), float(data["sharpness"][row]),
+                                        {SFACE.model_id: vector} if vector is not None else None)
         truth = render_scene(make_scene(passes, seed), folder / "passes.mp4")
         windows = [{"person": a.person, "photos": len(scene_photos),
                     "first": a.first_frame / FPS, "last": a.last_frame / FPS}
@@ -198,11 +208,13 @@ def store_for(tree: Path, store: Path) -> Path:
     return copy
 
 
-def run(tree: Path, store: Path, video: Path, events: Path) -> List[dict]:
-    """The real command line on the video; its greetings."""
+def run(tree: Path, store: Path, video: Path, events: Path, model: str = "dlib") -> List[dict]:
+    """The real command line on the video, recognising with `model`; its greetings."""
     if events.exists():
         events.unlink()
     env = dict(os.environ, PYTHONPATH=str(tree), SDL_VIDEODRIVER="dummy", **ENV)
+    if model != "dlib":
+        env["GREETER_RECOGNITION__MODEL"] = model
     # run in `tree`: ``python -m`` puts the working directory first on the path
     subprocess.run([sys.executable, "-m", "greeter", "--store", str(store_for(tree, store)),
                     "run", "--source", str(video), "--headless", "--events-out", str(events)],
@@ -277,14 +289,16 @@ def main() -> None:
                         "and 2 enrolled photos on the same people)")
     parser.add_argument("--baseline", default="a315145")
     parser.add_argument("--rules", default="today,track rule",
-                        help="which of 'today' and 'track rule' to run")
+                        help="which of 'today', 'track rule' and 'sface' (this checkout "
+                        "recognising with SFace, GREETER_RECOGNITION__MODEL=sface) to run")
     parser.add_argument("--score-only", action="store_true",
                         help="score the events files a (possibly interrupted) earlier run left, "
                         "on the passes that every rule's run finished")
     args = parser.parse_args()
     data = embed_lfw(args.lfw, args.embeddings)
     rules = [(label, tree) for label, tree in
-             (("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO))
+             (("today", baseline_tree(args.baseline, args.cache)), ("track rule", REPO),
+              ("sface", REPO))
              if label in args.rules.split(",")]
     print(f"{'enrolled':>8} {'seed':>5} {'rule':>11} {'named':>7} {'wrong':>6} "
           f"{'strangers named':>16} {'stills':>7} {'median s':>9}  (passes)")
@@ -297,7 +311,8 @@ def main() -> None:
             for label, tree in rules:
                 events = store.with_name(f"events-{label[:5]}.jsonl")
                 played[label] = (_greetings(events) if args.score_only
-                                 else run(tree, store, video, events))
+                                 else run(tree, store, video, events,
+                                          "sface" if label == "sface" else "dlib"))
             until = (min(max((g["t"] for g in greetings), default=0.0)
                          for greetings in played.values())
                      if args.score_only else float("inf"))
