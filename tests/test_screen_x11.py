@@ -9,8 +9,10 @@ test skips with that reason, except under CI (``CI=true``), where it fails.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -62,17 +64,35 @@ def x_server():
     """A fresh Xvfb on a free display number (it picks one and tells it on a pipe)."""
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
+        # -noreset: an X server resets when its last client leaves, and a window opened
+        # while it resets finds no server ("x11 not available": each size's window closes
+        # before the next opens, and under load the reset took long enough to be hit)
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1920x1920x24", "-nolisten",
-         "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "tcp", "-noreset"], pass_fds=(write_end,), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     os.close(write_end)
     with os.fdopen(read_end) as pipe:
         number = pipe.readline().strip()
     try:
         assert number, "Xvfb did not start"
+        # and go on once its socket takes a connection
+        assert _accepts(Path(f"/tmp/.X11-unix/X{number}"), seconds=30), "Xvfb does not answer"
         yield f":{number}"
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _accepts(socket_path: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(socket_path))
+                return True
+            except OSError:
+                time.sleep(0.1)
+    return False
 
 
 def test_real_windows_show_every_part_in_its_area(x_server, tmp_path):
