@@ -188,11 +188,13 @@ class Credentials:
     def _read(self, path: Path) -> Optional[dict]:
         if self._shared is not None:
             text = self._shared().document(path.name)
+            if text is None:
+                return None
             try:
-                value = json.loads(text) if text is not None else None
+                value = json.loads(text)
             except ValueError:
-                value = "damaged"
-            if value is not None and not isinstance(value, dict):
+                value = None
+            if not isinstance(value, dict):
                 raise AuthError(f"{path.name} on the store's server: damaged; set it again "
                                 "with `greeter console`")
             return value

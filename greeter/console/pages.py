@@ -596,10 +596,6 @@ def _person_greeting_values(console: Console, person_id: str) -> Tuple[dict, Gre
     }, greetings
 
 
-class EditedMeanwhile(ConfigError):
-    """The greeting changed between the page being shown and its form being saved."""
-
-
 def _entry_digest(entry: Optional[dict]) -> str:
     """What a person's greeting form was based on, for telling whether it changed since."""
     return hashlib.sha256(json.dumps(entry, sort_keys=True).encode("utf-8")).hexdigest()[:16]
@@ -616,13 +612,16 @@ async def person_greeting(console, request, session, form) -> Response:
     submitted = {key: form.get(key) for key in ("name", "first_name", "messages")}
     based_on = form.get("based_on")
     save = form.get("action") != "preview"
+    overtaken = False  # by another admin's save since the page was shown
 
     def edit(data: dict) -> None:
+        nonlocal overtaken
         now = data.get("people", {}).get(person_id)
         if save and based_on and based_on != _entry_digest(now):
             # another admin saved this greeting since the page was shown: theirs stays, and
             # this admin is told (the form keeps what they typed; saving again replaces it)
-            raise EditedMeanwhile(
+            overtaken = True
+            raise ConfigError(
                 f"somebody else changed {person_id}'s greeting while you were editing it, so "
                 f"yours was not saved; theirs is now: "
                 f"{' | '.join(now['messages']) if now else '(removed)'}. Save again to replace "
@@ -646,11 +645,10 @@ async def person_greeting(console, request, session, form) -> Response:
     # the heading keeps the saved name: the form shows what was typed; after another admin's
     # change it is based on theirs, so saving again replaces it on purpose
     values.update(heading_name=values["form"]["name"], form=submitted, preview=preview)
-    meanwhile = any(problem.startswith("somebody else changed") for problem in problems)
-    if not meanwhile:
+    if not overtaken:
         values["based_on"] = based_on or values["based_on"]
     return console.render("greeting.html", request, session,
-                          status_code=200 if after else 409 if meanwhile else 422,
+                          status_code=200 if after else 409 if overtaken else 422,
                           problems=problems,
                           warnings=await in_thread(_screen_warnings, after, person_id),
                           **values)

@@ -9,6 +9,7 @@ machine's file."""
 
 import fcntl
 import json
+import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from greeter.errors import ConfigError
 from greeter.greetings.read import load_greetings, parse_greetings, validation_problems
 from greeter.greetings.schema import Greetings, PersonGreeting
 from greeter.names import name_from_id
+
+log = logging.getLogger(__name__)
 
 
 class GreetingsHome(Protocol):
@@ -97,7 +100,7 @@ def update_greetings(
     path = Path(path)
     with _editing_lock(path):
         if home is None:
-            before = load_greetings(path) if path.exists() else Greetings()
+            before = _file_greetings(path)
             after = change(before)
             if dump_greetings(after) != dump_greetings(before):
                 save_greetings(path, after)
@@ -105,9 +108,10 @@ def update_greetings(
         with home.editing() as (text, save_text):
             before = _from_home(text, path)
             after = change(before)
-            if dump_greetings(after) != dump_greetings(before):
+            written = dump_greetings(after)
+            if written != dump_greetings(before):
                 save_greetings(path, after)  # validates before the server is written
-                save_text(dump_greetings(after))
+                save_text(written)
     return before, after
 
 
@@ -115,22 +119,36 @@ def current_greetings(path: Union[str, Path], home: Optional[GreetingsHome] = No
                       ) -> Greetings:
     """The greetings as they are now: the `home`'s (a shared store's server), else the
     file's; the defaults when there are none. With a home, this machine's file is brought up
-    to date, so the pages and commands that read the file read the fleet's greetings."""
+    to date (`pull_greetings`, as a robot's follower does), so the pages and commands that
+    read the file read the fleet's greetings."""
+    pulled = pull_greetings(path, home) if home is not None else None
+    return pulled if pulled is not None else _file_greetings(Path(path))
+
+
+def pull_greetings(path: Union[str, Path], home: GreetingsHome) -> Optional[Greetings]:
+    """The `home`'s greetings, written into the file at `path` where it differs from them;
+    None, and the file left alone, when the home has none (never edited there)."""
     path = Path(path)
-    if home is None:
-        return load_greetings(path) if path.exists() else Greetings()
-    greetings = _from_home(home.text(), path)
-    if home.text() is not None and (not path.exists() or path.read_text(encoding="utf-8")
-                                    != dump_greetings(greetings)):
+    text = home.text()
+    if text is None:
+        return None
+    greetings = parse_greetings(text.encode("utf-8"), path)
+    if not path.exists() or path.read_text(encoding="utf-8") != dump_greetings(greetings):
         save_greetings(path, greetings)
+        log.info("%s: updated from the store's server", path)
     return greetings
+
+
+def _file_greetings(path: Path) -> Greetings:
+    """The file's greetings; the defaults while there is no file."""
+    return load_greetings(path) if path.exists() else Greetings()
 
 
 def _from_home(text: Optional[str], path: Path) -> Greetings:
     """The greetings of a home's `text`; the file's (or the defaults) when it has none yet,
     so the first edit on a new server starts from what this machine had."""
     if text is None:
-        return load_greetings(path) if path.exists() else Greetings()
+        return _file_greetings(path)
     return parse_greetings(text.encode("utf-8"), path)
 
 

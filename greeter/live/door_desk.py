@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from greeter.people.door import DoorCollection, DoorInbox, DoorResult, DoorRules
+from greeter.people.door import DoorCollection, DoorInbox, DoorResult, DoorRules, door_folder
 from greeter.people.store import StoreBase
 from greeter.recognition.faces import Box, FaceEngine
 from greeter.screen.display import ShownGreeting
@@ -54,7 +54,7 @@ class DoorDesk:
         try:
             request = self._inbox.take()
         except OSError as error:  # tried again in a second; logged once
-            problem = f"{self._inbox.folder}: {error.strerror or error}"
+            problem = f"{door_folder(self._local_folder)}: {error.strerror or error}"
             if problem != self._problem:
                 log.error("%s; enrolling at the door waits until it is fixed", problem)
                 self._problem = problem

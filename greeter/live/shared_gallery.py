@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 import numpy as np
 
 from greeter.errors import ConfigError, StoreError
-from greeter.greetings.edit import save_greetings
-from greeter.greetings.read import parse_greetings
+from greeter.greetings.edit import pull_greetings
 from greeter.live.gallery_reload import KnownPeople
 from greeter.live.status import RobotStatus
 from greeter.people.door import REQUEST, RESULT, RESULT_SUFFIX, DoorFolder, forget
@@ -164,7 +163,6 @@ class SharedGallery(KnownPeople):
             explain,
             listening,
         )
-        self._greetings_channel = GREETINGS_CHANNEL
 
         while not self._stop.is_set():
             try:
@@ -173,7 +171,7 @@ class SharedGallery(KnownPeople):
                     self._catch_up(server)
                     self._server = server
                     try:
-                        self._listen(server, listener)
+                        self._listen(server, listener, GREETINGS_CHANNEL)
                     finally:
                         self._server = None
             except StoreError as error:
@@ -211,8 +209,9 @@ class SharedGallery(KnownPeople):
             self.server_problem = None
         self.caught_up.set()
 
-    def _listen(self, server, listener) -> None:
-        """Apply each notified change until told to stop; a lost connection raises."""
+    def _listen(self, server, listener, greetings_channel: str) -> None:
+        """Apply each notified change until told to stop (a notice on `greetings_channel`:
+        the greetings'; any other names a person); a lost connection raises."""
         while not self._stop.is_set():
             people: Set[str] = set()
             greetings = False
@@ -223,7 +222,7 @@ class SharedGallery(KnownPeople):
                 continue
             notices += listener.notifies(timeout=GATHER_SECONDS)
             for notice in notices:
-                if notice.channel == self._greetings_channel:
+                if notice.channel == greetings_channel:
                     greetings = True
                 else:
                     people.add(notice.payload)
@@ -249,22 +248,15 @@ class SharedGallery(KnownPeople):
                 ours.delete(person, RESULT)
 
     def _follow_greetings(self, server) -> None:
-        """Write the server's greetings into the robot's file when they differ from it."""
+        """Write the server's greetings into the robot's file when they differ from it (never
+        edited on the server: the robot's own file stands)."""
         if self.greetings_path is None:
             return
-        text = server.greetings_home().text()
-        if text is None:
-            return  # never edited on the server: the robot's own file stands
-        path = Path(self.greetings_path)
         try:
-            if path.exists() and path.read_text(encoding="utf-8") == text:
-                return
-            save_greetings(path, parse_greetings(text.encode("utf-8"), path))
+            pull_greetings(self.greetings_path, server.greetings_home())
         except (ConfigError, OSError) as error:
             log.error("the server's greetings could not be written to %s (%s); the robot "
-                      "greets with the file as it was", path, error)
-            return
-        log.info("greetings updated from the store's server")
+                      "greets with the file as it was", self.greetings_path, error)
 
     def _apply(self, records: List[PersonRecord], gone: List[str],
                calibration: Tuple[Optional[MatchPolicy], Optional[MatchPolicy]]) -> None:

@@ -298,11 +298,6 @@ class DoorInbox:
             else channel
         self.rules = rules
 
-    @property
-    def folder(self) -> Path:
-        """Where the requests are, for messages (a folder channel's folder)."""
-        return getattr(self.channel, "folder", Path("."))
-
     def take(self, now: Optional[datetime] = None) -> Optional[DoorRequest]:
         """The oldest waiting request, removed from the channel; None when there is none.
         A request that is not one is logged and removed; an expired one is answered."""

@@ -41,6 +41,9 @@ from greeter.settings import ServerAddress
 #: The LISTEN/NOTIFY channel of person changes: the payload is the person's id.
 CHANNEL = "greeter_people"
 
+#: The greetings' document, one for the fleet.
+GREETINGS_DOCUMENT = "greetings"
+
 #: The channel of greetings changes (no payload: robots read the whole document, a few KB).
 GREETINGS_CHANNEL = "greeter_greetings"
 
@@ -261,13 +264,7 @@ class ServerStore(StoreBase):
                 self._set_meta(db, [("schema", str(SCHEMA_VERSION)),
                                     ("model_id", self.model_id)])
             stamp = {"schema": str(SCHEMA_VERSION), "model_id": self.model_id}
-        if int(stamp.get("schema", 0)) > SCHEMA_VERSION:
-            raise StoreError(f"{self.location}: made by a newer greeter (schema "
-                             f"{stamp['schema']}); upgrade greeter")
-        if stamp.get("model_id") != self.model_id:
-            raise StoreError(
-                f"{self.location}: holds embeddings of model {stamp.get('model_id', '?')}, this "
-                f"greeter computes {self.model_id}; they cannot be compared (re-enrol)")
+        self._refuse_other_stamp(int(stamp.get("schema", 0)), stamp.get("model_id"))
 
     def check_integrity(self) -> None:
         """The server keeps its own pages sound; this only checks that it answers."""
@@ -286,16 +283,13 @@ class ServerStore(StoreBase):
 
     def document(self, name: str) -> Optional[str]:
         """A small shared document by name (the consoles' password hash and token hashes:
-        `greeter.console.auth.Credentials`), or None."""
+        `greeter.console.auth.Credentials`; the greetings: `SharedGreetings`), or None."""
         with self._reading() as db:
-            row = db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+            return _read_document(db, name)
 
     def put_document(self, name: str, text: str) -> None:
         with self._transaction(f"{name} was not saved") as db:
-            db.execute("INSERT INTO documents (name, body, version) VALUES (?, ?, 1) ON "
-                       "CONFLICT (name) DO UPDATE SET body = excluded.body, "
-                       "version = documents.version + 1", (name, text))
+            _write_document(db, name, text)
 
     def door(self, robot: Optional[str]) -> "ServerDoor":
         return ServerDoor(self, robot)
@@ -349,21 +343,27 @@ class SharedGreetings:
         self._store = store
 
     def text(self) -> Optional[str]:
-        with self._store._reading() as db:
-            row = db.execute("SELECT body FROM documents WHERE name = 'greetings'").fetchone()
-        return row[0] if row else None
+        return self._store.document(GREETINGS_DOCUMENT)
 
     @contextmanager
     def editing(self) -> Iterator[Tuple[Optional[str], Callable[[str], None]]]:
         with self._store._transaction("the greetings were not saved") as db:
-            row = db.execute("SELECT body FROM documents WHERE name = 'greetings'").fetchone()
             saved: List[str] = []
-            yield (row[0] if row else None), saved.append
+            yield _read_document(db, GREETINGS_DOCUMENT), saved.append
             if saved:
-                db.execute("INSERT INTO documents (name, body, version) VALUES ('greetings', ?, "
-                           "1) ON CONFLICT (name) DO UPDATE SET body = excluded.body, "
-                           "version = documents.version + 1", (saved[-1],))
+                _write_document(db, GREETINGS_DOCUMENT, saved[-1])
                 db.execute("SELECT pg_notify(?, '')", (GREETINGS_CHANNEL,))
+
+
+def _read_document(db: _Portable, name: str) -> Optional[str]:
+    row = db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def _write_document(db: _Portable, name: str, text: str) -> None:
+    db.execute("INSERT INTO documents (name, body, version) VALUES (?, ?, 1) ON CONFLICT "
+               "(name) DO UPDATE SET body = excluded.body, version = documents.version + 1",
+               (name, text))
 
 
 class ServerDoor:

@@ -299,6 +299,17 @@ class StoreBase:
         """Make erased rows unrecoverable from the engine's files (free pages, journal)."""
         raise NotImplementedError
 
+    def _refuse_other_stamp(self, schema: int, model_id: Optional[str]) -> None:
+        """`StoreError` for a store made by a newer greeter (`schema`) or holding another
+        model's embeddings (`model_id`, None when it has no stamp)."""
+        if schema > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.location}: made by a newer greeter (schema {schema}); upgrade greeter")
+        if model_id != self.model_id:
+            raise StoreError(
+                f"{self.location}: holds embeddings of model {model_id or '?'}, this greeter "
+                f"computes {self.model_id}; they cannot be compared (re-enrol)")
+
     # -- reading ----------------------------------------------------------------------
 
     def people(self) -> List[Person]:
@@ -807,18 +818,9 @@ class Store(StoreBase):
                     db.execute("INSERT INTO meta VALUES ('model_id', ?)", (self.model_id,))
                 db.execute(_MORE_EMBEDDINGS)  # schema 1 to 2
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: made by a newer greeter (schema {version}); upgrade greeter"
-            )
         stored_model = self._db.execute("SELECT value FROM meta WHERE key='model_id'").fetchone()
-        if stored_model is None or stored_model[0] != self.model_id:
-            raise StoreError(
-                f"{self.path}: holds embeddings of model {stored_model[0] if stored_model else '?'}"
-                f", this greeter computes {self.model_id}; they cannot be compared (re-enrol)"
-            )
-
+        self._refuse_other_stamp(self._db.execute("PRAGMA user_version").fetchone()[0],
+                                 stored_model[0] if stored_model else None)
 
     def changed(self) -> bool:
         """True once after another connection (the CLI, another process) committed a change.
@@ -835,7 +837,7 @@ class Store(StoreBase):
         with self._reading() as db:
             return db.execute("PRAGMA data_version").fetchone()[0]
 
-    # -- writing (each method is one transaction) --------------------------------------
+    # -- the engine's parts of StoreBase --------------------------------------------------
 
     @contextmanager
     def _snapshot(self, db: sqlite3.Connection) -> Iterator[None]:
