@@ -10,17 +10,25 @@ its examples enrol known faces, in this process.
 Goal (issue 23): ``greeter enroll``, with every installed model embedding each photo, at least
 2x the loop's photos per second.
 
+Then where a photo's time goes, on one core (a child process with one BLAS thread): the
+median milliseconds of each stage of ``greeter enroll``'s analysis and of the loop's, over
+the same photos. The loop is the loop as written (BLAS as installed: OpenBLAS runs the ResNet
+on both cores) and the same loop with one BLAS thread.
+
 Usage: python benchmarks/enrol_lfw.py [--lfw ../shared/faces/lfw-dev] [--baseline REV]
+       [--stages-only]
 """
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Tuple
+from typing import Dict, List, Tuple
 
 from lfw_faces import lfw_arguments, lfw_found, lfw_photos
 from scene_passes import baseline_tree
@@ -57,9 +65,74 @@ def loop_seconds(photos) -> float:
     return time.perf_counter() - started
 
 
+def median_ms(spans) -> float:
+    return 1000 * statistics.median(spans)
+
+
+def stage_milliseconds(photos) -> None:
+    """Each stage's median milliseconds a photo, in this process (run it with one BLAS
+    thread): greeter's analysis (`analyse_photo`'s steps) and the loop's."""
+    import face_recognition
+
+    from greeter.people.enrolment import face_crops, more_models
+    from greeter.recognition.faces import FaceEngine
+    from greeter.recognition.imaging import load_rgb
+    from greeter.settings import Settings
+
+    detection = Settings().detection
+    engine, sface = FaceEngine(), more_models()
+    resnet = engine._model("embedding")  # the ResNet alone, as face_recognition runs it
+    stages: Dict[str, List[float]] = {}
+
+    @contextmanager
+    def timed(stage: str):
+        started = time.perf_counter()
+        yield
+        stages.setdefault(stage, []).append(time.perf_counter() - started)
+
+    for photo in photos[:2]:  # load every model before timing
+        rgb = load_rgb(photo)
+        engine.faces(rgb, engine.detect_in_photo(rgb, detection.photo_max_side, 1))
+        face_recognition.face_encodings(face_recognition.load_image_file(str(photo)))
+    for photo in photos:
+        with timed("load the photo"):
+            rgb = load_rgb(photo, max_side=detection.load_max_side)
+        with timed("HOG detection"):
+            boxes = engine.detect_in_photo(rgb, detection.photo_max_side,
+                                           detection.retry_upsample)
+        if not boxes:
+            continue
+        with timed("5 landmarks, chip"):
+            chips, _ = engine.chips_and_turns(rgb, boxes[:1])
+        with timed("ResNet, the face alone"):
+            resnet.compute_face_descriptor(chips, 0)
+        with timed("ResNet, the face and its mirror"):
+            engine.embed_chips(chips)
+        with timed("SFace: crop, YuNet's landmarks, SFace"):
+            for model_id, model in sface.items():
+                model.embed_crop(face_crops(rgb, boxes[0])[model_id])
+        with timed("loop: load_image_file"):
+            image = face_recognition.load_image_file(str(photo))
+        with timed("loop: face_encodings"):
+            face_recognition.face_encodings(image)
+    print(f"one core, median ms a photo over {len(photos)} photos:")
+    medians = {stage: median_ms(spans) for stage, spans in stages.items()}
+    for stage, milliseconds in medians.items():
+        print(f"  {stage:<38} {milliseconds:6.1f}")
+    greeter = sum(milliseconds for stage, milliseconds in medians.items()
+                  if not stage.startswith("loop") and stage != "ResNet, the face alone")
+    loop = sum(milliseconds for stage, milliseconds in medians.items() if stage.startswith("loop"))
+    cores = os.cpu_count() or 1
+    print(f"  greeter's analysis {greeter:.1f} ms a core, the loop's {loop:.1f}: with a worker a "
+          f"core, greeter enroll at best {cores * loop / greeter:.2f}x the one-thread loop "
+          f"on {cores} cores")
+
+
 def main() -> int:
     parser = lfw_arguments(__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only the stages' milliseconds, in this process")
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "greeter-enrol-lfw")
     args = parser.parse_args()
@@ -67,6 +140,9 @@ def main() -> int:
         return 1
     people, _ = lfw_photos(args.lfw)
     chosen = [photos[:2] for photos in people if len(photos) >= 2][:PEOPLE]
+    if args.stages_only:
+        stage_milliseconds([photo for photos in chosen for photo in photos])
+        return 0
     args.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
@@ -89,7 +165,26 @@ def main() -> int:
         print(f"  {label:<34} {seconds:5.1f} s  {count / seconds:5.1f} photos/s  "
               f"{loop / seconds:4.2f}x the loop  {summary}")
     print("goal: greeter enroll >= 2x the loop")
+    one_thread = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", LOOP_ALONE, *[str(photo) for photos in chosen
+                                                        for photo in photos]],
+                   env=one_thread, check=True)
+    print(f"  face_recognition loop, one BLAS thread (cold: {time.perf_counter() - started:.1f} s "
+          "with Python's start and the models' loading)")
+    subprocess.run([sys.executable, __file__, "--stages-only", "--lfw", str(args.lfw)],
+                   env=one_thread, check=True)
     return 0
+
+
+#: The loop in a process of its own, timed as above (after the import).
+LOOP_ALONE = """
+import sys, time, face_recognition
+started = time.perf_counter()
+for path in sys.argv[1:]:
+    face_recognition.face_encodings(face_recognition.load_image_file(path))
+print(f"  face_recognition loop, one BLAS thread  {time.perf_counter() - started:5.1f} s")
+"""
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ _PR_SET_PDEATHSIG = 1
 
 def prepare_worker(parent_pid: int) -> None:
     """Runs first in every worker process (photo analysis, the live loop's identity stage)."""
-    # Each worker already has a core of its own; BLAS threads on top only contend.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    # Each worker already has a core of its own; BLAS threads (dlib's ResNet) and OpenCV's
+    # thread pool (SFace, read when OpenCV is first used) on top only contend.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "OPENCV_FOR_THREADS_NUM"):
         os.environ[variable] = "1"
     # Ctrl-C in a terminal reaches the whole process group: the main process decides what
     # stops (and stops the workers itself).

@@ -7,6 +7,7 @@ from them or generated in a temporary folder.
 import contextlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -335,6 +337,20 @@ def test_stranger_photos_leave_no_trace(knn_store, samples):
     before = Path(knn_store).read_bytes()
     identify_json(knn_store, samples / "lin-manuel-miranda.png")
     assert Path(knn_store).read_bytes() == before
+
+
+def test_enrolment_workers_run_blas_and_opencv_on_one_thread_each():
+    """A worker a core: dlib's BLAS or OpenCV's thread pool (SFace) running threads of their
+    own in each worker would make four busy threads on two cores."""
+    import cv2
+
+    from greeter.background import prepare_worker
+
+    context = multiprocessing.get_context("spawn")  # as enrolment starts them
+    with ProcessPoolExecutor(1, mp_context=context, initializer=prepare_worker,
+                             initargs=(os.getpid(),)) as pool:
+        assert pool.submit(os.getenv, "OPENBLAS_NUM_THREADS").result() == "1"
+        assert pool.submit(cv2.getNumThreads).result() == 1
 
 
 # --- stopping a run: kill -9, Ctrl-C, SIGTERM -------------------------------------------------
