@@ -59,6 +59,7 @@ _sface = None
 
 def _sface_one(path: Path) -> Optional[np.ndarray]:
     global _sface
+    from greeter.recognition.faces import box_area
     from greeter.recognition.sface import SFaceEngine
 
     _sface = _sface or SFaceEngine()
@@ -66,7 +67,7 @@ def _sface_one(path: Path) -> Optional[np.ndarray]:
     detections = _sface.detect(rgb)
     if not detections:
         return None
-    largest = max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[1] - d.box[3]))
+    largest = max(detections, key=lambda d: box_area(d.box))
     return _sface.embed(rgb, [largest])[0]
 
 

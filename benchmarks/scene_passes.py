@@ -161,18 +161,18 @@ def build(data, size, seed, args) -> Tuple[Path, Path, List[dict]]:
     sface = "sface" in args.rules.split(",")
     if sface:  # the store also holds each enrolled photo's SFace embedding
         key_material.append("sface")
-        rows = [row for person_rows in gallery.values() for row in person_rows]
-        more = dict(zip(rows, sface_vectors(args.lfw, [Path(str(data["path"][row]))
-                                                         for row in rows])))
     key = hashlib.sha256(json.dumps(key_material, default=str).encode()).hexdigest()[:12]
     folder = args.cache / f"passes-{size}-{key}"
     truth_file = folder / "passes.json"
     if not truth_file.exists():
         folder.mkdir(parents=True, exist_ok=True)
+        rows = [row for person_rows in gallery.values() for row in person_rows]
+        more = dict(zip(rows, sface_vectors(args.lfw, [Path(str(data["path"][row]))
+                                                         for row in rows]))) if sface else {}
         with Store(folder / "greeter.sqlite3") as store:
             for person, rows in gallery.items():
                 for row in rows:
-                    vector = more.get(row) if sface else None
+                    vector = more.get(row)
                     store.add_embedding(person_id(person), person.replace("_", " "),
                                         data["embedding"][row], f"{row:064x}"[-64:],
                                         Path(str(data["path"][row])).name,

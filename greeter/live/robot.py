@@ -291,8 +291,7 @@ class Greeter:
                         self._reload()
                         next_reload = wall + RELOAD_EVERY_SECONDS
                     elif self.gallery.changes_waiting():  # a shared store's, ready: now
-                        self.gallery.poll()
-                        self.gallery.forget_erased(self.outputs)
+                        self._take_store_changes()
                     if wall >= next_status:
                         status_at = self._log_status(status_at)
                         next_status = wall + self.options.status_every_seconds
@@ -329,10 +328,14 @@ class Greeter:
 
     def _reload(self) -> None:
         """Once a second: the store, the greetings file and the door's requests."""
-        self.gallery.poll()
-        self.gallery.forget_erased(self.outputs)
+        self._take_store_changes()
         self.greetings.poll()
         self.door.take_request()
+
+    def _take_store_changes(self) -> None:
+        """The store's people as they are now, and the outputs' records of erased ones gone."""
+        self.gallery.poll()
+        self.gallery.forget_erased(self.outputs)
 
     # -- the two ways of running (see the module docstring) -----------------------------------
 
